@@ -1,0 +1,184 @@
+"""Audit log: ``record()`` in the same transaction as every change, ``verify()`` the chain."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import Enum
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ..classification import Classification, coerce, may_see
+from ..db import utcnow
+from .models import GENESIS_HASH, AuditRecord
+
+# Any fixed 64-bit number: the advisory lock that serialises appends on PostgreSQL.
+_PG_AUDIT_LOCK = 0x5041_4E45_4C41_5544
+
+
+def _jsonable(value):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def canonical(value) -> str:
+    return json.dumps(_jsonable(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def compute_hash(rec: AuditRecord) -> str:
+    body = canonical(
+        {
+            "seq": rec.seq,
+            "at": _stamp(rec.at),
+            "panel_id": rec.panel_id,
+            "actor_id": rec.actor_id,
+            "actor": rec.actor,
+            "action": rec.action,
+            "object_type": rec.object_type,
+            "object_id": rec.object_id,
+            "object_label": rec.object_label,
+            "classification": coerce(rec.classification).value,
+            "field_classes": rec.field_classes,
+            "before": rec.before,
+            "after": rec.after,
+            "prev_hash": rec.prev_hash,
+        }
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def changes(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the fields that changed, as (before, after)."""
+    keys = [k for k in after if _jsonable(before.get(k)) != _jsonable(after.get(k))]
+    keys += [k for k in before if k not in after]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor=None,
+    panel_id: int | None = None,
+    obj=None,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    label: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    classification=Classification.PUBLIC,
+    field_classes: dict | None = None,
+) -> AuditRecord:
+    """Append one record in the caller's transaction and flush it.
+
+    ``actor`` defaults to the user of the request (or "system" from the CLI).
+    """
+    if actor is None:
+        actor = _current_actor()
+    if obj is not None:
+        object_type = object_type or obj.__tablename__
+        object_id = object_id if object_id is not None else obj.id
+        if panel_id is None:
+            panel_id = getattr(obj, "panel_id", None)
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK - (1 << 63)})
+    last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    rec = AuditRecord(
+        seq=(last.seq + 1) if last else 1,
+        at=utcnow(),
+        panel_id=panel_id,
+        actor_id=getattr(actor, "id", None),
+        actor=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
+        action=action,
+        object_type=object_type or "",
+        object_id=object_id,
+        object_label=label[:255],
+        classification=coerce(classification),
+        field_classes=canonical(field_classes or {}),
+        before=canonical(before or {}),
+        after=canonical(after or {}),
+        prev_hash=last.hash if last else GENESIS_HASH,
+    )
+    rec.hash = compute_hash(rec)
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+def _current_actor():
+    try:
+        from flask import has_request_context
+        from flask_login import current_user
+
+        if has_request_context() and current_user and current_user.is_authenticated:
+            return current_user._get_current_object()
+    except ImportError:  # pragma: no cover
+        pass
+    return "system"
+
+
+@dataclass
+class ChainBreak:
+    seq: int
+    reason: str
+
+
+def verify(session: Session, batch: int = 5000) -> tuple[int, ChainBreak | None]:
+    """Re-hash the whole chain in order; return (records checked, first break or None)."""
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    last_seq = 0
+    while True:
+        rows = session.exec(
+            select(AuditRecord).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
+        ).all()
+        if not rows:
+            return checked, None
+        for rec in rows:
+            if rec.seq != expected_seq:
+                return checked, ChainBreak(expected_seq, f"record {expected_seq} is missing (next is {rec.seq})")
+            if rec.prev_hash != prev_hash:
+                return checked, ChainBreak(rec.seq, "prev_hash does not match the previous record")
+            if compute_hash(rec) != rec.hash:
+                return checked, ChainBreak(rec.seq, "content does not match its hash (record edited)")
+            prev_hash, expected_seq, last_seq = rec.hash, rec.seq + 1, rec.seq
+            checked += 1
+        session.expunge_all()
+
+
+MASK = "•••• (withheld)"
+
+
+def masked_values(rec: AuditRecord, clearance: Classification) -> tuple[dict, dict]:
+    """before/after as this viewer may see them: values above their clearance are masked."""
+    before, after = json.loads(rec.before), json.loads(rec.after)
+    if not may_see(clearance, rec.classification):
+        return {k: MASK for k in before}, {k: MASK for k in after}
+    classes = json.loads(rec.field_classes or "{}")
+    for name, level in classes.items():
+        if not may_see(clearance, level):
+            if name in before:
+                before[name] = MASK
+            if name in after:
+                after[name] = MASK
+    return before, after

@@ -1,0 +1,59 @@
+"""Browse and filter the audit log (admins and coordinators), values masked by classification."""
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+
+from flask import Blueprint, render_template, request
+from sqlmodel import select
+
+from ..auth.access import clearance, panel_id, requires
+from ..auth.models import Role
+from ..classification import may_see
+from ..db import get_session
+from . import masked_values
+from .models import AuditRecord
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+PAGE = 100
+
+
+def _parse_date(value: str | None):
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date() if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/")
+@requires(Role.COORDINATOR)
+def index():
+    args = request.args
+    stmt = select(AuditRecord).where(AuditRecord.panel_id == panel_id())
+    if args.get("object_type"):
+        stmt = stmt.where(AuditRecord.object_type == args["object_type"])
+    if args.get("object_id", "").isdigit():
+        stmt = stmt.where(AuditRecord.object_id == int(args["object_id"]))
+    if args.get("actor"):
+        stmt = stmt.where(AuditRecord.actor.contains(args["actor"].strip().lower()))
+    if args.get("action"):
+        stmt = stmt.where(AuditRecord.action.startswith(args["action"].strip()))
+    since, until = _parse_date(args.get("since")), _parse_date(args.get("until"))
+    if since:
+        stmt = stmt.where(AuditRecord.at >= datetime.combine(since, time.min, timezone.utc))
+    if until:
+        stmt = stmt.where(AuditRecord.at <= datetime.combine(until, time.max, timezone.utc))
+    page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
+    rows = get_session().exec(stmt.order_by(AuditRecord.seq.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
+    viewer = clearance()
+    entries = [
+        {"rec": r, "values": masked_values(r, viewer), "visible": may_see(viewer, r.classification)}
+        for r in rows[:PAGE]
+    ]
+    types = get_session().exec(
+        select(AuditRecord.object_type).where(AuditRecord.panel_id == panel_id()).distinct()
+        .order_by(AuditRecord.object_type)).all()
+    return render_template("audit/index.html", entries=entries, page=page, more=len(rows) > PAGE,
+                           types=types, args=args)
+
+

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
+
+from .models import Role
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    next = HiddenField()
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=12, message="At least 12 characters.")])
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
+
+
+class SwitchPanelForm(FlaskForm):
+    panel_id = IntegerField(validators=[DataRequired()])
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name (what it is for)", validators=[DataRequired(), Length(max=100)])
+    role = SelectField("Rights", choices=[(r.value, r.value) for r in Role])
+    days = IntegerField("Valid for (days)", default=90, validators=[DataRequired(), NumberRange(min=1, max=365)])
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with nothing but the CSRF token (revoke, log out)."""

@@ -1,0 +1,175 @@
+"""The ``panel-tracker`` command: Flask's group (run, routes, shell) plus ours.
+
+Exit codes: 0 done; 1 the work was refused or found a problem (validation errors, a
+broken audit chain, an altered file); 2 usage errors (unknown panel, bad arguments).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlmodel import select
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """Panel Tracker: cases, evidence and correspondence of a sanctions panel."""
+
+
+def fail_usage(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def panel_or_exit(session, code: str):
+    from .auth.models import Panel
+
+    panel = session.exec(select(Panel).where(Panel.code == code.strip().upper())).first()
+    if panel is None:
+        fail_usage(f"no panel with code {code!r} (create it with: panel-tracker panels create CODE --name NAME)")
+    return panel
+
+
+# ------------------------------------------------------------------ db
+
+db_cli = click.Group("db", help="Database schema (Alembic migrations).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from . import migrations
+    from .db import get_engine
+
+    migrations.upgrade(get_engine(), revision)
+    click.echo(f"database at revision {migrations.current(get_engine()) or 'base'}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every table)."""
+    from . import migrations
+    from .db import get_engine
+
+    migrations.downgrade(get_engine(), revision)
+    click.echo(f"database at revision {migrations.current(get_engine()) or 'base'}")
+
+
+# ------------------------------------------------------------------ panels and users
+
+panels_cli = click.Group("panels", help="Panels (tenants).")
+
+
+@panels_cli.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help="e.g. 'Panel of Experts on Yemen'")
+@click.option("--regime", default="", help="e.g. 'resolution 2140 (2014)'")
+@with_appcontext
+def panels_create(code: str, name: str, regime: str) -> None:
+    from .auth.services import ServiceError, create_panel
+    from .db import get_session
+
+    db = get_session()
+    try:
+        panel = create_panel(db, code, name, regime)
+    except ServiceError as exc:
+        fail_usage(str(exc))
+    db.commit()
+    click.echo(f"created panel {panel.code}: {panel.name}")
+
+
+users_cli = click.Group("users", help="Users and their membership of panels.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--panel", "panel_code", required=True)
+@click.option("--role", type=click.Choice(["admin", "coordinator", "expert", "viewer"]), required=True)
+@click.option("--name", default="", help="Full name (default: the email).")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the password from this file's first line instead of prompting.")
+@click.option("--mandate-start", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--mandate-end", type=click.DateTime(["%Y-%m-%d"]))
+@with_appcontext
+def users_create(email, panel_code, role, name, password_file, mandate_start, mandate_end) -> None:
+    """Create a user in a panel, or give an existing user a membership of another panel."""
+    from .auth.services import ServiceError, add_member, find_user
+    from .db import get_session
+
+    db = get_session()
+    panel = panel_or_exit(db, panel_code)
+    password = None
+    if password_file:
+        password = password_file.read_text(encoding="utf-8").splitlines()[0] if password_file.stat().st_size else ""
+    elif find_user(db, email) is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user, membership = add_member(
+            db, panel, email, name, role, password=password,
+            mandate_start=mandate_start.date() if mandate_start else None,
+            mandate_end=mandate_end.date() if mandate_end else None)
+    except ServiceError as exc:
+        fail_usage(str(exc))
+    db.commit()
+    click.echo(f"{user.email} is {membership.role.value} of {panel.code}")
+
+
+# ------------------------------------------------------------------ audit
+
+audit_cli = click.Group("audit", help="The tamper-evident audit log.")
+
+
+@audit_cli.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Re-hash the chain; exit 1 naming the first broken record."""
+    from . import audit
+    from .db import get_session
+
+    checked, broken = audit.verify(get_session())
+    if broken:
+        click.echo(f"audit chain BROKEN at record {broken.seq}: {broken.reason} ({checked} records before it are intact)", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain intact: {checked} records")
+
+
+# ------------------------------------------------------------------ demo
+
+
+@click.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Create (once) the demo panel with a user for each role, and print the logins."""
+    if current_app.config["ENV"] == "production":
+        click.echo("error: panel-tracker demo refuses to run in production (it creates known passwords).", err=True)
+        sys.exit(2)
+    from .demo import load_demo
+
+    for line in load_demo():
+        click.echo(line)
+
+
+def register_commands(app) -> None:
+    for group in (db_cli, panels_cli, users_cli, audit_cli, demo):
+        app.cli.add_command(group)
+    try:
+        from .cases.cli import items_cli
+    except ImportError:
+        return
+    app.cli.add_command(items_cli)
+    from .evidence.cli import evidence_cli
+
+    app.cli.add_command(evidence_cli)

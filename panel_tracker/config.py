@@ -1,0 +1,111 @@
+"""Configuration: one chain, applied in this order (later wins).
+
+1. ``DEFAULTS`` below;
+2. ``instance/config.py`` (Python file, optional);
+3. environment variables ``PANEL_TRACKER_<NAME>`` (values are parsed as JSON when they
+   parse, e.g. ``PANEL_TRACKER_LOGIN_MAX_FAILURES=3``), plus ``DATABASE_URL`` and
+   ``REDIS_URL`` which hosting platforms set without our prefix (the prefixed form wins);
+4. the ``config`` mapping given to ``create_app`` (tests).
+
+``PANEL_TRACKER_INSTANCE`` moves the instance folder (database, search index, photo store).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "test", "production")
+
+DEFAULTS: dict[str, object] = {
+    "ENV": "development",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # None: SQLite file instance/panel_tracker.db
+    "REDIS_URL": None,  # None: background jobs run in-process
+    "SQL_ECHO": False,
+    # Uploads: a request may carry a day's photos; one photo is limited separately.
+    "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
+    "PHOTO_MAX_BYTES": 80 * 1024 * 1024,
+    "PHOTO_MAX_PIXELS": 80_000_000,
+    "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+    # Login throttling (kept in the database, so it holds across worker processes).
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    "LOGIN_MAX_FAILURES_PER_IP": 50,
+    # API tokens.
+    "API_TOKEN_MAX_DAYS": 365,
+    "INVITE_VALID_DAYS": 7,
+    # Password hashing (argon2id); tests lower the cost.
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    # Cookies.
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,  # True in production
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "ITEMS_PER_PAGE": 50,
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+def default_instance_path() -> Path:
+    env = os.environ.get("PANEL_TRACKER_INSTANCE")
+    if env:
+        return Path(env).resolve()
+    return (Path(__file__).resolve().parent.parent / "instance").resolve()
+
+
+def load_config(app, config: dict | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
+    for plain in ("DATABASE_URL", "REDIS_URL"):
+        if os.environ.get(plain):
+            app.config[plain] = os.environ[plain]
+    app.config.from_prefixed_env("PANEL_TRACKER")
+    if config:
+        app.config.from_mapping(config)
+    _finish(app)
+
+
+def _finish(app) -> None:
+    env = app.config["ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PANEL_TRACKER_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    app.config["TESTING"] = app.config.get("TESTING") or env == "test"
+    if not app.config.get("SECRET_KEY"):
+        if env == "production":
+            raise ConfigError(
+                "SECRET_KEY is not set. In production set PANEL_TRACKER_SECRET_KEY "
+                "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+    if env == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    app.config["DATABASE_URL"] = normalise_database_url(
+        app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'panel_tracker.db'}"
+    )
+
+
+def _development_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so development sessions survive restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Hosting platforms hand out ``postgres://``; SQLAlchemy 2 with psycopg 3 wants the driver named."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

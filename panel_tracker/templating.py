@@ -1,0 +1,48 @@
+"""What every template can use: the panel in force, the user's panels, role checks, UN date format."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import g
+from flask_login import current_user
+from sqlmodel import select
+
+from .auth.access import clearance, has_role
+from .auth.models import Membership, Panel
+from .classification import Classification
+from .db import get_session
+from .requestctx import today
+
+
+def un_date(value) -> str:
+    """Dates as UN documents write them: "12 March 2024" (day month year, no comma)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        return f"{value.day} {value:%B %Y, %H:%M} UTC"
+    if isinstance(value, date):
+        return f"{value.day} {value:%B %Y}"
+    return str(value)
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters["un_date"] = un_date
+    app.jinja_env.globals["Classification"] = Classification
+    app.jinja_env.globals["url_rules"] = app.view_functions  # nav shows only what exists
+
+    @app.context_processor
+    def panel_context():
+        panels = []
+        if current_user.is_authenticated and g.get("api_user") is None:
+            rows = get_session().exec(
+                select(Membership, Panel).join(Panel, Panel.id == Membership.panel_id)
+                .where(Membership.user_id == current_user.id).order_by(Panel.code)
+            ).all()
+            panels = [p for m, p in rows if m.in_force(today())]
+        return {
+            "current_panel": g.get("panel"),
+            "current_role": g.get("role"),
+            "my_panels": panels,
+            "has_role": has_role,
+            "clearance": clearance,
+        }

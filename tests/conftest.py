@@ -1,0 +1,150 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+Each test run creates its own PostgreSQL database (``pt_test_<random>``) and drops it at
+the end. With ``CI=true`` a missing PostgreSQL fails the run instead of skipping it.
+Set ``PANEL_TRACKER_TEST_BACKENDS=sqlite`` to run the SQLite half only while developing.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from panel_tracker import create_app, migrations
+from panel_tracker.db import make_engine
+from panel_tracker.models import import_all
+
+PG_ADMIN_URL = os.environ.get("PANEL_TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BACKENDS = os.environ.get("PANEL_TRACKER_TEST_BACKENDS", "sqlite,postgresql").split(",")
+SAMPLE = Path(__file__).parent / "data" / "sample"
+
+import_all()
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    engine: sa.Engine
+
+    def truncate(self) -> None:
+        tables = [t.name for t in SQLModel.metadata.sorted_tables]
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in reversed(tables):
+                    conn.execute(sa.text(f"DELETE FROM {name}"))
+                conn.execute(sa.text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    return conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() is not None
+
+
+def _create_pg_database(name: str) -> str:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_pg_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def new_database(backend: str, tmp_dir: Path):
+    """Create an empty database of this backend; return (url, cleanup)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}", lambda: None
+    name = f"pt_test_{uuid.uuid4().hex[:12]}"
+    try:
+        url = _create_pg_database(name)
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    return url, lambda: _drop_pg_database(name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request, tmp_path_factory):
+    url, cleanup = new_database(request.param, tmp_path_factory.mktemp(request.param))
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    yield Database(request.param, url, engine)
+    engine.dispose()
+    cleanup()
+
+
+def make_test_app(database: Database, instance: Path, **overrides):
+    config = {
+        "ENV": "test",
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database.url,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "PROPAGATE_UNEXPECTED": True,
+        "SERVER_NAME": "localhost",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app(database, tmp_path, request):
+    database.truncate()
+    marker = request.node.get_closest_marker("app_config")
+    overrides = marker.kwargs if marker else {}
+    application = make_test_app(database, tmp_path / "instance", **overrides)
+    ctx = application.app_context()
+    ctx.push()
+    yield application
+    ctx.pop()
+    from panel_tracker.db import get_engine
+
+    get_engine(application).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    from panel_tracker.db import get_session
+
+    return get_session()
+
+
+@pytest.fixture
+def world(app):
+    """Two panels, a member of each role in each, and helpers to log them in."""
+    from tests.factories import World
+
+    return World.build(app)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "app_config(**config): extra configuration for the app fixture")
