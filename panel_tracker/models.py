@@ -1,20 +1,9 @@
 """Import every table model, so SQLModel.metadata is complete (Alembic, tests)."""
 from __future__ import annotations
 
-import importlib
-
-MODEL_MODULES = (
-    "panel_tracker.auth.models",
-    "panel_tracker.audit.models",
-    "panel_tracker.cases.models",
-    "panel_tracker.evidence.models",
-)
-
 
 def import_all() -> None:
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    from .audit import models as _audit  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
+    from .cases import models as _cases  # noqa: F401
+    from .evidence import models as _evidence  # noqa: F401

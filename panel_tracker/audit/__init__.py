@@ -126,6 +126,41 @@ def record(
     return rec
 
 
+def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
+    """Append many records at once (bulk imports): one lock, one read of the chain's end.
+
+    Each entry takes the keyword arguments of :func:`record` (object_type and object_id
+    given explicitly).
+    """
+    if not entries:
+        return 0
+    if actor is None:
+        actor = _current_actor()
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK - (1 << 63)})
+    last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    at = utcnow()
+    rows = []
+    for entry in entries:
+        seq += 1
+        rec = AuditRecord(
+            seq=seq, at=at, panel_id=entry.get("panel_id"), actor_id=getattr(actor, "id", None),
+            actor=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
+            action=entry["action"], object_type=entry.get("object_type", ""), object_id=entry.get("object_id"),
+            object_label=entry.get("label", "")[:255],
+            classification=coerce(entry.get("classification", Classification.PUBLIC)),
+            field_classes=canonical(entry.get("field_classes") or {}),
+            before=canonical(entry.get("before") or {}), after=canonical(entry.get("after") or {}),
+            prev_hash=prev,
+        )
+        rec.hash = prev = compute_hash(rec)
+        rows.append(rec.model_dump(exclude={"id"}))
+    session.execute(sa.insert(AuditRecord), rows)
+    return len(rows)
+
+
 def _current_actor():
     try:
         from flask import has_request_context

@@ -1,0 +1,256 @@
+"""Cases, inspections, items and their markings (domain.md §1–3)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import ClassVar, Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from ..classification import Classification
+from ..db import UTCDateTime, classification_field, created_at_field, enum_type
+
+
+class CaseStatus(str, Enum):
+    OPEN = "open"
+    DORMANT = "dormant"
+    CLOSED = "closed"
+
+
+class AccessMode(str, Enum):
+    PHYSICAL = "physical"
+    PHOTOS_FROM_STATE = "photos_from_state"
+    SAMPLE = "sample"
+
+
+class Category(str, Enum):
+    SMALL_ARM = "small_arm"
+    LIGHT_WEAPON = "light_weapon"
+    AMMUNITION = "ammunition"
+    COMPONENT = "component"
+    UAV = "uav"
+    IED_COMPONENT = "ied_component"
+    PACKAGING = "packaging"
+    DOCUMENT = "document"
+    OTHER = "other"
+
+
+class Legibility(str, Enum):
+    INTACT = "intact"
+    PARTIAL = "partial"
+    OBLITERATED = "obliterated"
+    RESTORED = "restored"
+
+
+class Condition(str, Enum):
+    NEW = "new"
+    USED = "used"
+    DAMAGED = "damaged"
+    FRAGMENT = "fragment"
+    UNKNOWN = "unknown"
+
+
+class YearCalendar(str, Enum):
+    """Stays empty until an expert confirms it: "1398" alone is ambiguous."""
+
+    GREGORIAN = "gregorian"
+    SOLAR_HIJRI = "solar_hijri"
+    LUNAR_HIJRI = "lunar_hijri"
+
+
+class Confidence(str, Enum):
+    """How an attribution is worded in a report."""
+
+    CONFIRMED = "confirmed"  # e.g. the manufacturer or State confirmed it
+    CONSISTENT_WITH = "consistent_with"
+    POSSIBLE = "possible"
+
+
+class MarkingKind(str, Enum):
+    SERIAL = "serial"
+    FACTORY_CODE = "factory_code"
+    LOT = "lot"
+    HEADSTAMP = "headstamp"
+    IMPORT_MARK = "import_mark"
+    PROOF_MARK = "proof_mark"
+    STATE_OWNERSHIP = "state_ownership"
+    MODEL_MARK = "model_mark"
+    YEAR = "year"
+    CONTRACT = "contract"
+    PACKAGING = "packaging"
+    OTHER = "other"
+
+
+class Script(str, Enum):
+    LATIN = "latin"
+    CYRILLIC = "cyrillic"
+    ARABIC = "arabic"
+    PERSIAN = "persian"
+    CHINESE = "chinese"
+    MIXED = "mixed"
+    OTHER = "other"
+
+
+class SymbolShape(str, Enum):
+    NONE = "none"
+    CIRCLE = "circle"
+    OVAL = "oval"
+    TRIANGLE = "triangle"
+    DOUBLE_CIRCLE = "double_circle"
+    SQUARE = "square"
+    DIAMOND = "diamond"
+    STAR = "star"
+    OTHER = "other"
+
+
+class SoftDeletable(SQLModel):
+    """Nothing is deleted outright: a deletion is a recorded, reversible event."""
+
+    deleted_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    deleted_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
+    deleted_reason: str = Field(default="", sa_type=sa.Text)
+
+
+class Case(SoftDeletable, table=True):
+    __tablename__ = "case_file"
+    __table_args__ = (sa.UniqueConstraint("panel_id", "ref"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    ref: str = Field(sa_type=sa.String(32), index=True)
+    title: str = Field(default="", sa_type=sa.String(300))
+    summary: str = Field(default="", sa_type=sa.Text)
+    status: CaseStatus = Field(default=CaseStatus.OPEN, sa_type=enum_type(CaseStatus))
+    country_of_seizure: Optional[str] = Field(default=None, sa_type=sa.String(3))
+    classification: Classification = classification_field()
+    created_at: datetime = created_at_field()
+    created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
+
+
+class Inspection(SoftDeletable, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    case_id: int = Field(foreign_key="case_file.id", index=True)
+    inspected_on: date
+    place: str = Field(default="", sa_type=sa.String(300))
+    custodian: str = Field(default="", sa_type=sa.String(300))
+    access_mode: AccessMode = Field(default=AccessMode.PHYSICAL, sa_type=enum_type(AccessMode))
+    inspectors: str = Field(default="", sa_type=sa.String(500))
+    notes: str = Field(default="", sa_type=sa.Text)
+    classification: Classification = classification_field()
+    created_at: datetime = created_at_field()
+    created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
+
+
+class Item(SoftDeletable, table=True):
+    """One weapon, one ammunition lot, one component (domain.md §2).
+
+    Two classifications: ``classification`` for the item itself, ``source_classification``
+    for its source details (notes, recovery place and coordinates), which are often more
+    sensitive than the item.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("panel_id", "item_ref"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    case_id: int = Field(foreign_key="case_file.id", index=True)
+    inspection_id: Optional[int] = Field(default=None, foreign_key="inspection.id", index=True)
+    item_ref: str = Field(sa_type=sa.String(40), index=True)
+    category: Category = Field(sa_type=enum_type(Category), index=True)
+    type: str = Field(sa_type=sa.String(300))
+    make_marked: str = Field(default="", sa_type=sa.String(200))
+    make_attributed: str = Field(default="", sa_type=sa.String(200))
+    attribution_basis: str = Field(default="", sa_type=sa.Text)
+    attribution_confidence: Optional[Confidence] = Field(default=None, sa_type=enum_type(Confidence))
+    model: str = Field(default="", sa_type=sa.String(120))
+    calibre_marked: str = Field(default="", sa_type=sa.String(60))
+    calibre: str = Field(default="", sa_type=sa.String(60))  # normalised, e.g. 7.62x39mm
+    country_marked: Optional[str] = Field(default=None, sa_type=sa.String(3), index=True)
+    country_attributed: Optional[str] = Field(default=None, sa_type=sa.String(3), index=True)
+    year_marked: str = Field(default="", sa_type=sa.String(40))
+    year_calendar: Optional[YearCalendar] = Field(default=None, sa_type=enum_type(YearCalendar))
+    year_gregorian: Optional[int] = None
+    serial: str = Field(default="", sa_type=sa.String(120))
+    serial_folded: str = Field(default="", sa_type=sa.String(120), index=True)
+    serial_legibility: Optional[Legibility] = Field(default=None, sa_type=enum_type(Legibility), index=True)
+    lot: str = Field(default="", sa_type=sa.String(120))
+    factory_code: str = Field(default="", sa_type=sa.String(60))
+    headstamp: str = Field(default="", sa_type=sa.String(120))
+    import_mark: str = Field(default="", sa_type=sa.String(200))
+    other_marks: str = Field(default="", sa_type=sa.Text)
+    quantity: int = Field(default=1)
+    condition: Optional[Condition] = Field(default=None, sa_type=enum_type(Condition))
+    recovered_on: str = Field(default="", sa_type=sa.String(10))  # YYYY, YYYY-MM or YYYY-MM-DD
+    recovered_date: Optional[date] = Field(default=None, index=True)  # first day of that period
+    recovered_place: str = Field(default="", sa_type=sa.String(300))
+    lat: Optional[float] = None
+    lon: Optional[float] = None
+    suspected_imitation: bool = Field(default=False)
+    state_ownership_mark: bool = Field(default=False)
+    notes: str = Field(default="", sa_type=sa.Text)
+    sighting_of_id: Optional[int] = Field(default=None, foreign_key="item.id", index=True)
+    classification: Classification = classification_field()
+    source_classification: Classification = classification_field()
+    created_at: datetime = created_at_field()
+    created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
+    updated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+    SOURCE_FIELDS: ClassVar[tuple[str, ...]] = ("notes", "recovered_place", "lat", "lon")
+
+
+class Marking(SoftDeletable, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    text: str = Field(sa_type=sa.String(300))  # exactly as read, any script
+    text_folded: str = Field(default="", sa_type=sa.String(300), index=True)
+    kind: MarkingKind = Field(sa_type=enum_type(MarkingKind), index=True)
+    location: str = Field(default="", sa_type=sa.String(120))  # receiver, barrel, bolt, slide, packaging
+    script: Optional[Script] = Field(default=None, sa_type=enum_type(Script))
+    legibility: Legibility = Field(default=Legibility.INTACT, sa_type=enum_type(Legibility))
+    symbol_shape: SymbolShape = Field(default=SymbolShape.NONE, sa_type=enum_type(SymbolShape))
+    notes: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = created_at_field()
+    created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
+
+
+class MarkingPhoto(SQLModel, table=True):
+    """A photo that shows a marking, optionally with a box around it.
+
+    The box is in the upright original's coordinates, normalised to 0–1 (x, y of the
+    top-left corner, width, height), so it lands in the same place on any derivative.
+    """
+
+    __tablename__ = "marking_photo"
+    __table_args__ = (sa.UniqueConstraint("marking_id", "photo_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    marking_id: int = Field(foreign_key="marking.id", index=True)
+    photo_id: int = Field(foreign_key="photo.id", index=True)
+    box_x: Optional[float] = None
+    box_y: Optional[float] = None
+    box_w: Optional[float] = None
+    box_h: Optional[float] = None
+
+    @property
+    def box(self) -> tuple[float, float, float, float] | None:
+        if None in (self.box_x, self.box_y, self.box_w, self.box_h):
+            return None
+        return self.box_x, self.box_y, self.box_w, self.box_h
+
+
+class ImportMapping(SQLModel, table=True):
+    """A user's own spreadsheet column names mapped onto the import format, saved for reuse."""
+
+    __tablename__ = "import_mapping"
+    __table_args__ = (sa.UniqueConstraint("panel_id", "name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    name: str = Field(sa_type=sa.String(100))
+    mapping: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = created_at_field()
+    created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
