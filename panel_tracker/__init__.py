@@ -51,11 +51,11 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (main_bp, auth_bp, admin_bp, audit_bp, api_bp):
         app.register_blueprint(bp)
-    for name in ("cases", "evidence"):
+    for name in ("cases.views", "cases.export_views", "evidence.views"):
         try:
-            module = __import__(f"panel_tracker.{name}.views", fromlist=["bp"])
+            module = __import__(f"panel_tracker.{name}", fromlist=["bp"])
         except ModuleNotFoundError as exc:  # a domain not built yet
-            if exc.name != f"panel_tracker.{name}.views":
+            if exc.name != f"panel_tracker.{name}":
                 raise
             continue
         app.register_blueprint(module.bp)

@@ -1,15 +1,35 @@
 """JSON API, authenticated by personal tokens (``Authorization: Bearer pt_…``).
 
 Bearer tokens are not sent by browsers on their own, so the API is exempt from CSRF;
-it never accepts the session cookie.
+it never accepts the session cookie. A token works in one panel with at most its
+owner's role; reads need viewer, writes expert. The reference is docs/api.md.
+
+What a token may see is decided here, once, by the ``visible_*`` queries that every
+list and every object URL goes through: an object is visible when it belongs to the
+token's panel, is not deleted, is classified at or below the token's clearance, and so
+are the objects it belongs to (an item's case, a marking's item, a photo's item and
+case). Anything else is a 404 or absent from lists. Writes go through the services
+(which validate and audit) and commit once.
 """
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, abort, current_app, g, jsonify, request, send_file, url_for
+from pydantic import ValidationError
+from sqlalchemy import func, or_
+from sqlmodel import select
 
-from ..auth.access import current_panel, current_role, requires
+from ..auth.access import clearance, current_panel, current_role, has_role, requires, scoped
 from ..auth.models import Role
+from ..cases import services
+from ..cases.models import Case, Inspection, Item, Marking, MarkingPhoto
+from ..db import get_session
+from ..evidence import images
+from ..evidence import services as evidence
+from ..evidence.models import Channel, Photo, PhotoReceipt
+from ..evidence.storage import DERIVATIVE_SIZES, TooLarge
 from ..extensions import csrf
+from ..validation import Invalid
+from . import serializers as s
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -21,3 +41,499 @@ def me():
     panel = current_panel()
     return jsonify(user={"id": g.api_user.id, "email": g.api_user.email, "name": g.api_user.name},
                    panel={"code": panel.code, "name": panel.name}, role=current_role().value)
+
+
+# ------------------------------------------------------------------ errors
+
+
+class BadRequest(Exception):
+    """A request the API cannot read at all (not JSON, no file): 400 with the reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+
+
+@bp.errorhandler(ValidationError)
+def _invalid_input(exc: ValidationError):
+    get_session().rollback()
+    return jsonify(errors=s.errors_of(exc)), 422
+
+
+@bp.errorhandler(Invalid)
+def _refused_by_service(exc: Invalid):
+    get_session().rollback()
+    return jsonify(errors=exc.errors), 422
+
+
+@bp.errorhandler(BadRequest)
+def _unreadable(exc: BadRequest):
+    return jsonify(errors=exc.errors), 400
+
+
+# ------------------------------------------------------------------ what a token may see
+
+
+def visible_cases():
+    return scoped(Case, classified_by=Case.classification).where(Case.deleted_at.is_(None))
+
+
+def visible_inspections():
+    return (scoped(Inspection, classified_by=Inspection.classification)
+            .where(Inspection.deleted_at.is_(None), Inspection.case_id.in_(_ids(visible_cases(), Case))))
+
+
+def visible_items():
+    return (scoped(Item, classified_by=Item.classification)
+            .where(Item.deleted_at.is_(None), Item.case_id.in_(_ids(visible_cases(), Case))))
+
+
+def visible_markings():
+    return scoped(Marking).where(Marking.deleted_at.is_(None), Marking.item_id.in_(_ids(visible_items(), Item)))
+
+
+def visible_photos():
+    return scoped(Photo, classified_by=Photo.classification).where(
+        Photo.deleted_at.is_(None), Photo.purged_at.is_(None),
+        or_(Photo.item_id.is_(None), Photo.item_id.in_(_ids(visible_items(), Item))),
+        or_(Photo.case_id.is_(None), Photo.case_id.in_(_ids(visible_cases(), Case))),
+    )
+
+
+def _ids(stmt, model):
+    return stmt.with_only_columns(model.id)
+
+
+def _one(stmt, model, object_id: int):
+    obj = get_session().exec(stmt.where(model.id == object_id)).first()
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def case_or_404(case_id: int) -> Case:
+    return _one(visible_cases(), Case, case_id)
+
+
+def inspection_or_404(inspection_id: int) -> Inspection:
+    return _one(visible_inspections(), Inspection, inspection_id)
+
+
+def item_or_404(item_id: int) -> Item:
+    return _one(visible_items(), Item, item_id)
+
+
+def marking_or_404(marking_id: int) -> Marking:
+    return _one(visible_markings(), Marking, marking_id)
+
+
+def photo_or_404(photo_id: int) -> Photo:
+    return _one(visible_photos(), Photo, photo_id)
+
+
+# ------------------------------------------------------------------ request and response helpers
+
+
+def _body(model):
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest({"": "Send a JSON object with Content-Type: application/json."})
+    return model.model_validate(data)
+
+
+def _query(model):
+    return model.model_validate(request.args.to_dict())
+
+
+def _actor():
+    return g.api_user
+
+
+def _classify(obj, data) -> None:
+    """Apply a classification the client asked for, through the audited service."""
+    for field in ("classification", "source_classification"):
+        level = getattr(data, field, None)
+        if level is not None:
+            services.reclassify(get_session(), obj, level, _actor(), field=field,
+                                confirm_public=data.confirm_public)
+
+
+def _page(stmt, order_by, page: s.Page, to_public) -> dict:
+    db = get_session()
+    total = db.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    size = page.size(current_app.config["ITEMS_PER_PAGE"])
+    rows = db.exec(stmt.order_by(*order_by).offset((page.number - 1) * size).limit(size)).all()
+    return {"items": to_public(rows), "page": page.number, "per_page": size, "total": total}
+
+
+def _created(body: dict, endpoint: str, **values):
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = url_for(endpoint, **values)
+    return response
+
+
+def _deletion_reason() -> str:
+    data = request.get_json(silent=True)
+    if data is None:  # no JSON body: ?reason= in the query string
+        data = {"reason": request.args.get("reason", "")}
+    if not isinstance(data, dict):
+        raise BadRequest({"": "Send a JSON object with Content-Type: application/json."})
+    return s.Deletion.model_validate(data).reason
+
+
+def _soft_delete(obj):
+    services.soft_delete(get_session(), obj, _actor(), _deletion_reason())
+    get_session().commit()
+    return "", 204
+
+
+# ------------------------------------------------------------------ cases
+
+
+def _cases_public(cases):
+    return [s.CasePublic.model_validate(c, from_attributes=True).model_dump(mode="json") for c in cases]
+
+
+@bp.get("/cases")
+@requires(Role.VIEWER)
+def list_cases():
+    filters = _query(s.CaseFilters)
+    stmt = visible_cases()
+    if filters.status:
+        stmt = stmt.where(Case.status == filters.status)
+    if filters.q:
+        q = filters.q.strip().lower()
+        stmt = stmt.where(or_(*(func.lower(col).contains(q, autoescape=True)
+                                for col in (Case.ref, Case.title, Case.summary))))
+    return jsonify(_page(stmt, (Case.ref, Case.id), filters, _cases_public))
+
+
+@bp.post("/cases")
+@requires(Role.EXPERT)
+def create_case():
+    data = _body(s.CaseCreate)
+    case = services.create_case(get_session(), current_panel(), data.service_values(), _actor())
+    _classify(case, data)
+    get_session().commit()
+    return _created(_cases_public([case])[0], "api.get_case", case_id=case.id)
+
+
+@bp.get("/cases/<int:case_id>")
+@requires(Role.VIEWER)
+def get_case(case_id: int):
+    return jsonify(_cases_public([case_or_404(case_id)])[0])
+
+
+@bp.patch("/cases/<int:case_id>")
+@requires(Role.EXPERT)
+def update_case(case_id: int):
+    case = case_or_404(case_id)
+    data = _body(s.CaseUpdate)
+    services.update_case(get_session(), case, data.service_values(only_given=True), _actor())
+    _classify(case, data)
+    get_session().commit()
+    return jsonify(_cases_public([case])[0])
+
+
+@bp.delete("/cases/<int:case_id>")
+@requires(Role.EXPERT)
+def delete_case(case_id: int):
+    return _soft_delete(case_or_404(case_id))
+
+
+# ------------------------------------------------------------------ inspections
+
+
+def _inspections_public(inspections):
+    return [s.InspectionPublic.model_validate(i, from_attributes=True).model_dump(mode="json") for i in inspections]
+
+
+@bp.get("/cases/<int:case_id>/inspections")
+@requires(Role.VIEWER)
+def list_inspections(case_id: int):
+    case = case_or_404(case_id)
+    stmt = visible_inspections().where(Inspection.case_id == case.id)
+    return jsonify(_page(stmt, (Inspection.inspected_on, Inspection.id), _query(s.Page), _inspections_public))
+
+
+@bp.post("/cases/<int:case_id>/inspections")
+@requires(Role.EXPERT)
+def create_inspection(case_id: int):
+    case = case_or_404(case_id)
+    data = _body(s.InspectionCreate)
+    inspection = services.create_inspection(get_session(), case, data.service_values(), _actor())
+    _classify(inspection, data)
+    get_session().commit()
+    return _created(_inspections_public([inspection])[0], "api.get_inspection", inspection_id=inspection.id)
+
+
+@bp.get("/inspections/<int:inspection_id>")
+@requires(Role.VIEWER)
+def get_inspection(inspection_id: int):
+    return jsonify(_inspections_public([inspection_or_404(inspection_id)])[0])
+
+
+@bp.patch("/inspections/<int:inspection_id>")
+@requires(Role.EXPERT)
+def update_inspection(inspection_id: int):
+    inspection = inspection_or_404(inspection_id)
+    data = _body(s.InspectionUpdate)
+    services.update_inspection(get_session(), inspection, data.service_values(only_given=True), _actor())
+    _classify(inspection, data)
+    get_session().commit()
+    return jsonify(_inspections_public([inspection])[0])
+
+
+# ------------------------------------------------------------------ items
+
+
+def _items_public(items):
+    case_ids = {item.case_id for item in items}
+    refs = dict(get_session().exec(select(Case.id, Case.ref).where(Case.id.in_(case_ids))).all()) if items else {}
+    level = clearance()
+    return [s.item_public(item, refs[item.case_id], level) for item in items]
+
+
+def _check_inspection(case: Case, inspection_id: int | None) -> None:
+    """An item may only point at a (visible) inspection of its own case."""
+    if inspection_id is None:
+        return
+    found = get_session().exec(visible_inspections().where(Inspection.id == inspection_id,
+                                                           Inspection.case_id == case.id)).first()
+    if found is None:
+        raise Invalid({"inspection_id": f"Case {case.ref} has no inspection {inspection_id}."})
+
+
+@bp.get("/items")
+@requires(Role.VIEWER)
+def list_items():
+    filters = _query(s.ItemFilters)
+    stmt = visible_items()
+    if filters.category:
+        stmt = stmt.where(Item.category == filters.category)
+    if filters.country:
+        stmt = stmt.where(or_(Item.country_marked == filters.country, Item.country_attributed == filters.country))
+    if filters.recovered_from:
+        stmt = stmt.where(Item.recovered_date >= filters.recovered_from)
+    if filters.recovered_to:
+        stmt = stmt.where(Item.recovered_date <= filters.recovered_to)
+    if filters.legibility:
+        stmt = stmt.where(Item.serial_legibility == filters.legibility)
+    if filters.classification:
+        stmt = stmt.where(Item.classification == filters.classification)
+    if filters.case:
+        stmt = stmt.where(Item.case_id.in_(_ids(visible_cases(), Case).where(Case.ref == filters.case.strip().upper())))
+    if filters.has_photos is not None:
+        with_photos = visible_photos().where(Photo.item_id.is_not(None)).with_only_columns(Photo.item_id)
+        stmt = stmt.where(Item.id.in_(with_photos) if filters.has_photos else Item.id.not_in(with_photos))
+    return jsonify(_page(stmt, (Item.item_ref, Item.id), filters, _items_public))
+
+
+@bp.post("/cases/<int:case_id>/items")
+@requires(Role.EXPERT)
+def create_item(case_id: int):
+    case = case_or_404(case_id)
+    data = _body(s.ItemCreate)
+    _check_inspection(case, data.inspection_id)
+    item = services.create_item(get_session(), case, data.service_values(), _actor())
+    _classify(item, data)
+    get_session().commit()
+    return _created(_items_public([item])[0], "api.get_item", item_id=item.id)
+
+
+@bp.get("/items/<int:item_id>")
+@requires(Role.VIEWER)
+def get_item(item_id: int):
+    return jsonify(_items_public([item_or_404(item_id)])[0])
+
+
+@bp.patch("/items/<int:item_id>")
+@requires(Role.EXPERT)
+def update_item(item_id: int):
+    item = item_or_404(item_id)
+    data = _body(s.ItemUpdate)
+    values = data.service_values(only_given=True)
+    if "inspection_id" in values:
+        _check_inspection(get_session().get(Case, item.case_id), values["inspection_id"])
+    services.update_item(get_session(), item, values, _actor())
+    _classify(item, data)
+    get_session().commit()
+    return jsonify(_items_public([item])[0])
+
+
+@bp.delete("/items/<int:item_id>")
+@requires(Role.EXPERT)
+def delete_item(item_id: int):
+    return _soft_delete(item_or_404(item_id))
+
+
+# ------------------------------------------------------------------ markings
+
+
+def _markings_public(markings):
+    links: dict[int, list] = {}
+    if markings:
+        rows = get_session().exec(
+            select(MarkingPhoto)
+            .where(MarkingPhoto.marking_id.in_([m.id for m in markings]),
+                   MarkingPhoto.photo_id.in_(_ids(visible_photos(), Photo)))
+            .order_by(MarkingPhoto.id)).all()
+        for link in rows:
+            links.setdefault(link.marking_id, []).append({"photo_id": link.photo_id, "box": link.box})
+    return [s.MarkingPublic.model_validate({**m.model_dump(), "photos": links.get(m.id, [])}).model_dump(mode="json")
+            for m in markings]
+
+
+@bp.get("/items/<int:item_id>/markings")
+@requires(Role.VIEWER)
+def list_markings(item_id: int):
+    item = item_or_404(item_id)
+    stmt = visible_markings().where(Marking.item_id == item.id)
+    return jsonify(_page(stmt, (Marking.id,), _query(s.Page), _markings_public))
+
+
+@bp.post("/items/<int:item_id>/markings")
+@requires(Role.EXPERT)
+def create_marking(item_id: int):
+    item = item_or_404(item_id)
+    data = _body(s.MarkingCreate)
+    marking = services.add_marking(get_session(), item, data.service_values(), _actor())
+    get_session().commit()
+    return _created(_markings_public([marking])[0], "api.get_marking", marking_id=marking.id)
+
+
+@bp.get("/markings/<int:marking_id>")
+@requires(Role.VIEWER)
+def get_marking(marking_id: int):
+    return jsonify(_markings_public([marking_or_404(marking_id)])[0])
+
+
+@bp.patch("/markings/<int:marking_id>")
+@requires(Role.EXPERT)
+def update_marking(marking_id: int):
+    marking = marking_or_404(marking_id)
+    data = _body(s.MarkingUpdate)
+    services.update_marking(get_session(), marking, item_or_404(marking.item_id),
+                            data.service_values(only_given=True), _actor())
+    get_session().commit()
+    return jsonify(_markings_public([marking])[0])
+
+
+@bp.delete("/markings/<int:marking_id>")
+@requires(Role.EXPERT)
+def delete_marking(marking_id: int):
+    return _soft_delete(marking_or_404(marking_id))
+
+
+@bp.post("/markings/<int:marking_id>/photos")
+@requires(Role.EXPERT)
+def link_marking_photo(marking_id: int):
+    marking = marking_or_404(marking_id)
+    data = _body(s.MarkingPhotoLink)
+    photo = get_session().exec(visible_photos().where(Photo.id == data.photo_id)).first()
+    if photo is None:
+        raise Invalid({"photo_id": f"This panel has no photo {data.photo_id}."})
+    link = services.link_marking_photo(get_session(), marking, photo, data.box, _actor())
+    get_session().commit()
+    response = jsonify(marking_id=marking.id, photo_id=photo.id, box=link.box)
+    response.status_code = 201
+    return response
+
+
+# ------------------------------------------------------------------ photos
+
+
+def _photos_public(photos, *, gps: bool = False):
+    expert = has_role(Role.EXPERT)
+    receipts: dict[int, list] = {}
+    if expert and photos:
+        rows = get_session().exec(select(PhotoReceipt).where(PhotoReceipt.photo_id.in_([p.id for p in photos]))
+                                  .order_by(PhotoReceipt.id)).all()
+        for receipt in rows:
+            receipts.setdefault(receipt.photo_id, []).append(receipt)
+    return [
+        s.photo_public(photo, expert=expert, gps=gps, receipts=receipts.get(photo.id, ()),
+                       images={size: url_for("api.photo_image", photo_id=photo.id, size=size)
+                               for size in DERIVATIVE_SIZES})
+        for photo in photos
+    ]
+
+
+@bp.get("/items/<int:item_id>/photos")
+@requires(Role.VIEWER)
+def list_item_photos(item_id: int):
+    item = item_or_404(item_id)
+    stmt = visible_photos().where(Photo.item_id == item.id)
+    return jsonify(_page(stmt, (Photo.id,), _query(s.Page), _photos_public))
+
+
+def _refusal_status(exc: Invalid) -> int:
+    """413 for a file too large (bytes or pixels), 415 for a type not accepted, else 400.
+
+    receive_photo raises Invalid from the store's or the image reader's error; that
+    error is the exception's context.
+    """
+    cause = exc.__context__
+    if isinstance(cause, (TooLarge, images.ImageTooLarge)):
+        return 413
+    if isinstance(cause, images.UnsupportedImage) and (
+            "not accepted as photos" in cause.message or "not an image in an accepted format" in cause.message):
+        return 415
+    return 400
+
+
+@bp.post("/cases/<int:case_id>/photos")
+@requires(Role.EXPERT)
+def upload_photo(case_id: int):
+    case = case_or_404(case_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest({"file": "Send the photo as multipart/form-data in the field 'file'."})
+    form = s.PhotoUpload.model_validate({k: v for k, v in request.form.items()})
+    if form.item_id is not None:
+        item = get_session().exec(visible_items().where(Item.id == form.item_id)).first()
+        if item is None or item.case_id != case.id:
+            raise Invalid({"item_id": f"Case {case.ref} has no item {form.item_id}."})
+    db = get_session()
+    try:
+        received = evidence.receive_photo(
+            db, current_panel(), upload.stream, filename=upload.filename or "", actor=_actor(), case_id=case.id,
+            item_id=form.item_id, source=form.source, channel=Channel.API, is_original=form.is_original,
+            caption=form.caption)
+    except Invalid as exc:
+        db.rollback()
+        return jsonify(errors=exc.errors), _refusal_status(exc)
+    if not received.duplicate:
+        _classify(received.photo, form)
+    db.commit()
+    body = {"photo": _photos_public([received.photo])[0], "receipt_id": received.receipt.id,
+            "duplicate": received.duplicate}
+    return _created(body, "api.get_photo", photo_id=received.photo.id)
+
+
+@bp.get("/photos/<int:photo_id>")
+@requires(Role.VIEWER)
+def get_photo(photo_id: int):
+    photo = photo_or_404(photo_id)
+    gps = request.args.get("include") == "gps"
+    if gps:
+        if not has_role(Role.EXPERT):
+            abort(403)
+        evidence.record_gps_view(get_session(), photo, _actor())
+        get_session().commit()
+    return jsonify(_photos_public([photo], gps=gps)[0])
+
+
+@bp.get("/photos/<int:photo_id>/image/<size>")
+@requires(Role.VIEWER)
+def photo_image(photo_id: int, size: str):
+    """A derivative (EXIF stripped); the original is never served by the API."""
+    if size not in DERIVATIVE_SIZES:
+        abort(404)
+    photo = photo_or_404(photo_id)
+    path = evidence.photo_store().derivative_path(current_panel().code, photo.sha256, size)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", etag=f"{photo.sha256}-{size}", conditional=True)
+    response.cache_control.private = True
+    return response

@@ -280,7 +280,7 @@ def iter_records(
     """
     if mapping is not None:
         _check_mapping(mapping)
-    fmt = fmt or _infer_format(source)
+    fmt = _check_format(fmt) if fmt else _infer_format(source)
 
     def report(errors: list[RowError]) -> None:
         if on_error is None:
@@ -321,6 +321,12 @@ def _wrong_field_count(line: int, found: int, expected: int) -> RowError:
     if found > expected:
         message += " (a value holding a comma must be enclosed in double quotes)"
     return RowError(line, "", "wrong_field_count", message, "")
+
+
+def _check_format(fmt: str) -> Format:
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"unknown import format {fmt!r}; use 'csv' or 'xlsx'")
+    return "csv" if fmt == "csv" else "xlsx"
 
 
 def _infer_format(source: Source) -> Format:
@@ -739,7 +745,7 @@ def validate_file(
     """
     if not _PANEL_CODE.fullmatch(panel_code):
         raise ValueError(f"panel code {panel_code!r} is not 2-6 capital letters")
-    fmt = fmt or _infer_format(source)
+    fmt = _check_format(fmt) if fmt else _infer_format(source)
     result = ValidationResult(source=source, panel_code=panel_code, fmt=fmt, mapping=mapping,
                               existing_refs=existing_refs, update=update)
     seen_refs: dict[str, int] = {}

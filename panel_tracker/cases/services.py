@@ -150,11 +150,7 @@ def next_item_ref(db: Session, case: Case) -> str:
 
 
 def _as_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(getattr(value, "value", value))
+    return import_format.format_value(getattr(value, "value", value))
 
 
 def check_item(db: Session, case: Case, values: dict, *, item_id: int | None = None) -> dict:

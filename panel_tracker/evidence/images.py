@@ -84,9 +84,9 @@ DEFAULT_MAX_PIXELS = 60_000_000
 DERIVATIVE_QUALITY = 85
 
 _ACCEPTED_LIST = ", ".join(FORMAT_LABELS[f] for f in ("JPEG", "PNG", "HEIF", "TIFF", "WEBP"))
-# Pillow plugins tried when opening. MPO is how Pillow names a camera JPEG that carries
-# extra pictures (depth maps, previews); its first picture is an ordinary JPEG.
-_PILLOW_FORMATS = ("JPEG", "MPO", "PNG", "HEIF", "TIFF", "WEBP")
+# The only Pillow plugins tried when opening. The JPEG plugin also opens what Pillow calls
+# "MPO": a camera JPEG carrying extra pictures (depth map, preview) after the first one.
+_PILLOW_FORMATS = ("JPEG", "PNG", "HEIF", "TIFF", "WEBP")
 _HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
 
 # Formats people send that we refuse, recognised by their first bytes, to say so plainly.
@@ -141,7 +141,10 @@ class ImageTooLarge(UnsupportedImage):
 class ImageInfo:
     format: str  # one of ALLOWED_FORMATS
     mime: str
-    width: int  # pixels as stored, before EXIF orientation is applied
+    #: Pixel size as decoded, before ``orientation`` is applied. (HEIF decoders, and
+    #: Pillow's for TIFF, turn the picture upright themselves and then report
+    #: orientation 1.)
+    width: int
     height: int
     exif: dict[str, Any]  # JSON-safe: tag names to str/int/float/None/lists
     camera_make: str | None
@@ -153,7 +156,7 @@ class ImageInfo:
     taken_at_offset: str | None
     gps_lat: float | None  # signed decimal degrees, south negative
     gps_lon: float | None  # west negative
-    orientation: int  # EXIF orientation 1-8, 1 when absent
+    orientation: int  # EXIF orientation still to apply, 1-8; 1 when absent
     #: Warnings Pillow gave while reading (e.g. possibly corrupt EXIF), for the record.
     warnings: tuple[str, ...] = field(default=())
 
@@ -242,8 +245,13 @@ def _process(
                 else:
                     im.draft("L", (max(1, width // 8), max(1, height // 8)))
             _decode(im)
-            exif = _read_exif(im)
-            orientation = _orientation(exif)
+            if fmt != "JPEG":
+                # Decoders may turn the picture upright themselves (pillow-heif always,
+                # Pillow's TIFF plugin): from here on, size and orientation describe the
+                # decoded pixels. A JPEG's size is the header's, not the reduced decode's.
+                width, height = im.size
+            exif = _read_exif(im)  # after decoding: a PNG's eXIf chunk may follow its pixels
+            orientation = _orientation(exif.base)
             if outputs:
                 upright = _ORIENTATION_TRANSPOSE.get(orientation)
                 sizes = _write_derivatives(
@@ -261,9 +269,7 @@ def _open(path: Path) -> ImageFile.ImageFile:
             raise UnsupportedImage("The file is empty.")
         return Image.open(path, formats=_PILLOW_FORMATS)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageTooLarge(
-            f"The image has too many pixels to be processed safely ({exc})."
-        ) from exc
+        raise ImageTooLarge(_bomb_message()) from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedImage(_refused_format_message(_sniff_refused_format(path))) from exc
     except UnsupportedImage:
@@ -273,6 +279,14 @@ def _open(path: Path) -> ImageFile.ImageFile:
             "The image could not be read: its header is damaged. "
             "Upload the original file from the camera or phone."
         ) from exc
+
+
+def _bomb_message() -> str:
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    return (
+        "The image is too large to process safely: its header declares more than "
+        f"{limit / 1e6:.0f} megapixels (a possible decompression bomb)."
+    )
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -292,9 +306,7 @@ def _decode(im: ImageFile.ImageFile) -> None:
     try:
         im.load()
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageTooLarge(
-            f"The image has too many pixels to be processed safely ({exc})."
-        ) from exc
+        raise ImageTooLarge(_bomb_message()) from exc
     except MemoryError:
         raise
     except Exception as exc:  # any failure to decode untrusted bytes is a refusal
@@ -387,21 +399,30 @@ os.register_at_fork(after_in_child=_forget_executor_after_fork)
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Lanczos downscale. A big image is cut into horizontal bands resized on separate
-    cores; each band's filter still reads the source rows beyond its edges (``box``
-    only sets the coefficients), so the bands join without a seam."""
+    """Lanczos downscale.
+
+    A big reduction first averages blocks of pixels (``Image.reduce``, cheap), as
+    Pillow's ``reducing_gap=2.0`` does. A big image is then cut into horizontal bands
+    resized on separate cores; each band's filter still reads the source rows beyond its
+    edges (``box`` only sets the coefficients), so the bands join without a seam.
+    """
+    width, height = size
+    box = (0.0, 0.0, float(image.width), float(image.height))
+    reduce_by = int(min(image.width / width, image.height / height) / 2)
+    if reduce_by >= 2:
+        image = image.reduce(reduce_by)
+        box = tuple(edge / reduce_by for edge in box)  # type: ignore[assignment]
     cores = os.cpu_count() or 1
     if image.width * image.height < _PARALLEL_RESIZE_PIXELS or cores < 2:
-        return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-    width, height = size
+        return image.resize(size, Image.Resampling.LANCZOS, box=box)
     bands = min(_WORKERS, cores)
     edges = [round(height * i / bands) for i in range(bands + 1)]
-    y_scale = image.height / height
+    y_scale = box[3] / height
 
     def band(i: int) -> tuple[int, Image.Image]:
         top, bottom = edges[i], edges[i + 1]
-        box = (0, top * y_scale, image.width, bottom * y_scale)
-        return top, image.resize((width, bottom - top), Image.Resampling.LANCZOS, box=box)
+        band_box = (0.0, top * y_scale, box[2], bottom * y_scale)
+        return top, image.resize((width, bottom - top), Image.Resampling.LANCZOS, box=band_box)
 
     result = Image.new(image.mode, size)
     for top, part in _executor().map(band, range(bands)):
@@ -439,22 +460,30 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 # -- EXIF -------------------------------------------------------------------------------
 
 
-def _read_exif(im: Image.Image) -> Image.Exif:
+@dataclass(frozen=True, slots=True)
+class _Exif:
+    base: Mapping[int, Any]  # IFD0: camera, orientation
+    exif_ifd: Mapping[int, Any]  # 0x8769: times, exposure
+    gps_ifd: Mapping[int, Any]  # 0x8825
+
+
+def _read_exif(im: Image.Image) -> _Exif:
+    """All of the EXIF we use, read while the file is still open."""
     try:
-        return im.getexif()
+        exif = im.getexif()
     except Exception:  # unreadable EXIF is not a reason to refuse a photo
-        return Image.Exif()
+        return _Exif({}, {}, {})
+    return _Exif(dict(exif), _safe_ifd(exif, _EXIF_IFD), _safe_ifd(exif, _GPS_IFD))
 
 
 def _image_info(
-    path: Path, fmt: str, width: int, height: int, exif: Image.Exif, orientation: int
+    path: Path, fmt: str, width: int, height: int, exif: _Exif, orientation: int
 ) -> ImageInfo:
-    exif_ifd = _safe_ifd(exif, _EXIF_IFD)
-    gps_ifd = _safe_ifd(exif, _GPS_IFD)
+    base, exif_ifd, gps_ifd = exif.base, exif.exif_ifd, exif.gps_ifd
 
     taken_raw = None
     for tag in (0x9003, 0x9004):  # DateTimeOriginal, then DateTimeDigitized
-        value = exif_ifd.get(tag, exif.get(tag))
+        value = exif_ifd.get(tag, base.get(tag))
         if isinstance(value, bytes):
             value = value.decode("ascii", "replace")
         if isinstance(value, str) and value.strip("\x00 "):
@@ -470,9 +499,9 @@ def _image_info(
         mime=_mime(path, fmt),
         width=width,
         height=height,
-        exif=_exif_to_json(exif, exif_ifd, gps_ifd),
-        camera_make=_text(exif.get(0x010F)),
-        camera_model=_text(exif.get(0x0110)),
+        exif=_exif_to_json(base, exif_ifd, gps_ifd),
+        camera_make=_text(base.get(0x010F)),
+        camera_model=_text(base.get(0x0110)),
         taken_at=_parse_exif_datetime(taken_raw, subsec),
         taken_at_raw=taken_raw,
         taken_at_offset=offset,
@@ -496,7 +525,7 @@ def _safe_ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
         return {}
 
 
-def _orientation(exif: Image.Exif) -> int:
+def _orientation(exif: Mapping[int, Any]) -> int:
     value = exif.get(0x0112)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -558,11 +587,11 @@ def _text(value: Any) -> str | None:
 
 
 def _exif_to_json(
-    exif: Image.Exif, exif_ifd: Mapping[int, Any], gps_ifd: Mapping[int, Any]
+    base: Mapping[int, Any], exif_ifd: Mapping[int, Any], gps_ifd: Mapping[int, Any]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     skip = {_EXIF_IFD, _GPS_IFD, _INTEROP_IFD, _MAKER_NOTE}
-    for tags, names in ((exif, ExifTags.TAGS), (exif_ifd, ExifTags.TAGS)):
+    for tags, names in ((base, ExifTags.TAGS), (exif_ifd, ExifTags.TAGS)):
         for tag, value in tags.items():
             if tag in skip:
                 continue

@@ -31,6 +31,14 @@ def photo_store(app=None) -> PhotoStore:
     return store
 
 
+class PhotoRefused(Invalid):
+    """A file the store will not take; ``status`` is the HTTP answer (413 too large, 415 not an accepted image)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__({"file": message})
+        self.status = status
+
+
 @dataclass
 class Received:
     photo: Photo
@@ -68,13 +76,14 @@ def receive_photo(db: Session, panel, stream, *, filename: str, actor, case_id: 
             found["info"] = images.ingest(tmp_path, store.derivative_outputs(panel.code, sha),
                                           max_pixels=cfg["PHOTO_MAX_PIXELS"])
         except images.UnsupportedImage as exc:
-            raise Invalid({"file": f"{_safe_filename(filename) or 'the file'}: {exc.message}"}) from None
+            status = 413 if isinstance(exc, images.ImageTooLarge) else 415
+            raise PhotoRefused(f"{_safe_filename(filename) or 'the file'}: {exc.message}", status) from None
 
     try:
         stored = store.put_original(panel.code, stream, max_bytes=cfg["PHOTO_MAX_BYTES"], check=check)
     except TooLarge:
-        raise Invalid({"file": f"{_safe_filename(filename)}: larger than "
-                               f"{cfg['PHOTO_MAX_BYTES'] // (1024 * 1024)} MB, the limit for one photo."}) from None
+        raise PhotoRefused(f"{_safe_filename(filename)}: larger than {cfg['PHOTO_MAX_BYTES'] // (1024 * 1024)} MB, "
+                           f"the limit for one photo.", 413) from None
 
     actor_id = getattr(actor, "id", None)
     photo = found.get("existing")

@@ -1,0 +1,210 @@
+"""Importing items in the browser: upload, map your own column names, preview, commit.
+
+The upload waits in ``instance/imports/`` between the steps, under a random name
+bound to the user and the panel, and is deleted once imported or abandoned (a day).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlmodel import select
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length
+
+from ..auth.access import current_panel, requires
+from ..auth.models import Role
+from ..db import get_session
+from . import import_format
+from .importer import import_items, validate_import
+from .models import ImportMapping
+from .views import bp
+
+ABANDONED_AFTER = 24 * 3600
+PREVIEW_ROWS = 20
+
+
+class ImportForm(FlaskForm):
+    file = FileField("Spreadsheet (CSV or XLSX)", validators=[FileRequired("Choose a file.")])
+    update = BooleanField("Rows whose item reference already exists update that item")
+    mapping_id = SelectField("Column names", coerce=str, choices=[])
+
+
+def _uploads() -> Path:
+    folder = Path(current_app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*.json"):
+        if now - old.stat().st_mtime > ABANDONED_AFTER:
+            for path in folder.glob(old.stem + ".*"):
+                path.unlink(missing_ok=True)
+    return folder
+
+
+def _load(upload_id: str) -> tuple[dict, Path]:
+    if not (len(upload_id) == 32 and all(c in "0123456789abcdef" for c in upload_id)):
+        abort(404)
+    meta_path = _uploads() / f"{upload_id}.json"
+    if not meta_path.exists():
+        abort(404)
+    meta = json.loads(meta_path.read_text())
+    if meta["user_id"] != current_user.id or meta["panel_id"] != current_panel().id:
+        abort(404)
+    return meta, _uploads() / f"{upload_id}.{meta['fmt']}"
+
+
+def _save_meta(upload_id: str, meta: dict) -> None:
+    (_uploads() / f"{upload_id}.json").write_text(json.dumps(meta))
+
+
+def _discard(upload_id: str) -> None:
+    for path in _uploads().glob(upload_id + ".*"):
+        path.unlink(missing_ok=True)
+
+
+def _mapping_choices():
+    rows = get_session().exec(select(ImportMapping).where(ImportMapping.panel_id == current_panel().id)
+                              .order_by(ImportMapping.name)).all()
+    return [("", "exactly the documented 26 columns")] + [(str(m.id), m.name) for m in rows]
+
+
+@bp.route("/items/import", methods=["GET", "POST"])
+@requires(Role.EXPERT)
+def import_items_start():
+    form = ImportForm()
+    form.mapping_id.choices = _mapping_choices()
+    if form.validate_on_submit():
+        upload = form.file.data
+        fmt = Path(upload.filename or "").suffix.lower().lstrip(".")
+        if fmt not in ("csv", "xlsx"):
+            form.file.errors.append("Only .csv and .xlsx files can be imported.")
+            return render_template("cases/import.html", form=form), 415
+        upload_id = secrets.token_hex(16)
+        path = _uploads() / f"{upload_id}.{fmt}"
+        upload.save(path)
+        mapping = None
+        if form.mapping_id.data:
+            saved = get_session().get(ImportMapping, int(form.mapping_id.data))
+            if saved is None or saved.panel_id != current_panel().id:
+                abort(404)
+            mapping = saved.mapping
+        _save_meta(upload_id, {"user_id": current_user.id, "panel_id": current_panel().id, "fmt": fmt,
+                               "filename": upload.filename, "update": form.update.data, "mapping": mapping})
+        return redirect(url_for("cases.import_preview", upload_id=upload_id))
+    return render_template("cases/import.html", form=form), 200 if request.method == "GET" else 400
+
+
+def _header(path: Path, fmt: str) -> list[str]:
+    header: list[str] = []
+    try:
+        if fmt == "csv":
+            import csv
+
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                header = next(csv.reader(fh), [])
+        else:
+            from openpyxl import load_workbook
+
+            workbook = load_workbook(path, read_only=True)
+            row = next(workbook.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+            header = [str(v) if v is not None else "" for v in row]
+            workbook.close()
+    except (UnicodeDecodeError, OSError, ValueError, KeyError):
+        return []
+    return header
+
+
+@bp.route("/items/import/<upload_id>", methods=["GET"])
+@requires(Role.EXPERT)
+def import_preview(upload_id: str):
+    meta, path = _load(upload_id)
+    header = _header(path, meta["fmt"])
+    if meta.get("mapping") is None and header and header != list(import_format.COLUMNS):
+        return redirect(url_for("cases.import_mapping", upload_id=upload_id))
+    db = get_session()
+    try:
+        result = validate_import(db, current_panel(), path, update=meta["update"], fmt=meta["fmt"],
+                                 mapping=meta.get("mapping"))
+    except ValueError as exc:  # a saved mapping that no longer fits
+        flash(f"The column mapping does not fit this file: {exc}", "error")
+        return redirect(url_for("cases.import_mapping", upload_id=upload_id))
+    preview, cases = [], set()
+    if result.ok:
+        for row in result.rows():
+            cases.add(row.case_ref)
+            if len(preview) < PREVIEW_ROWS:
+                preview.append(row)
+    return render_template("cases/import_preview.html", meta=meta, result=result, preview=preview,
+                           cases=sorted(cases), upload_id=upload_id, form=FlaskForm()), 200 if result.ok else 422
+
+
+class MappingForm(FlaskForm):
+    save_as = StringField("Save this mapping as (optional)", validators=[Length(max=100)])
+
+
+@bp.route("/items/import/<upload_id>/columns", methods=["GET", "POST"])
+@requires(Role.EXPERT)
+def import_mapping(upload_id: str):
+    meta, path = _load(upload_id)
+    header = _header(path, meta["fmt"])
+    if not header:
+        flash("The file's first line could not be read as a header.", "error")
+        return redirect(url_for("cases.import_items_start"))
+    form = MappingForm()
+    errors = []
+    if form.validate_on_submit():
+        mapping = {name: request.form.get(f"col-{index}", "") for index, name in enumerate(header)}
+        chosen = [ours for ours in mapping.values() if ours]
+        missing = [c for c in import_format.COLUMNS if c not in chosen]
+        doubled = sorted({c for c in chosen if chosen.count(c) > 1})
+        if missing:
+            errors.append(f"Not yet matched: {', '.join(missing)}.")
+        if doubled:
+            errors.append(f"Matched twice: {', '.join(doubled)}.")
+        if not errors:
+            if form.save_as.data:
+                db = get_session()
+                saved = db.exec(select(ImportMapping).where(ImportMapping.panel_id == current_panel().id,
+                                                            ImportMapping.name == form.save_as.data.strip())).first()
+                saved = saved or ImportMapping(panel_id=current_panel().id, name=form.save_as.data.strip(),
+                                               created_by_id=current_user.id)
+                saved.mapping = mapping
+                db.add(saved)
+                from .. import audit
+
+                db.flush()
+                audit.record(db, "import_mapping.save", obj=saved, label=saved.name, after={"mapping": mapping})
+                db.commit()
+            meta["mapping"] = mapping
+            _save_meta(upload_id, meta)
+            return redirect(url_for("cases.import_preview", upload_id=upload_id))
+    guesses = {name: name if name in import_format.COLUMNS else "" for name in header}
+    if meta.get("mapping"):
+        guesses.update(meta["mapping"])
+    return render_template("cases/import_mapping.html", form=form, header=header, guesses=guesses,
+                           columns=import_format.COLUMNS, errors=errors, meta=meta), 422 if errors else 200
+
+
+@bp.route("/items/import/<upload_id>/commit", methods=["POST"])
+@requires(Role.EXPERT)
+def import_commit(upload_id: str):
+    meta, path = _load(upload_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    report = import_items(db, current_panel(), path, actor=current_user._get_current_object(),
+                          update=meta["update"], fmt=meta["fmt"], mapping=meta.get("mapping"))
+    if not report.ok:
+        db.rollback()
+        flash("The file changed or no longer validates; nothing was imported.", "error")
+        return redirect(url_for("cases.import_preview", upload_id=upload_id))
+    db.commit()
+    _discard(upload_id)
+    flash(f"{report.summary} ({report.created} new, {report.updated} updated, {report.new_cases} new cases).", "info")
+    return redirect(url_for("cases.index"))

@@ -1,0 +1,208 @@
+"""Photo pages: upload, view, edit; originals and GPS only for experts and up, audited."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ..auth.access import current_panel, get_or_404, requires
+from ..auth.models import Role
+from ..cases import queries
+from ..cases.forms import ClassifyForm, DeleteForm
+from ..cases.models import Case, Item
+from ..cases.services import reclassify, soft_delete
+from ..db import get_session
+from ..validation import Invalid
+from . import images, services
+from .forms import PhotoForm, PurgeForm, UploadForm
+from .models import Photo, PhotoReceipt
+
+bp = Blueprint("evidence", __name__)
+
+SIZES = ("thumb", "large")
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _item_choices(case: Case):
+    rows = get_session().exec(queries.visible(Item).where(Item.case_id == case.id).order_by(Item.item_ref)).all()
+    return [("", "— not yet assigned —")] + [(str(i.id), f"{i.item_ref} {i.type[:50]}") for i in rows]
+
+
+@bp.route("/cases/<int:case_id>/photos/upload", methods=["GET", "POST"])
+@requires(Role.EXPERT)
+def upload(case_id: int):
+    case = get_or_404(Case, case_id)
+    form = UploadForm()
+    form.item_id.choices = _item_choices(case)
+    if request.method == "GET" and request.args.get("item_id"):
+        form.item_id.data = request.args["item_id"]
+    results, status = [], 200
+    if form.validate_on_submit():
+        db = get_session()
+        item_id = form.item_id.data
+        if item_id is not None:
+            get_or_404(Item, item_id)
+        accepted = refused = 0
+        statuses = set()
+        for upload_file in request.files.getlist(form.files.name):
+            if not upload_file or not upload_file.filename:
+                continue
+            try:
+                received = services.receive_photo(
+                    db, current_panel(), upload_file.stream, filename=upload_file.filename, actor=_actor(),
+                    case_id=case.id, item_id=item_id, source=form.source.data or "",
+                    is_original=form.is_original.data == "yes", caption=form.caption.data or "",
+                    source_line=form.source_line.data or "", photographer=form.photographer.data or "")
+                db.commit()
+            except services.PhotoRefused as exc:
+                db.rollback()
+                refused += 1
+                statuses.add(exc.status)
+                results.append(("error", exc.errors["file"]))
+                continue
+            accepted += 1
+            note = (f"{upload_file.filename}: the same file was already received (first receipt "
+                    f"#{received.receipt.duplicate_of_id}); recorded as another receipt and flagged"
+                    if received.duplicate else f"{upload_file.filename}: stored, SHA-256 {received.photo.sha256[:16]}…")
+            results.append(("warning" if received.duplicate else "info", note))
+        if accepted and not refused:
+            for category, message in results:
+                flash(message, category)
+            return redirect(url_for("cases.show", case_id=case.id))
+        if refused and not accepted:
+            status = 415 if statuses == {415} else 413 if statuses == {413} else 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("evidence/upload.html", form=form, case=case, results=results,
+                           accept=",".join(sorted(images.ACCEPTED_MIME_TYPES))), status
+
+
+@bp.route("/photos/<int:photo_id>")
+@requires(Role.VIEWER)
+def show(photo_id: int):
+    db = get_session()
+    photo = get_or_404(Photo, photo_id)
+    receipts = db.exec(queries.scoped(PhotoReceipt).where(PhotoReceipt.photo_id == photo.id)
+                       .order_by(PhotoReceipt.id)).all()
+    case = db.get(Case, photo.case_id) if photo.case_id else None
+    form = PhotoForm(obj=photo)
+    form.item_id.choices = _item_choices(case) if case else [("", "—")]
+    form.item_id.data = str(photo.item_id or "")
+    return render_template("evidence/photo.html", photo=photo, receipts=receipts, case=case, form=form,
+                           item=db.get(Item, photo.item_id) if photo.item_id else None,
+                           classify_form=ClassifyForm(level=photo.classification.value), delete_form=DeleteForm(),
+                           purge_form=PurgeForm())
+
+
+@bp.route("/photos/<int:photo_id>/edit", methods=["POST"])
+@requires(Role.EXPERT)
+def edit(photo_id: int):
+    db = get_session()
+    photo = get_or_404(Photo, photo_id)
+    case = db.get(Case, photo.case_id) if photo.case_id else None
+    form = PhotoForm()
+    form.item_id.choices = _item_choices(case) if case else [("", "—")]
+    if form.validate_on_submit():
+        if form.item_id.data is not None:
+            get_or_404(Item, form.item_id.data)
+        services.update_photo(db, photo, {k: form[k].data for k in
+                                          ("item_id", "caption", "source_line", "photographer", "photo_date")},
+                              _actor())
+        db.commit()
+        flash("Photo saved.", "info")
+    else:
+        flash("; ".join(f"{form[k].label.text}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+    return redirect(url_for("evidence.show", photo_id=photo.id))
+
+
+@bp.route("/photos/<int:photo_id>/<any(thumb, large):size>.jpg")
+@requires(Role.VIEWER)
+def image(photo_id: int, size: str):
+    photo = get_or_404(Photo, photo_id)
+    store = services.photo_store()
+    code = current_panel().code
+    path = store.derivative_path(code, photo.sha256, size)
+    if not path.exists():  # derivatives are rebuilt from the original on demand
+        images.make_derivatives(store.original_path(code, photo.sha256), store.derivative_outputs(code, photo.sha256))
+    response = send_file(path, mimetype="image/jpeg", max_age=3600, etag=photo.sha256 + size)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.route("/photos/<int:photo_id>/original")
+@requires(Role.EXPERT)
+def original(photo_id: int):
+    db = get_session()
+    photo = get_or_404(Photo, photo_id)
+    path = services.photo_store().original_path(current_panel().code, photo.sha256)
+    if not path.exists():
+        abort(404)
+    services.record_original_download(db, photo, _actor())
+    db.commit()
+    extension = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic", "image/heif": ".heif",
+                 "image/tiff": ".tif", "image/webp": ".webp"}.get(photo.mime, "")
+    response = send_file(path, mimetype=photo.mime, as_attachment=True,
+                         download_name=f"{current_panel().code}-photo-{photo.id}-{photo.sha256[:12]}{extension}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/photos/<int:photo_id>/gps")
+@requires(Role.EXPERT)
+def gps(photo_id: int):
+    db = get_session()
+    photo = get_or_404(Photo, photo_id)
+    services.record_gps_view(db, photo, _actor())
+    db.commit()
+    return render_template("evidence/gps.html", photo=photo)
+
+
+@bp.route("/photos/<int:photo_id>/classify", methods=["POST"])
+@requires(Role.EXPERT)
+def classify(photo_id: int):
+    db = get_session()
+    photo = get_or_404(Photo, photo_id)
+    form = ClassifyForm()
+    if form.validate_on_submit():
+        try:
+            reclassify(db, photo, form.level.data, _actor(), confirm_public=form.confirm_public.data)
+            db.commit()
+            flash(f"Classification set to {form.level.data}.", "info")
+        except Invalid as exc:
+            db.rollback()
+            flash(next(iter(exc.errors.values())), "error")
+    return redirect(url_for("evidence.show", photo_id=photo.id))
+
+
+@bp.route("/photos/<int:photo_id>/delete", methods=["POST"])
+@requires(Role.EXPERT)
+def delete(photo_id: int):
+    db = get_session()
+    photo = get_or_404(Photo, photo_id)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        soft_delete(db, photo, _actor(), form.reason.data)
+        db.commit()
+        flash("Photo deleted (the original is kept; an admin can purge it).", "info")
+        return redirect(url_for("cases.show", case_id=photo.case_id) if photo.case_id else url_for("cases.index"))
+    flash("Say why the photo is deleted.", "error")
+    return redirect(url_for("evidence.show", photo_id=photo.id))
+
+
+@bp.route("/photos/<int:photo_id>/purge", methods=["POST"])
+@requires(Role.ADMIN)
+def purge(photo_id: int):
+    db = get_session()
+    photo = db.get(Photo, photo_id)
+    if photo is None or photo.panel_id != current_panel().id or photo.purged_at is not None:
+        abort(404)
+    form = PurgeForm()
+    if form.validate_on_submit():
+        services.purge_photo(db, photo, current_panel(), _actor(), form.reason.data)
+        db.commit()
+        flash(f"The file's bytes were destroyed. Its SHA-256 {photo.sha256} and your reason stay in the audit log.", "info")
+        return redirect(url_for("cases.show", case_id=photo.case_id) if photo.case_id else url_for("cases.index"))
+    flash("Say why the file is purged.", "error")
+    return redirect(url_for("evidence.show", photo_id=photo.id))
