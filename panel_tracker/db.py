@@ -84,6 +84,7 @@ def init_app(app) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     app.extensions[EXTENSION_KEY] = make_engine(url, echo=app.config["SQL_ECHO"])
     app.teardown_appcontext(_close_session)
+    app.teardown_request(_close_session)  # one session per request, even in a shared app context
 
 
 def get_engine(app=None) -> sa.Engine:

@@ -7,3 +7,4 @@ def import_all() -> None:
     from .auth import models as _auth  # noqa: F401
     from .cases import models as _cases  # noqa: F401
     from .evidence import models as _evidence  # noqa: F401
+    from .evidence import bulk_models as _bulk  # noqa: F401

@@ -17,6 +17,9 @@ def today() -> date:
 def init_app(app) -> None:
     @app.before_request
     def load_panel_context():
+        # A request normally has an app context of its own; when one is already pushed
+        # (tests, CLI), nothing learnt about the previous request's user may carry over.
+        g.pop("_login_user", None)
         g.panel = g.membership = g.role = g.api_user = None
         if request.path.startswith("/api/"):
             _load_from_token()

@@ -5,8 +5,9 @@ from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectFie
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from ..auth.models import Role
+from ..formutil import options
 
-ROLE_CHOICES = [(r.value, r.value) for r in Role]
+ROLE_CHOICES = options((r.value, r.value) for r in Role)
 
 
 class MemberForm(FlaskForm):

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
 
+from ..formutil import options
 from .models import Role
 
 
@@ -24,7 +25,7 @@ class SwitchPanelForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Name (what it is for)", validators=[DataRequired(), Length(max=100)])
-    role = SelectField("Rights", choices=[(r.value, r.value) for r in Role])
+    role = SelectField("Rights", choices=options((r.value, r.value) for r in Role))
     days = IntegerField("Valid for (days)", default=90, validators=[DataRequired(), NumberRange(min=1, max=365)])
 
 

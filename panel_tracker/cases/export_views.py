@@ -53,8 +53,11 @@ def _export(case: Case | None):
     except BaseException:
         result.file.close()
         raise
+    size = result.file.seek(0, 2)
+    result.file.seek(0)
     response = send_file(result.file, mimetype=result.mimetype, as_attachment=True,
                          download_name=result.filename, max_age=0)
+    response.content_length = size
     response.headers["Cache-Control"] = "no-store"
     return response
 

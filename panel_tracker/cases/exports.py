@@ -157,8 +157,11 @@ def item_ids(db: Session, panel_id: int, max_level: Classification, *, case: Cas
     """
     filters = dict(filters or {})
     has_photos = filters.pop("has_photos", None)
-    stmt = (select(Item.id).join(Case, Case.id == Item.case_id)
-            .where(Item.panel_id == panel_id, Item.deleted_at.is_(None), Case.deleted_at.is_(None),
+    # Case stays out of the outer FROM: filter_items' own subquery on Case must not correlate to it.
+    live_cases = select(Case.id).where(Case.panel_id == panel_id, Case.deleted_at.is_(None))
+    case_ref = select(Case.ref).where(Case.id == Item.case_id).scalar_subquery()
+    stmt = (select(Item.id)
+            .where(Item.panel_id == panel_id, Item.deleted_at.is_(None), Item.case_id.in_(live_cases),
                    where_visible(Item.classification, max_level)))
     if case is not None:
         stmt = stmt.where(Item.case_id == case.id)
@@ -169,7 +172,7 @@ def item_ids(db: Session, panel_id: int, max_level: Classification, *, case: Cas
                                 where_visible(Photo.classification, max_level))
         stmt = stmt.where(has if has_photos in ("yes", "true", "1") else ~has)
     # Natural order within a case (/99 before /100), as the import format numbers items.
-    stmt = stmt.order_by(Case.ref, sa.func.length(Item.item_ref), Item.item_ref)
+    stmt = stmt.order_by(case_ref, sa.func.length(Item.item_ref), Item.item_ref)
     return list(db.exec(stmt).all())
 
 

@@ -33,7 +33,7 @@ PREVIEW_ROWS = 20
 class ImportForm(FlaskForm):
     file = FileField("Spreadsheet (CSV or XLSX)", validators=[FileRequired("Choose a file.")])
     update = BooleanField("Rows whose item reference already exists update that item")
-    mapping_id = SelectField("Column names", coerce=str, choices=[])
+    mapping_id = SelectField("Column names", default="", choices=[])
 
 
 def _uploads() -> Path:

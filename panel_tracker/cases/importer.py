@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from .. import audit
 from ..classification import Classification
 from ..db import utcnow
-from ..search.analysis import fold
+from ..search.analysis import confusable_key, fold
 from . import import_format
 from .models import Case, Item
 from .services import ITEM_FIELDS, item_field_classes, snapshot, update_item
@@ -97,7 +97,8 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
             report.updated += 1
             continue
         batch.append({**values, "panel_id": panel.id, "case_id": cases[row.case_ref],
-                      "serial_folded": fold(row.serial), "created_by_id": getattr(actor, "id", None),
+                      "serial_folded": fold(row.serial), "serial_key": confusable_key(row.serial),
+                      "created_by_id": getattr(actor, "id", None),
                       "created_at": utcnow()})
         if len(batch) >= BATCH:
             report.created += _insert_items(db, panel, batch, actor)

@@ -173,7 +173,8 @@ class Item(SoftDeletable, table=True):
     year_calendar: Optional[YearCalendar] = Field(default=None, sa_type=enum_type(YearCalendar))
     year_gregorian: Optional[int] = None
     serial: str = Field(default="", sa_type=sa.String(120))
-    serial_folded: str = Field(default="", sa_type=sa.String(120), index=True)
+    serial_folded: str = Field(default="", sa_type=sa.String(120), index=True)  # search.analysis.fold
+    serial_key: str = Field(default="", sa_type=sa.String(120), index=True)  # confusables folded too
     serial_legibility: Optional[Legibility] = Field(default=None, sa_type=enum_type(Legibility), index=True)
     lot: str = Field(default="", sa_type=sa.String(120))
     factory_code: str = Field(default="", sa_type=sa.String(60))

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from .. import audit
 from ..classification import Classification, coerce
 from ..db import utcnow
-from ..search.analysis import fold
+from ..search.analysis import confusable_key, fold
 from ..validation import Invalid
 from . import import_format
 from .models import Case, Inspection, Item, Marking, MarkingPhoto, Script
@@ -191,6 +191,7 @@ def _apply_item(item: Item, values: dict, derived: dict) -> None:
             setattr(item, name, values[name])
     item.recovered_date = derived["recovered_date"]
     item.serial_folded = fold(item.serial or "")
+    item.serial_key = confusable_key(item.serial or "")
 
 
 def create_item(db: Session, case: Case, values: dict, actor) -> Item:
@@ -223,11 +224,12 @@ def update_item(db: Session, item: Item, values: dict, actor) -> None:
 
 
 def sighting_candidates(db: Session, item: Item, limit: int = 10) -> list[Item]:
-    """Earlier items that may be the same physical weapon: same folded serial, model and factory code."""
-    if not item.serial_folded or "?" in item.serial_folded:
+    """Items that may be the same physical weapon: same serial (whichever look-alike
+    characters were typed), same model and factory code."""
+    if not item.serial_key or "?" in item.serial_key:
         return []
     stmt = select(Item).where(
-        Item.panel_id == item.panel_id, Item.id != item.id, Item.serial_folded == item.serial_folded,
+        Item.panel_id == item.panel_id, Item.id != item.id, Item.serial_key == item.serial_key,
         Item.deleted_at.is_(None),
         sa.func.lower(Item.model) == (item.model or "").lower(),
         Item.factory_code == (item.factory_code or ""),

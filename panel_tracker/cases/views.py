@@ -64,7 +64,7 @@ def new_case():
     if form.validate_on_submit():
         db = get_session()
         try:
-            case = services.create_case(db, current_panel(), form.data, _actor())
+            case = services.create_case(db, current_panel(), form.values(), _actor())
             db.commit()
             flash(f"Case {case.ref} created. New things start as Panel only.", "info")
             return redirect(url_for("cases.show", case_id=case.id))
@@ -96,7 +96,7 @@ def edit_case(case_id: int):
     if form.validate_on_submit():
         db = get_session()
         try:
-            services.update_case(db, case, form.data, _actor())
+            services.update_case(db, case, form.values(), _actor())
             db.commit()
             flash("Case saved.", "info")
             return redirect(url_for("cases.show", case_id=case.id))
@@ -274,7 +274,7 @@ def edit_item(item_id: int):
     case = get_or_404(Case, item.case_id)
     if not may_see(clearance(), item.source_classification):
         abort(403)
-    form = _item_form(case, obj=item)
+    form = _item_form(case, obj=item if request.method == "GET" else None)
     if request.method == "GET":
         for name in ("category", "attribution_confidence", "year_calendar", "serial_legibility", "condition"):
             value = getattr(item, name)

@@ -5,15 +5,17 @@ from flask_wtf.file import MultipleFileField
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..formutil import options
+
 
 class UploadForm(FlaskForm):
     files = MultipleFileField("Photos", validators=[DataRequired(message="Choose one or more photos.")],
                               description="JPEG, PNG, HEIC, TIFF or WebP; several at once")
-    item_id = SelectField("Item shown", choices=[], coerce=str, filters=[lambda v: int(v) if v else None])
+    item_id = SelectField("Item shown", default="", choices=[])
     source = StringField("Received from", validators=[Length(max=300)],
                          description="e.g. Panel inspection; Member State; open source")
-    is_original = RadioField("The files are", choices=[("yes", "originals (straight from the camera)"),
-                                                       ("no", "copies (e.g. forwarded by a messaging app)")],
+    is_original = RadioField("The files are", choices=options([("yes", "originals (straight from the camera)"),
+                                                               ("no", "copies (e.g. forwarded by a messaging app)")]),
                              default="yes")
     caption = TextAreaField("Caption")
     source_line = StringField("Source line", validators=[Length(max=300)], description="e.g. Source: Panel, 12 March 2024")
@@ -21,7 +23,7 @@ class UploadForm(FlaskForm):
 
 
 class PhotoForm(FlaskForm):
-    item_id = SelectField("Item shown", choices=[], coerce=str, filters=[lambda v: int(v) if v else None])
+    item_id = SelectField("Item shown", default="", choices=[])
     caption = TextAreaField("Caption")
     source_line = StringField("Source line", validators=[Length(max=300)])
     photographer = StringField("Photographer", validators=[Length(max=200)])

@@ -272,7 +272,7 @@ def _open(path: Path) -> ImageFile.ImageFile:
         raise ImageTooLarge(_bomb_message()) from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedImage(_refused_format_message(_sniff_refused_format(path))) from exc
-    except UnsupportedImage:
+    except (UnsupportedImage, FileNotFoundError):
         raise
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, RuntimeError) as exc:
         raise UnsupportedImage(

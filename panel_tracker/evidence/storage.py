@@ -24,6 +24,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,30 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+class _BackgroundFsync:
+    """``os.fsync(fd)`` on another thread for the duration of a ``with`` block; leaving
+    the block waits for it and re-raises its error (after any error of the block)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="fsync", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._error = exc
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+
 def _sha256_of_file(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -238,11 +263,13 @@ class PhotoStore:
                     tmp.write(chunk)
                 tmp.flush()
                 os.fchmod(tmp.fileno(), ORIGINAL_MODE)
-                os.fsync(tmp.fileno())
-            sha = digest.hexdigest()
-            if check is not None:
-                check(tmp_path, sha)
-            final = self.original_path(panel_code, sha)
+                sha = digest.hexdigest()
+                final = self.original_path(panel_code, sha)
+                # The bytes reach the disk while the check decodes them; both must be
+                # done before the original is linked into place.
+                with _BackgroundFsync(tmp.fileno()):
+                    if check is not None:
+                        check(tmp_path, sha)
             final.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
             self._inside_root(final.parent)
             try:

@@ -41,7 +41,7 @@ def upload(case_id: int):
     results, status = [], 200
     if form.validate_on_submit():
         db = get_session()
-        item_id = form.item_id.data
+        item_id = int(form.item_id.data) if form.item_id.data else None
         if item_id is not None:
             get_or_404(Item, item_id)
         accepted = refused = 0
@@ -105,11 +105,11 @@ def edit(photo_id: int):
     form = PhotoForm()
     form.item_id.choices = _item_choices(case) if case else [("", "—")]
     if form.validate_on_submit():
-        if form.item_id.data is not None:
-            get_or_404(Item, form.item_id.data)
-        services.update_photo(db, photo, {k: form[k].data for k in
-                                          ("item_id", "caption", "source_line", "photographer", "photo_date")},
-                              _actor())
+        values = {k: form[k].data for k in ("caption", "source_line", "photographer", "photo_date")}
+        values["item_id"] = int(form.item_id.data) if form.item_id.data else None
+        if values["item_id"] is not None:
+            get_or_404(Item, values["item_id"])
+        services.update_photo(db, photo, values, _actor())
         db.commit()
         flash("Photo saved.", "info")
     else:

@@ -108,6 +108,7 @@ def upgrade() -> None:
     sa.Column('year_gregorian', sa.Integer(), nullable=True),
     sa.Column('serial', sa.String(length=120), nullable=False),
     sa.Column('serial_folded', sa.String(length=120), nullable=False),
+    sa.Column('serial_key', sa.String(length=120), nullable=False),
     sa.Column('serial_legibility', sa.Enum('intact', 'partial', 'obliterated', 'restored', name='legibility', native_enum=False), nullable=True),
     sa.Column('lot', sa.String(length=120), nullable=False),
     sa.Column('factory_code', sa.String(length=60), nullable=False),
@@ -150,6 +151,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_item_panel_id'), ['panel_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_recovered_date'), ['recovered_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_serial_folded'), ['serial_folded'], unique=False)
+        batch_op.create_index(batch_op.f('ix_item_serial_key'), ['serial_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_serial_legibility'), ['serial_legibility'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_sighting_of_id'), ['sighting_of_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_source_classification'), ['source_classification'], unique=False)
@@ -302,6 +304,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_item_source_classification'))
         batch_op.drop_index(batch_op.f('ix_item_sighting_of_id'))
         batch_op.drop_index(batch_op.f('ix_item_serial_legibility'))
+        batch_op.drop_index(batch_op.f('ix_item_serial_key'))
         batch_op.drop_index(batch_op.f('ix_item_serial_folded'))
         batch_op.drop_index(batch_op.f('ix_item_recovered_date'))
         batch_op.drop_index(batch_op.f('ix_item_panel_id'))
