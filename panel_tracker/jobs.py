@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "panel_tracker"
 #: Config keys a worker needs to find the same data and apply the same limits.
 PORTABLE_KEYS = ("ENV", "PHOTO_STORE", "PHOTO_MAX_BYTES", "PHOTO_MAX_PIXELS", "BULK_IMPORT_MAX_FILES",
-                 "BULK_IMPORT_MAX_BYTES", "BULK_IMPORT_STAGING", "JOBS_QUEUE", "REDIS_URL")
+                 "BULK_IMPORT_MAX_BYTES", "BULK_IMPORT_STAGING")
 
 
 def resolve(func_path: str) -> Callable:

@@ -23,10 +23,9 @@ from ..auth.models import Role
 from ..cases import services
 from ..cases.models import Case, Inspection, Item, Marking, MarkingPhoto
 from ..db import get_session
-from ..evidence import images
 from ..evidence import services as evidence
 from ..evidence.models import Channel, Photo, PhotoReceipt
-from ..evidence.storage import DERIVATIVE_SIZES, TooLarge
+from ..evidence.storage import DERIVATIVE_SIZES
 from ..extensions import csrf
 from ..validation import Invalid
 from . import serializers as s
@@ -467,21 +466,6 @@ def list_item_photos(item_id: int):
     return jsonify(_page(stmt, (Photo.id,), _query(s.Page), _photos_public))
 
 
-def _refusal_status(exc: Invalid) -> int:
-    """413 for a file too large (bytes or pixels), 415 for a type not accepted, else 400.
-
-    receive_photo raises Invalid from the store's or the image reader's error; that
-    error is the exception's context.
-    """
-    cause = exc.__context__
-    if isinstance(cause, (TooLarge, images.ImageTooLarge)):
-        return 413
-    if isinstance(cause, images.UnsupportedImage) and (
-            "not accepted as photos" in cause.message or "not an image in an accepted format" in cause.message):
-        return 415
-    return 400
-
-
 @bp.post("/cases/<int:case_id>/photos")
 @requires(Role.EXPERT)
 def upload_photo(case_id: int):
@@ -500,9 +484,9 @@ def upload_photo(case_id: int):
             db, current_panel(), upload.stream, filename=upload.filename or "", actor=_actor(), case_id=case.id,
             item_id=form.item_id, source=form.source, channel=Channel.API, is_original=form.is_original,
             caption=form.caption)
-    except Invalid as exc:
+    except Invalid as exc:  # PhotoRefused says its status: 413 too large, 415 not an image, 409 purged
         db.rollback()
-        return jsonify(errors=exc.errors), _refusal_status(exc)
+        return jsonify(errors=exc.errors), exc.status if isinstance(exc, evidence.PhotoRefused) else 400
     if not received.duplicate:
         _classify(received.photo, form)
     db.commit()

@@ -8,7 +8,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from .. import audit
+from .. import audit, countries
 from ..classification import Classification, coerce
 from ..db import utcnow
 from ..search.analysis import confusable_key, fold
@@ -38,6 +38,20 @@ def _label(obj) -> str:
     return getattr(obj, "item_ref", None) or getattr(obj, "ref", None) or f"{type(obj).__name__} {obj.id}"
 
 
+def _kind(obj) -> str:
+    """The name audit actions use for an object: ``case.create``, ``item.update``…"""
+    return "case" if isinstance(obj, Case) else obj.__tablename__
+
+
+def _audit_context(db: Session, obj) -> tuple[str, Classification]:
+    """Label and classification of an object as the audit log shows it; a marking is as
+    visible as its item."""
+    if isinstance(obj, Marking):
+        item = db.get(Item, obj.item_id)
+        return f"{item.item_ref}: {obj.text}", item.classification
+    return _label(obj), getattr(obj, "classification", Classification.PUBLIC)
+
+
 def _record_change(db: Session, action: str, obj, before: dict, after: dict, actor, **extra) -> None:
     b, a = audit.changes(before, after)
     if not (b or a) and action.endswith(".update"):
@@ -53,9 +67,16 @@ def item_field_classes(item: Item) -> dict:
 # ------------------------------------------------------------------ cases
 
 
+def _check_country(values: dict) -> None:
+    code = values.get("country_of_seizure")
+    if code and not countries.is_known(code):
+        raise Invalid({"country_of_seizure": f"{code!r} is not an ISO 3166 alpha-3 code (e.g. YEM, SDN)."})
+
+
 def create_case(db: Session, panel, values: dict, actor) -> Case:
     ref = (values.get("ref") or "").strip().upper()
     _check_case_ref(db, panel, ref)
+    _check_country(values)
     case = Case(panel_id=panel.id, created_by_id=getattr(actor, "id", None),
                 **{k: v for k, v in values.items() if k in CASE_FIELDS and k != "ref"}, ref=ref)
     db.add(case)
@@ -76,6 +97,7 @@ def _check_case_ref(db: Session, panel, ref: str, exclude_id: int | None = None)
 
 
 def update_case(db: Session, case: Case, values: dict, actor) -> None:
+    _check_country(values)
     before = snapshot(case, CASE_FIELDS)
     if "ref" in values:
         values["ref"] = values["ref"].strip().upper()
@@ -97,8 +119,9 @@ def soft_delete(db: Session, obj, actor, reason: str) -> None:
         raise Invalid({"reason": "Say why it is deleted; the reason goes into the audit log."})
     obj.deleted_at, obj.deleted_by_id, obj.deleted_reason = utcnow(), getattr(actor, "id", None), reason.strip()
     db.add(obj)
-    audit.record(db, f"{obj.__tablename__}.delete", actor=actor, obj=obj, label=_label(obj),
-                 after={"deleted_reason": obj.deleted_reason}, classification=getattr(obj, "classification", "public"))
+    label, classification = _audit_context(db, obj)
+    audit.record(db, f"{_kind(obj)}.delete", actor=actor, obj=obj, label=label,
+                 after={"deleted_reason": obj.deleted_reason}, classification=classification)
     db.flush()
 
 
@@ -112,7 +135,7 @@ def reclassify(db: Session, obj, level, actor, *, field: str = "classification",
         raise Invalid({"confirm_public": "Tick the box to confirm this may be published."})
     setattr(obj, field, level)
     db.add(obj)
-    audit.record(db, f"{obj.__tablename__}.classify", actor=actor, obj=obj, label=_label(obj),
+    audit.record(db, f"{_kind(obj)}.classify", actor=actor, obj=obj, label=_label(obj),
                  before={field: current}, after={field: level},
                  classification=Classification.PUBLIC if field == "classification" else obj.classification)
     db.flush()
@@ -178,6 +201,11 @@ def check_item(db: Session, case: Case, values: dict, *, item_id: int | None = N
     calendar, gregorian = values.get("year_calendar"), values.get("year_gregorian")
     if calendar and not values.get("year_marked"):
         problems["year_calendar"] = "A calendar applies to a year as marked; fill that in first."
+    inspection_id = values.get("inspection_id")
+    if inspection_id is not None:
+        inspection = db.get(Inspection, inspection_id)
+        if inspection is None or inspection.case_id != case.id or inspection.deleted_at is not None:
+            problems["inspection_id"] = "Choose an inspection of this case."
     if gregorian is not None and not 1800 <= int(gregorian) <= date.today().year + 1:
         problems["year_gregorian"] = "A Gregorian year between 1800 and next year."
     if problems:
@@ -323,8 +351,8 @@ def update_marking(db: Session, marking: Marking, item: Item, values: dict, acto
 
 def link_marking_photo(db: Session, marking: Marking, photo, box: tuple | None, actor) -> MarkingPhoto:
     """Say which photo shows a marking, optionally boxing it (normalised 0–1, upright original)."""
-    if photo.panel_id != marking.panel_id:
-        raise Invalid({"photo_id": "Choose a photo of this panel."})
+    if photo.panel_id != marking.panel_id or photo.deleted_at is not None:
+        raise Invalid({"photo_id": "Choose a photo of this panel that has not been deleted."})
     if box is not None:
         x, y, w, h = (float(v) for v in box)
         if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1 and x + w <= 1.000001 and y + h <= 1.000001):

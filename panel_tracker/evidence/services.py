@@ -68,8 +68,8 @@ def receive_photo(db: Session, panel, stream, *, filename: str, actor, case_id: 
         existing = db.exec(select(Photo).where(Photo.panel_id == panel.id, Photo.sha256 == sha)).first()
         if existing is not None:
             if existing.purged_at is not None:
-                raise Invalid({"file": f"{_safe_filename(filename)}: this file was purged from the panel's "
-                                       f"store by an admin and cannot be received again."})
+                raise PhotoRefused(f"{_safe_filename(filename)}: this file was purged from the panel's store "
+                                   f"by an admin and cannot be received again.", 409)
             found["existing"] = existing
             return
         try:

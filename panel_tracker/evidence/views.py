@@ -1,7 +1,7 @@
 """Photo pages: upload, view, edit; originals and GPS only for experts and up, audited."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from ..auth.access import current_panel, get_or_404, requires
@@ -72,7 +72,7 @@ def upload(case_id: int):
                 flash(message, category)
             return redirect(url_for("cases.show", case_id=case.id))
         if refused and not accepted:
-            status = 415 if statuses == {415} else 413 if statuses == {413} else 400
+            status = statuses.pop() if len(statuses) == 1 else 400
     elif request.method == "POST":
         status = 400
     return render_template("evidence/upload.html", form=form, case=case, results=results,
@@ -126,9 +126,11 @@ def image(photo_id: int, size: str):
     path = store.derivative_path(code, photo.sha256, size)
     if not path.exists():  # derivatives are rebuilt from the original on demand
         images.make_derivatives(store.original_path(code, photo.sha256), store.derivative_outputs(code, photo.sha256))
-    response = send_file(path, mimetype="image/jpeg", max_age=3600, etag=photo.sha256 + size)
+    # Derivatives are small: send the bytes, so no file handle outlives the request.
+    response = Response(path.read_bytes(), mimetype="image/jpeg")
+    response.set_etag(photo.sha256 + size)
     response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return response.make_conditional(request)
 
 
 @bp.route("/photos/<int:photo_id>/original")
@@ -206,3 +208,6 @@ def purge(photo_id: int):
         return redirect(url_for("cases.show", case_id=photo.case_id) if photo.case_id else url_for("cases.index"))
     flash("Say why the file is purged.", "error")
     return redirect(url_for("evidence.show", photo_id=photo.id))
+
+
+from . import bulk_views  # noqa: E402,F401  (bulk photo import routes on this blueprint)
