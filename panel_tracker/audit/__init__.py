@@ -19,7 +19,12 @@ from .models import GENESIS_HASH, AuditRecord
 _PG_AUDIT_LOCK = 0x5041_4E45_4C41_5544
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value):
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
@@ -45,26 +50,17 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def compute_hash(rec: AuditRecord) -> str:
-    body = canonical(
-        {
-            "seq": rec.seq,
-            "at": _stamp(rec.at),
-            "panel_id": rec.panel_id,
-            "actor_id": rec.actor_id,
-            "actor": rec.actor,
-            "action": rec.action,
-            "object_type": rec.object_type,
-            "object_id": rec.object_id,
-            "object_label": rec.object_label,
-            "classification": coerce(rec.classification).value,
-            "field_classes": rec.field_classes,
-            "before": rec.before,
-            "after": rec.after,
-            "prev_hash": rec.prev_hash,
-        }
-    )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+HASHED_FIELDS = ("seq", "at", "panel_id", "actor_id", "actor", "action", "object_type", "object_id",
+                 "object_label", "classification", "field_classes", "before", "after", "prev_hash")
+
+
+def compute_hash(rec) -> str:
+    """SHA-256 over every field but the hash itself; ``rec`` is a record or a dict of its fields."""
+    get = rec.get if isinstance(rec, dict) else lambda name: getattr(rec, name)
+    body = {name: get(name) for name in HASHED_FIELDS}
+    body["at"] = _stamp(body["at"])
+    body["classification"] = coerce(body["classification"]).value
+    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
 def changes(before: dict, after: dict) -> tuple[dict, dict]:
@@ -142,22 +138,23 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
     last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
     seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     at = utcnow()
+    actor_id = getattr(actor, "id", None)
+    actor_label = getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system")
     rows = []
     for entry in entries:
         seq += 1
-        rec = AuditRecord(
-            seq=seq, at=at, panel_id=entry.get("panel_id"), actor_id=getattr(actor, "id", None),
-            actor=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
-            action=entry["action"], object_type=entry.get("object_type", ""), object_id=entry.get("object_id"),
-            object_label=entry.get("label", "")[:255],
-            classification=coerce(entry.get("classification", Classification.PUBLIC)),
-            field_classes=canonical(entry.get("field_classes") or {}),
-            before=canonical(entry.get("before") or {}), after=canonical(entry.get("after") or {}),
-            prev_hash=prev,
-        )
-        rec.hash = prev = compute_hash(rec)
-        rows.append(rec.model_dump(exclude={"id"}))
-    session.execute(sa.insert(AuditRecord), rows)
+        row = {
+            "seq": seq, "at": at, "panel_id": entry.get("panel_id"), "actor_id": actor_id, "actor": actor_label,
+            "action": entry["action"], "object_type": entry.get("object_type", ""),
+            "object_id": entry.get("object_id"), "object_label": entry.get("label", "")[:255],
+            "classification": coerce(entry.get("classification", Classification.PUBLIC)),
+            "field_classes": canonical(entry.get("field_classes") or {}),
+            "before": canonical(entry.get("before") or {}), "after": canonical(entry.get("after") or {}),
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = compute_hash(row)
+        rows.append(row)
+    session.connection().execute(sa.insert(AuditRecord.__table__), rows)
     return len(rows)
 
 

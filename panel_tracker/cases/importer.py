@@ -17,7 +17,7 @@ from ..db import utcnow
 from ..search.analysis import confusable_key, fold
 from . import import_format
 from .models import Case, Item
-from .services import ITEM_FIELDS, item_field_classes, snapshot, update_item
+from .services import ITEM_FIELDS, update_item
 
 BATCH = 2000
 
@@ -123,20 +123,29 @@ def _create_case(db: Session, panel, ref: str, actor) -> int:
     return case.id
 
 
+_ITEM_DEFAULTS = {"deleted_reason": "", "attribution_basis": "", "suspected_imitation": False,
+                  "state_ownership_mark": False, "attribution_confidence": None, "year_calendar": None,
+                  "year_gregorian": None, "inspection_id": None, "sighting_of_id": None, "updated_at": None,
+                  "deleted_at": None, "deleted_by_id": None}
+
+
 def _insert_items(db: Session, panel, batch: list[dict], actor) -> int:
+    """Insert a batch with one multi-row statement, then one audit record per item, chained."""
     if not batch:
         return 0
-    defaults = {"deleted_reason": "", "attribution_basis": "", "suspected_imitation": False,
-                "state_ownership_mark": False}
-    rows = [{**defaults, **values} for values in batch]
-    ids = db.scalars(sa.insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
+    rows = [{**_ITEM_DEFAULTS, **values} for values in batch]
+    connection = db.connection()
+    connection.execute(sa.insert(Item.__table__), rows)
+    refs = [row["item_ref"] for row in rows]
+    ids = dict(connection.execute(sa.select(Item.__table__.c.item_ref, Item.__table__.c.id).where(
+        Item.__table__.c.panel_id == panel.id, Item.__table__.c.item_ref.in_(refs))).all())
     entries = []
-    for item_id, values in zip(ids, rows):
-        item = Item.model_construct(**values)
+    for row in rows:
+        level = row["source_classification"].value
         entries.append({
-            "action": "item.create", "panel_id": panel.id, "object_type": "item", "object_id": item_id,
-            "label": values["item_ref"], "after": {**snapshot(item, ITEM_FIELDS), "via": "import"},
-            "classification": values["classification"], "field_classes": item_field_classes(item),
+            "action": "item.create", "panel_id": panel.id, "object_type": "item", "object_id": ids[row["item_ref"]],
+            "label": row["item_ref"], "after": {**{name: row.get(name) for name in ITEM_FIELDS}, "via": "import"},
+            "classification": row["classification"], "field_classes": dict.fromkeys(Item.SOURCE_FIELDS, level),
         })
     audit.record_many(db, entries, actor=actor)
-    return len(ids)
+    return len(rows)
