@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..classification import Classification, coerce, may_see
-from ..db import utcnow
+from ..db import bulk_insert, utcnow
 from .models import GENESIS_HASH, AuditRecord
 
 # Any fixed 64-bit number: the advisory lock that serialises appends on PostgreSQL.
@@ -154,7 +154,7 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
         }
         row["hash"] = prev = compute_hash(row)
         rows.append(row)
-    session.connection().execute(sa.insert(AuditRecord.__table__), rows)
+    bulk_insert(session.connection(), AuditRecord.__table__, rows)
     return len(rows)
 
 

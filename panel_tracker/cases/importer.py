@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from .. import audit
 from ..classification import Classification
-from ..db import utcnow
+from ..db import bulk_insert, utcnow
 from ..search.analysis import confusable_key, fold
 from . import import_format
 from .models import Case, Item
@@ -80,32 +80,31 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
     if not result.ok:
         report.errors, report.error_count = result.errors, result.error_count
         return report
+    writer = _Writer(db, panel, actor)
     cases = {c.ref: c.id for c in db.exec(select(Case).where(Case.panel_id == panel.id)).all()}
     existing = {ref: item_id for ref, item_id in
                 db.exec(select(Item.item_ref, Item.id).where(Item.panel_id == panel.id)).all()}
-    batch: list[dict] = []
     for row in result.rows():
         if row.case_ref not in cases:
-            cases[row.case_ref] = _create_case(db, panel, row.case_ref, actor)
+            cases[row.case_ref] = writer.add_case(row.case_ref)
             report.new_cases += 1
         report.cases.add(row.case_ref)
         values = row_values(row)
         if row.item_ref in existing:
+            writer.flush()  # keep the audit chain in the order things happened
             item = db.get(Item, existing[row.item_ref])
             update_item(db, item, {k: v for k, v in values.items() if k in ITEM_FIELDS}, actor)
             item.classification = item.source_classification = values["classification"]
             report.updated += 1
             continue
-        batch.append({**values, "panel_id": panel.id, "case_id": cases[row.case_ref],
-                      "serial_folded": fold(row.serial), "serial_key": confusable_key(row.serial),
-                      "created_by_id": getattr(actor, "id", None),
-                      "created_at": utcnow()})
-        if len(batch) >= BATCH:
-            report.created += _insert_items(db, panel, batch, actor)
-            batch = []
+        writer.add_item({**values, "panel_id": panel.id, "case_id": cases[row.case_ref],
+                         "serial_folded": fold(row.serial), "serial_key": confusable_key(row.serial),
+                         "created_by_id": getattr(actor, "id", None), "created_at": utcnow()})
+        if len(writer.items) >= BATCH:
+            report.created += writer.flush()
             if progress:
                 progress(report.created + report.updated)
-    report.created += _insert_items(db, panel, batch, actor)
+    report.created += writer.flush()
     audit.record(db, "items.import", actor=actor, panel_id=panel.id, object_type="panel", object_id=panel.id,
                  label=f"{report.created} created, {report.updated} updated",
                  after={"created": report.created, "updated": report.updated, "cases": len(report.cases),
@@ -114,38 +113,55 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
     return report
 
 
-def _create_case(db: Session, panel, ref: str, actor) -> int:
-    case = Case(panel_id=panel.id, ref=ref, title=ref, created_by_id=getattr(actor, "id", None))
-    db.add(case)
-    db.flush()
-    audit.record(db, "case.create", actor=actor, obj=case, label=ref, after={"ref": ref, "via": "import"},
-                 classification=case.classification)
-    return case.id
-
-
 _ITEM_DEFAULTS = {"deleted_reason": "", "attribution_basis": "", "suspected_imitation": False,
                   "state_ownership_mark": False, "attribution_confidence": None, "year_calendar": None,
                   "year_gregorian": None, "inspection_id": None, "sighting_of_id": None, "updated_at": None,
                   "deleted_at": None, "deleted_by_id": None}
+class _Writer:
+    """Collects new cases and items and writes them in batches, with their audit records
+    chained in the order the rows came."""
 
+    def __init__(self, db: Session, panel, actor):
+        self.db, self.panel, self.actor = db, panel, actor
+        self.items: list[dict] = []
+        self.audit: list[dict] = []
 
-def _insert_items(db: Session, panel, batch: list[dict], actor) -> int:
-    """Insert a batch with one multi-row statement, then one audit record per item, chained."""
-    if not batch:
-        return 0
-    rows = [{**_ITEM_DEFAULTS, **values} for values in batch]
-    connection = db.connection()
-    connection.execute(sa.insert(Item.__table__), rows)
-    refs = [row["item_ref"] for row in rows]
-    ids = dict(connection.execute(sa.select(Item.__table__.c.item_ref, Item.__table__.c.id).where(
-        Item.__table__.c.panel_id == panel.id, Item.__table__.c.item_ref.in_(refs))).all())
-    entries = []
-    for row in rows:
-        level = row["source_classification"].value
-        entries.append({
-            "action": "item.create", "panel_id": panel.id, "object_type": "item", "object_id": ids[row["item_ref"]],
-            "label": row["item_ref"], "after": {**{name: row.get(name) for name in ITEM_FIELDS}, "via": "import"},
-            "classification": row["classification"], "field_classes": dict.fromkeys(Item.SOURCE_FIELDS, level),
-        })
-    audit.record_many(db, entries, actor=actor)
-    return len(rows)
+    def add_case(self, ref: str) -> int:
+        case = Case(panel_id=self.panel.id, ref=ref, title=ref, created_by_id=getattr(self.actor, "id", None))
+        values = case.model_dump(exclude={"id"})
+        case_id = self.db.connection().execute(
+            sa.insert(Case.__table__).values(**values).returning(Case.__table__.c.id)).scalar_one()
+        self.audit.append({"action": "case.create", "panel_id": self.panel.id, "object_type": "case_file",
+                           "object_id": case_id, "label": ref, "after": {"ref": ref, "via": "import"},
+                           "classification": case.classification})
+        return case_id
+
+    def add_item(self, values: dict) -> None:
+        self.items.append({**_ITEM_DEFAULTS, **values})
+        self.audit.append(None)  # the item's record, filled in once its id is known
+
+    def flush(self) -> int:
+        rows, self.items = self.items, []
+        connection = self.db.connection()
+        bulk_insert(connection, Item.__table__, rows)
+        table = Item.__table__
+        ids = {}
+        refs = [row["item_ref"] for row in rows]
+        for start in range(0, len(refs), 5000):
+            ids.update(connection.execute(sa.select(table.c.item_ref, table.c.id).where(
+                table.c.panel_id == self.panel.id, table.c.item_ref.in_(refs[start:start + 5000]))).all())
+        created = iter(rows)
+        entries = []
+        for entry in self.audit:
+            if entry is None:
+                row = next(created)
+                level = row["source_classification"].value
+                entry = {"action": "item.create", "panel_id": self.panel.id, "object_type": "item",
+                         "object_id": ids[row["item_ref"]], "label": row["item_ref"],
+                         "after": {**{name: row.get(name) for name in ITEM_FIELDS}, "via": "import"},
+                         "classification": row["classification"],
+                         "field_classes": dict.fromkeys(Item.SOURCE_FIELDS, level)}
+            entries.append(entry)
+        self.audit = []
+        audit.record_many(self.db, entries, actor=self.actor)
+        return len(rows)
