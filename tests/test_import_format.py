@@ -574,7 +574,8 @@ def test_mapping_to_a_column_we_do_not_have_is_a_mistake_in_the_mapping(tmp_path
 
 def generated(tmp_path: Path, *arguments: str) -> Path:
     path = tmp_path / "generated.csv"
-    subprocess.run([sys.executable, str(SAMPLE / "generate.py"), *arguments, "--out", str(path)],
+    generator = Path(__file__).resolve().parent.parent / "bench" / "generate.py"  # the shared sample generator
+    subprocess.run([sys.executable, str(generator), *arguments, "--out", str(path)],
                    check=True)
     return path
 
