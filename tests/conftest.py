@@ -133,9 +133,13 @@ def runner(app):
 
 @pytest.fixture
 def db(app):
+    """A session for the test's own reads and writes. Requests close theirs at teardown;
+    this one is closed here, so no transaction stays open into the next test."""
     from panel_tracker.db import get_session
 
-    return get_session()
+    session = get_session()
+    yield session
+    session.close()
 
 
 @pytest.fixture

@@ -143,13 +143,22 @@ class _Writer:
     def flush(self) -> int:
         rows, self.items = self.items, []
         connection = self.db.connection()
-        bulk_insert(connection, Item.__table__, rows)
         table = Item.__table__
-        ids = {}
-        refs = [row["item_ref"] for row in rows]
-        for start in range(0, len(refs), 5000):
+        if rows and connection.dialect.name == "postgresql":
+            # Take the ids from the sequence first: looking them up after the insert is
+            # quadratic on PostgreSQL, whose planner has no statistics for rows written in
+            # this same transaction and scans the whole table for each batch.
+            allocated = connection.execute(sa.text(
+                "SELECT nextval(pg_get_serial_sequence('item', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(rows)}).scalars().all()
+            for row, item_id in zip(rows, allocated):
+                row["id"] = item_id
+        bulk_insert(connection, table, rows)
+        ids = {row["item_ref"]: row["id"] for row in rows if "id" in row}
+        missing = [row["item_ref"] for row in rows if "id" not in row]
+        for start in range(0, len(missing), 5000):
             ids.update(connection.execute(sa.select(table.c.item_ref, table.c.id).where(
-                table.c.panel_id == self.panel.id, table.c.item_ref.in_(refs[start:start + 5000]))).all())
+                table.c.panel_id == self.panel.id, table.c.item_ref.in_(missing[start:start + 5000]))).all())
         created = iter(rows)
         entries = []
         for entry in self.audit:

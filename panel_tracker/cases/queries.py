@@ -55,7 +55,8 @@ def filter_items(stmt, args: Mapping[str, str]):
         stmt = stmt.where(Item.classification == args["classification"])
     if args.get("case"):
         stmt = stmt.where(Item.case_id.in_(select(Case.id).where(Case.ref == args["case"].strip().upper(),
-                                                                 Case.panel_id == Item.panel_id)))
+                                                                 Case.panel_id == Item.panel_id)
+                                           .correlate_except(Case)))
     if args.get("q"):
         needle = f"%{args['q'].strip()}%"
         stmt = stmt.where(sa.or_(Item.item_ref.ilike(needle), Item.type.ilike(needle), Item.model.ilike(needle),
