@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test command (README, second command). On a fresh Debian machine, from the project root:
+#   bash scripts/test.sh            # the whole suite, SQLite and PostgreSQL
+#   bash scripts/test.sh -x -k auth # any pytest arguments
+# It creates .venv if missing, installs the project with its test extras, installs Debian's
+# chromium and poppler-utils only when they are missing, starts PostgreSQL if it is not
+# running, then runs pytest. "No tests collected" (pytest exit 5) counts as a failure.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+# Install (again) when the venv is new or pyproject.toml changed since the last install.
+stamp=.venv/.panel-tracker-test-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ ! -x .venv/bin/panel-tracker ]; then
+    .venv/bin/python -m pip install --quiet -e '.[test]'
+    touch "$stamp"
+fi
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "Installing Debian packages: ${missing[*]}"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! pg_isready -q -h 127.0.0.1; then
+    if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null 2>&1; then
+        version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+        echo "Starting PostgreSQL ${version}"
+        as_root pg_ctlcluster --skip-systemctl-redirect "${version}" main start || true
+        for _ in $(seq 1 30); do
+            pg_isready -q -h 127.0.0.1 && break
+            sleep 1
+        done
+    fi
+    if ! pg_isready -q -h 127.0.0.1; then
+        echo "PostgreSQL is not reachable on 127.0.0.1:5432; its tests will be skipped (or fail with CI=true)." >&2
+    fi
+fi
+
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure" >&2
+    exit 1
+fi
+exit "$status"
