@@ -145,6 +145,19 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def _chunks(stream: IO[bytes]) -> Iterator[bytes | memoryview]:
+    """The stream's bytes in chunks, into one reused buffer when it supports readinto."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        while chunk := stream.read(CHUNK_SIZE):
+            yield chunk
+        return
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    while count := readinto(buffer):
+        yield view[:count]
+
+
 class _BackgroundFsync:
     """``os.fsync(fd)`` on another thread for the duration of a ``with`` block; leaving
     the block waits for it and re-raises its error (after any error of the block)."""
@@ -255,7 +268,7 @@ class PhotoStore:
         tmp_path = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as tmp:
-                while chunk := stream.read(CHUNK_SIZE):
+                for chunk in _chunks(stream):
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise TooLarge(max_bytes)
