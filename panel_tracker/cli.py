@@ -171,5 +171,7 @@ def register_commands(app) -> None:
         return
     app.cli.add_command(items_cli)
     from .evidence.cli import evidence_cli
+    from .jobs import jobs_cli
 
     app.cli.add_command(evidence_cli)
+    app.cli.add_command(jobs_cli)  # panel-tracker worker [--burst]

@@ -47,6 +47,12 @@ DEFAULTS: dict[str, object] = {
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     "ITEMS_PER_PAGE": 50,
+    # Bulk photo import (a day's work as a ZIP or folder).
+    "BULK_IMPORT_MAX_FILES": 5000,
+    "BULK_IMPORT_MAX_BYTES": 8 * 1024**3,
+    "BULK_IMPORT_STAGING": None,  # None: instance/bulk_staging
+    "BULK_IMPORT_SYNC": False,  # True: run the import inside the request
+    "JOBS_QUEUE": "panel_tracker",
 }
 
 

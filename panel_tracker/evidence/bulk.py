@@ -192,13 +192,15 @@ def parse_mapping(stream: IO[bytes]) -> list[dict]:
     file_col, ref_col = columns.index("file"), columns.index("item_ref")
     rows = []
     for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        cell = lambda i: values[i].strip() if i < len(values) else ""  # noqa: E731
-        rows.append({"line": reader.line_num, "file": cell(file_col), "item_ref": cell(ref_col)})
+        if any(v.strip() for v in values):
+            rows.append({"line": reader.line_num, "file": _cell(values, file_col), "item_ref": _cell(values, ref_col)})
     if not rows:
         raise Invalid({"mapping": "The mapping CSV has a header but no rows."})
     return rows
+
+
+def _cell(values: list[str], index: int) -> str:
+    return values[index].strip() if index < len(values) else ""
 
 
 # ------------------------------------------------------------------ staging
@@ -273,9 +275,9 @@ class Upload:
     stream: IO[bytes]
 
 
-def create_bulk_import(db: Session, panel, case: Case, actor, uploads: list[Upload], *, mapping: list[dict] | None = None,
-                       clock_offsets: dict[str, int] | None = None, source: str = "",
-                       is_original: bool = True) -> BulkImport:
+def create_bulk_import(db: Session, panel, case: Case, actor, uploads: list[Upload], *,
+                       mapping: list[dict] | None = None, clock_offsets: dict[str, int] | None = None,
+                       source: str = "", is_original: bool = True) -> BulkImport:
     """Record an import and stage its files; raise Invalid (for the ``files`` field) if refused.
 
     Nothing is left behind when refused: the staging folder is removed and the caller
@@ -576,7 +578,7 @@ def sort_sequence(db: Session, bulk: BulkImport) -> list[int]:
         when = photo.taken_at_corrected or photo.taken_at
         return (0, when, name, photo.id) if when else (1, name, photo.id)
 
-    bulk.sequence = [p.id for p in sorted(photos.values(), key=key)]
+    bulk.sequence = [p.id for p in sorted(photos.values(), key=key) if p.deleted_at is None]
     db.add(bulk)
     db.flush()
     return bulk.sequence
@@ -661,7 +663,8 @@ def _apply_mapping(db: Session, run: _Run, results: list[dict]) -> None:
     skipped = list(bulk.skipped)
 
     def skip(row, reason):
-        skipped.append({"file": row["file"] or "(empty)", "line": row["line"], "reason": f"mapping line {row['line']}: {reason}"})
+        skipped.append({"file": row["file"] or "(empty)", "line": row["line"],
+                        "reason": f"mapping line {row['line']}: {reason}"})
 
     for row in bulk.mapping:
         wanted = display_name(row["file"]).casefold()
@@ -751,6 +754,12 @@ def assign_by_label_cards(db: Session, bulk: BulkImport, case: Case, actor, *, l
                  classification=case.classification)
     db.flush()
     return SplitResult(groups, assigned, not_moved)
+
+
+def stalled(bulk: BulkImport, minutes: int = 15) -> bool:
+    """An unfinished import that has not moved for a while: the process running it may have stopped."""
+    last = bulk.updated_at or bulk.created_at
+    return not bulk.status.finished and last is not None and utcnow() - last > timedelta(minutes=minutes)
 
 
 def mark_failed(db: Session, bulk: BulkImport, message: str) -> None:

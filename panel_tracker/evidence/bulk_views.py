@@ -35,7 +35,8 @@ class BulkImportForm(FlaskForm):
         render_kw={"accept": ",".join([".zip", "application/zip", *sorted(images.ACCEPTED_MIME_TYPES)])})
     mapping = FileField("Mapping CSV (optional)",
                         description="Header row file,item_ref, then one photo a line. Without it, assign the "
-                                    "photos afterwards by ticking the label cards in the sequence.")
+                                    "photos afterwards by ticking the label cards in the sequence.",
+                        render_kw={"accept": ".csv,text/csv"})
     clock_corrections = TextAreaField(
         "Camera clock corrections (optional)",
         description="One camera a line: the name, =, and what to add to its clock, e.g. "
@@ -133,6 +134,7 @@ def bulk_report(bulk_id: int):
         no_time=[p for p in sequence if not (p.taken_at_corrected or p.taken_at)],
         duplicates=[e for e in job.files if e.get("outcome") == "duplicate"],
         clocks_form=ClocksForm(clock_corrections=bulk.format_clock_corrections(job.clock_offsets or {})),
+        stalled=bulk.stalled(job),
         camera_label=bulk.camera_label, format_offset=bulk.format_offset)
 
 
