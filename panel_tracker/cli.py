@@ -15,9 +15,13 @@ from sqlmodel import select
 
 
 def _create_app():
-    from . import create_app
+    from . import ConfigError, create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:  # a message to act on, not a traceback
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)

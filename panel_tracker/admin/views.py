@@ -5,7 +5,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth import services
-from ..auth.access import current_panel, get_or_404, requires, scoped
+from sqlmodel import select
+
+from ..auth.access import current_panel, get_or_404, panel_id, requires
 from ..auth.models import Membership, Role, User
 from ..db import get_session
 from ..requestctx import today
@@ -18,7 +20,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @requires(Role.ADMIN)
 def members():
     rows = get_session().exec(
-        scoped(Membership).add_columns(User).join(User, User.id == Membership.user_id).order_by(User.name)
+        select(Membership, User).join(User, User.id == Membership.user_id)
+        .where(Membership.panel_id == panel_id()).order_by(User.name)
     ).all()
     return render_template("admin/members.html", rows=rows, today=today())
 
@@ -35,7 +38,7 @@ def new_member():
                 mandate_start=form.mandate_start.data, mandate_end=form.mandate_end.data, actor=current_user)
             link = None
             if not user.password_hash:
-                secret = services.create_invite(db, user, actor=current_user)
+                secret = services.create_invite(db, user, actor=current_user, panel_id=current_panel().id)
                 link = url_for("auth.accept_invite", secret=secret, _external=True)
             db.commit()
         except services.ServiceError as exc:

@@ -95,7 +95,7 @@ def record(
         object_type = object_type or obj.__tablename__
         object_id = object_id if object_id is not None else obj.id
         if panel_id is None:
-            panel_id = getattr(obj, "panel_id", None)
+            panel_id = obj.id if object_type == "panel" else getattr(obj, "panel_id", None)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK - (1 << 63)})

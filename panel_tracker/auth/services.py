@@ -193,11 +193,11 @@ def _recent_failures(session: Session, who, since: datetime) -> int:
 # ---------------------------------------------------------------- invites
 
 
-def create_invite(session: Session, user: User, actor=None) -> str:
+def create_invite(session: Session, user: User, actor=None, panel_id: int | None = None) -> str:
     secret = secrets.token_urlsafe(32)
     days = current_app.config["INVITE_VALID_DAYS"]
     session.add(Invite(user_id=user.id, token_hash=_sha256(secret), expires_at=utcnow() + timedelta(days=days)))
-    audit.record(session, "user.invite", actor=actor, obj=user, label=user.email)
+    audit.record(session, "user.invite", actor=actor, obj=user, label=user.email, panel_id=panel_id)
     session.flush()
     return secret
 

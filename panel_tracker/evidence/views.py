@@ -105,7 +105,8 @@ def edit(photo_id: int):
     form = PhotoForm()
     form.item_id.choices = _item_choices(case) if case else [("", "—")]
     if form.validate_on_submit():
-        values = {k: form[k].data for k in ("caption", "source_line", "photographer", "photo_date")}
+        values = {k: form[k].data or "" for k in ("caption", "source_line", "photographer")}
+        values["photo_date"] = form.photo_date.data
         values["item_id"] = int(form.item_id.data) if form.item_id.data else None
         if values["item_id"] is not None:
             get_or_404(Item, values["item_id"])
