@@ -117,7 +117,10 @@ def users_create(email, panel_code, role, name, password_file, mandate_start, ma
     panel = panel_or_exit(db, panel_code)
     password = None
     if password_file:
-        password = password_file.read_text(encoding="utf-8").splitlines()[0] if password_file.stat().st_size else ""
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+        if not password:
+            fail_usage(f"{password_file} is empty: put the password on its first line")
     elif find_user(db, email) is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

@@ -339,7 +339,7 @@ def test_ticking_label_cards_splits_the_sequence_and_assigns_each_group_to_its_i
     expert.post(f"/bulk/{job.id}/split", data={
         "label_card": [str(seq[0]), str(seq[4])], f"item_for_{seq[0]}": str(first.id),
         f"item_for_{seq[4]}": str(second.id)})
-    db = get_session()  # each request closes the session it used: take the new one
+    db.close()  # end the test's read transaction, to see what the request committed
     photos = [db.get(Photo, photo_id) for photo_id in seq]
     assert [p.item_id for p in photos] == [first.id] * 4 + [second.id] * 2
     assert [p.is_label_card for p in photos] == [True, False, False, False, True, False]

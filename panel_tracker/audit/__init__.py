@@ -70,6 +70,16 @@ def changes(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
+def _lock_chain_end(session: Session) -> None:
+    """Serialise appends, so two writers never read the same end of the chain: an advisory
+    lock on PostgreSQL; on SQLite a no-op write, which takes the database's write lock
+    (waiting for the other writer) before the read."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK - (1 << 63)})
+    else:
+        session.execute(sa.text("UPDATE audit_record SET seq = seq WHERE 0"))
+
+
 def record(
     session: Session,
     action: str,
@@ -97,8 +107,7 @@ def record(
         if panel_id is None:
             panel_id = obj.id if object_type == "panel" else getattr(obj, "panel_id", None)
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK - (1 << 63)})
+    _lock_chain_end(session)
     last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
     rec = AuditRecord(
         seq=(last.seq + 1) if last else 1,
@@ -133,8 +142,7 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
     if actor is None:
         actor = _current_actor()
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK - (1 << 63)})
+    _lock_chain_end(session)
     last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
     seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     at = utcnow()

@@ -8,6 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlmodel import select
 
 from ..db import get_session, utcnow
+from ..formutil import options
 from ..requestctx import today
 from . import services
 from .access import current_membership, login_only, public, requires
@@ -102,7 +103,7 @@ def tokens():
     db = get_session()
     membership = current_membership()
     form = TokenForm()
-    form.role.choices = [(r.value, r.value) for r in Role if r.rank <= membership.role.rank]
+    form.role.choices = options((r.value, r.value) for r in Role if r.rank <= membership.role.rank)
     if request.method == "GET":
         form.role.data = Role.VIEWER.value
     new_secret = None
@@ -112,7 +113,7 @@ def tokens():
                 db, current_user, membership, name=form.name.data, role=form.role.data, days=form.days.data)
             db.commit()
             form = TokenForm(formdata=None)
-            form.role.choices = [(r.value, r.value) for r in Role if r.rank <= membership.role.rank]
+            form.role.choices = options((r.value, r.value) for r in Role if r.rank <= membership.role.rank)
         except services.ServiceError as exc:
             form.role.errors.append(str(exc))
     rows = db.exec(
