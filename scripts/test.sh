@@ -47,6 +47,15 @@ if ! pg_isready -q -h 127.0.0.1; then
     fi
 fi
 
+# Redis backs the background-job tests (RQ). This machine kind starts it; start it if it is not.
+if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    if command -v redis-server >/dev/null 2>&1; then
+        echo "Starting Redis"
+        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null || true
+        sleep 1
+    fi
+fi
+
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
