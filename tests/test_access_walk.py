@@ -222,7 +222,7 @@ def _marking(actor: Actor):
     return _committed(add_marking(get_session(), _item(actor), {"text": "66", "kind": "factory_code"}, None))
 
 
-def _photo(actor: Actor):
+def _photo(actor: Actor, case=None):
     import io
 
     from PIL import Image
@@ -234,14 +234,19 @@ def _photo(actor: Actor):
     image.save(data, "JPEG")
     data.seek(0)
     received = receive_photo(get_session(), actor.world.panel, data, filename=f"walk-{n}.jpg", actor=None,
-                             case_id=_case(actor).id)
+                             case_id=(case or _case(actor)).id)
     return _seen_by_every_role(received.photo)
 
 
 def _marking_photo_link(actor: Actor) -> int:
     from panel_tracker.cases.services import link_marking_photo
 
-    return _committed(link_marking_photo(get_session(), _marking(actor), _photo(actor), None, None)).id
+    from panel_tracker.cases.models import Case, Item
+
+    marking = _marking(actor)
+    case = get_session().get(Case, get_session().get(Item, marking.item_id).case_id)
+    photo = _photo(actor, case=case)  # a marking shows on a photo of its item's case
+    return _committed(link_marking_photo(get_session(), marking, photo, None, None)).id
 
 
 def _bulk_import(actor: Actor) -> int:

@@ -129,13 +129,17 @@ def test_originals_and_gps_are_for_experts_and_up_and_every_access_is_audited(wo
     reclassify(get_session(), photo, "committee", world.users["expert"])
     get_session().commit()
     viewer = world.client("viewer")
+    assert viewer.get(f"/photos/{photo.id}/thumb.jpg").status_code == 404  # its case is still panel-only
+    reclassify(get_session(), get_session().get(Case, case.id), "committee", world.users["expert"])
+    get_session().commit()
     assert viewer.get(f"/photos/{photo.id}/thumb.jpg").status_code == 200
-    assert viewer.get(f"/photos/{photo.id}/original").status_code == 403
-    assert viewer.get(f"/photos/{photo.id}/gps").status_code == 403
-    with expert.get(f"/photos/{photo.id}/original") as original:
+    assert viewer.post(f"/photos/{photo.id}/original").status_code == 403
+    assert viewer.post(f"/photos/{photo.id}/gps").status_code == 403
+    assert expert.get(f"/photos/{photo.id}/original").status_code == 405  # never a plain link
+    with expert.post(f"/photos/{photo.id}/original") as original:
         assert original.status_code == 200 and original.data == jpeg
         assert "attachment" in original.headers["Content-Disposition"]
-    gps = expert.get(f"/photos/{photo.id}/gps").get_data(as_text=True)
+    gps = expert.post(f"/photos/{photo.id}/gps").get_data(as_text=True)
     assert "15.354" in gps
     actions = {r.action for r in get_session().exec(select(AuditRecord)).all()}
     assert {"photo.download_original", "photo.view_gps"} <= actions

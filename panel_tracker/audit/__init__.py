@@ -11,7 +11,7 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ..classification import Classification, coerce, may_see
+from ..classification import Classification, coerce, may_see, most_restrictive
 from ..db import bulk_insert, utcnow
 from .models import GENESIS_HASH, AuditRecord
 
@@ -209,12 +209,19 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, ChainBreak | None]
 MASK = "•••• (withheld)"
 
 
-def masked_values(rec: AuditRecord, clearance: Classification) -> tuple[dict, dict]:
-    """before/after as this viewer may see them: values above their clearance are masked."""
+def masked_values(rec: AuditRecord, clearance: Classification, *, at_least=None,
+                  fields_at_least: dict | None = None) -> tuple[dict, dict]:
+    """before/after as this viewer may see them: values above their clearance are masked.
+
+    ``at_least`` and ``fields_at_least`` raise the record's and its fields' classification
+    to what the object is classified now, when that is stricter than when it was written.
+    """
     before, after = json.loads(rec.before), json.loads(rec.after)
-    if not may_see(clearance, rec.classification):
+    if not may_see(clearance, most_restrictive(rec.classification, at_least)):
         return {k: MASK for k in before}, {k: MASK for k in after}
     classes = json.loads(rec.field_classes or "{}")
+    for name, level in (fields_at_least or {}).items():
+        classes[name] = most_restrictive(classes.get(name), level).value
     for name, level in classes.items():
         if not may_see(clearance, level):
             if name in before:

@@ -128,3 +128,19 @@ def get_or_404(model, object_id, *, classified: bool = True):
     if classified and hasattr(obj, "classification") and not may_see(clearance(), obj.classification):
         abort(404)
     return obj
+
+
+def refuse_cross_site() -> None:
+    """For GET routes that write an audit record (exports): a navigation started by another
+    site must not write it in the user's name. Browsers say where a request came from in
+    ``Sec-Fetch-Site``; without it, the Referer's host must be ours when there is one."""
+    from urllib.parse import urlparse
+
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            abort(403)
+        return
+    referrer = request.headers.get("Referer")
+    if referrer and urlparse(referrer).netloc != request.host:
+        abort(403)

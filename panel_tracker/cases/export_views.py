@@ -11,12 +11,13 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_login import current_user
 
-from ..auth.access import current_panel, current_role, get_or_404, requires
+from ..auth.access import current_panel, current_role, refuse_cross_site, requires
 from ..auth.models import Role
 from ..db import get_session
 from ..evidence.services import photo_store
 from ..validation import Invalid
 from . import exports
+from .queries import load_or_404
 from .models import Case
 
 bp = Blueprint("exports", __name__)
@@ -25,7 +26,7 @@ bp = Blueprint("exports", __name__)
 @bp.route("/cases/<int:case_id>/export")
 @requires(Role.VIEWER)
 def case_export(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     return _export(case=case)
 
 
@@ -36,6 +37,7 @@ def items_export():
 
 
 def _export(case: Case | None):
+    refuse_cross_site()  # an export is audited: no other site may start one in the user's name
     try:
         options = exports.export_options(current_role(), fmt=request.args.get("format"),
                                          max_classification=request.args.get("max_classification"),

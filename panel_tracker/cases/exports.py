@@ -158,7 +158,8 @@ def item_ids(db: Session, panel_id: int, max_level: Classification, *, case: Cas
     filters = dict(filters or {})
     has_photos = filters.pop("has_photos", None)
     # Case stays out of the outer FROM: filter_items' own subquery on Case must not correlate to it.
-    live_cases = select(Case.id).where(Case.panel_id == panel_id, Case.deleted_at.is_(None))
+    live_cases = select(Case.id).where(Case.panel_id == panel_id, Case.deleted_at.is_(None),
+                                       where_visible(Case.classification, max_level))
     case_ref = select(Case.ref).where(Case.id == Item.case_id).scalar_subquery()
     stmt = (select(Item.id)
             .where(Item.panel_id == panel_id, Item.deleted_at.is_(None), Item.case_id.in_(live_cases),
@@ -350,6 +351,7 @@ class _ZipContext:
     counts: ExportCounts
     written: set = field(default_factory=set)  # sha256 of photos whose files are in the ZIP
     originals: dict = field(default_factory=dict)  # photo id -> Photo, for the audit
+    gps_shown: list = field(default_factory=list)  # photos whose GPS position is in the JSON, for the audit
     users: dict = field(default_factory=dict)
 
     def user_name(self, user_id: int | None) -> str | None:
@@ -364,7 +366,8 @@ class _ZipContext:
 def write_items_zip(db: Session, ids: list[int], options: ExportOptions, file: IO[bytes], *, panel_code: str,
                     store, case: Case | None = None, filters: Mapping[str, str] | None = None,
                     exported_by: str = "") -> tuple[ExportCounts, list[Photo]]:
-    """Write the full-fidelity ZIP; return the counts and the photos whose originals it holds."""
+    """Write the full-fidelity ZIP; return the counts, the photos whose originals it holds and
+    the photos whose GPS position it shows."""
     ctx = _ZipContext(db, panel_code, options, store, _ZipWriter(file), ExportCounts())
     try:
         for batch in iter_items(db, ids):
@@ -384,7 +387,7 @@ def write_items_zip(db: Session, ids: list[int], options: ExportOptions, file: I
         })
     finally:
         ctx.writer.close()
-    return ctx.counts, list(ctx.originals.values())
+    return ctx.counts, list(ctx.originals.values()), list({p.id: p for p in ctx.gps_shown}.values())
 
 
 def _write_batch(ctx: _ZipContext, batch: list[tuple[Item, str]]) -> None:
@@ -412,7 +415,7 @@ def _write_batch(ctx: _ZipContext, batch: list[tuple[Item, str]]) -> None:
     receipts = _receipts(db, list(photos))
     inspections = _inspections(db, {item.inspection_id for item, _ in batch if item.inspection_id}, level)
     roots = _visible_refs(db, {item.sighting_of_id for item, _ in batch if item.sighting_of_id}, level)
-    case_refs = _case_refs(db, {p.case_id for p in photos.values() if p.case_id})
+    case_refs = _case_refs(db, {p.case_id for p in photos.values() if p.case_id}, level)
     item_refs = {item.id: item.item_ref for item, _ in batch}
     item_refs |= _visible_refs(db, {p.item_id for p in photos.values() if p.item_id} - set(item_refs), level)
 
@@ -447,6 +450,9 @@ def _write_batch(ctx: _ZipContext, batch: list[tuple[Item, str]]) -> None:
         ctx.writer.add_json(f"items/{safe_ref(item.item_ref)}.json", data)
 
 
+_EXIF_SHOWN_BELOW_PANEL = frozenset({"Make", "Model", "DateTimeOriginal", "OffsetTimeOriginal", "Orientation"})
+
+
 def _photo_json(ctx: _ZipContext, photo: Photo, receipts: list[PhotoReceipt], case_refs: dict,
                 item_refs: dict) -> dict:
     data = {name: getattr(photo, name) for name in Photo.model_fields if name not in _PHOTO_JSON_SKIP}
@@ -454,8 +460,14 @@ def _photo_json(ctx: _ZipContext, photo: Photo, receipts: list[PhotoReceipt], ca
     data["case_ref"] = case_refs.get(photo.case_id)
     data["item_ref"] = item_refs.get(photo.item_id)
     exif = dict(photo.exif or {})
+    if not ctx.options.show_people:
+        # EXIF can name people (Artist, CameraOwnerName) and identify a camera (BodySerialNumber):
+        # below panel level only what says when and with what kind of camera.
+        exif = {key: value for key, value in exif.items() if key in _EXIF_SHOWN_BELOW_PANEL}
     if ctx.options.show_gps:
         data["gps_lat"], data["gps_lon"] = photo.gps_lat, photo.gps_lon
+        if photo.gps_lat is not None:
+            ctx.gps_shown.append(photo)
     else:
         exif = {key: value for key, value in exif.items() if not key.upper().startswith("GPS")}
     data["exif"] = exif
@@ -524,10 +536,11 @@ def _visible_refs(db: Session, ids: set[int], level: Classification) -> dict[int
     return dict(rows)
 
 
-def _case_refs(db: Session, ids: set[int]) -> dict[int, str]:
+def _case_refs(db: Session, ids: set[int], level: Classification) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(db.exec(select(Case.id, Case.ref).where(Case.id.in_(ids))).all())
+    return dict(db.exec(select(Case.id, Case.ref).where(Case.id.in_(ids), Case.deleted_at.is_(None),
+                                                       where_visible(Case.classification, level))).all())
 
 
 def _write_case(ctx: _ZipContext, case: Case) -> None:
@@ -574,13 +587,14 @@ def create_export(db: Session, panel, options: ExportOptions, *, actor, store, c
         Path(tmp_dir).mkdir(parents=True, exist_ok=True)
     file = tempfile.TemporaryFile(dir=tmp_dir, prefix="export-")
     originals: list[Photo] = []
+    gps_shown: list[Photo] = []
     try:
         if options.fmt == "csv":
             counts = write_items_csv(db, ids, options, file)
         elif options.fmt == "xlsx":
             counts = write_items_xlsx(db, ids, options, file)
         else:
-            counts, originals = write_items_zip(db, ids, options, file, panel_code=panel.code, store=store,
+            counts, originals, gps_shown = write_items_zip(db, ids, options, file, panel_code=panel.code, store=store,
                                                 case=case, filters=filters,
                                                 exported_by=getattr(actor, "email", "") or "")
         file.seek(0)
@@ -595,6 +609,12 @@ def create_export(db: Session, panel, options: ExportOptions, *, actor, store, c
             "object_id": photo.id, "label": f"photo {photo.sha256[:12]}", "classification": photo.classification,
             "after": {"via": "export", "export": filename},
         } for photo in originals], actor=actor)
+    if gps_shown:  # as when an expert looks at one photo's position
+        audit.record_many(db, [{
+            "action": "photo.view_gps", "panel_id": photo.panel_id, "object_type": photo.__tablename__,
+            "object_id": photo.id, "label": f"photo {photo.sha256[:12]}", "classification": photo.classification,
+            "after": {"via": "export", "export": filename},
+        } for photo in gps_shown], actor=actor)
     db.flush()
     return ExportFile(file, filename, FORMATS[options.fmt], counts, originals)
 

@@ -93,8 +93,9 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
         if row.item_ref in existing:
             writer.flush()  # keep the audit chain in the order things happened
             item = db.get(Item, existing[row.item_ref])
+            # The fields only: a spreadsheet never changes what may be published (that is
+            # an explicit, audited act on the item), whatever its source_confidential says.
             update_item(db, item, {k: v for k, v in values.items() if k in ITEM_FIELDS}, actor)
-            item.classification = item.source_classification = values["classification"]
             report.updated += 1
             continue
         writer.add_item({**values, "panel_id": panel.id, "case_id": cases[row.case_ref],
@@ -105,6 +106,7 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
             if progress:
                 progress(report.created + report.updated)
     report.created += writer.flush()
+    _open_new_cases(db, panel, writer.new_case_ids, actor)
     audit.record(db, "items.import", actor=actor, panel_id=panel.id, object_type="panel", object_id=panel.id,
                  label=f"{report.created} created, {report.updated} updated",
                  after={"created": report.created, "updated": report.updated, "cases": len(report.cases),
@@ -117,6 +119,33 @@ _ITEM_DEFAULTS = {"deleted_reason": "", "attribution_basis": "", "suspected_imit
                   "state_ownership_mark": False, "attribution_confidence": None, "year_calendar": None,
                   "year_gregorian": None, "inspection_id": None, "sighting_of_id": None, "updated_at": None,
                   "deleted_at": None, "deleted_by_id": None}
+def _open_new_cases(db: Session, panel, case_ids: list[int], actor) -> None:
+    """A case the import created is as open as the least restricted of its items: a public
+    item must not vanish from a viewer's lists because the case it came with is new (the
+    case record holds nothing but its reference). Each change is an audited classification."""
+    if not case_ids:
+        return
+    table = Item.__table__
+    levels: dict[int, set] = {}
+    for start in range(0, len(case_ids), 5000):
+        for case_id, level in db.connection().execute(
+                sa.select(table.c.case_id, table.c.classification).distinct()
+                .where(table.c.case_id.in_(case_ids[start:start + 5000]))).all():
+            levels.setdefault(case_id, set()).add(Classification(level))
+    entries = []
+    for case_id, found in levels.items():
+        level = min(found, key=lambda c: c.rank)
+        if level == Classification.PANEL:
+            continue
+        db.connection().execute(sa.update(Case.__table__).where(Case.__table__.c.id == case_id)
+                                .values(classification=level))
+        entries.append({"action": "case.classify", "panel_id": panel.id, "object_type": "case_file",
+                        "object_id": case_id, "label": f"case {case_id}", "classification": level,
+                        "before": {"classification": Classification.PANEL},
+                        "after": {"classification": level, "via": "import: the least restricted of its items"}})
+    audit.record_many(db, entries, actor=actor)
+
+
 class _Writer:
     """Collects new cases and items and writes them in batches, with their audit records
     chained in the order the rows came."""
@@ -125,6 +154,7 @@ class _Writer:
         self.db, self.panel, self.actor = db, panel, actor
         self.items: list[dict] = []
         self.audit: list[dict] = []
+        self.new_case_ids: list[int] = []
 
     def add_case(self, ref: str) -> int:
         case = Case(panel_id=self.panel.id, ref=ref, title=ref, created_by_id=getattr(self.actor, "id", None))
@@ -134,6 +164,7 @@ class _Writer:
         self.audit.append({"action": "case.create", "panel_id": self.panel.id, "object_type": "case_file",
                            "object_id": case_id, "label": ref, "after": {"ref": ref, "via": "import"},
                            "classification": case.classification})
+        self.new_case_ids.append(case_id)
         return case_id
 
     def add_item(self, values: dict) -> None:

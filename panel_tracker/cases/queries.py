@@ -8,8 +8,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import select
 
-from ..auth.access import clearance, scoped
-from ..classification import visible_levels
+from flask import abort
+
+from ..auth.access import clearance, panel_id
+from ..classification import visible_levels, where_visible
 from ..db import get_session
 from ..evidence.models import Photo
 from .models import Case, Category, Inspection, Item, Legibility, Marking
@@ -18,9 +20,42 @@ ITEM_FILTERS = ("category", "country", "recovered_from", "recovered_to", "legibi
                 "classification", "case", "q")
 
 
-def visible(model):
-    stmt = scoped(model, classified_by=getattr(model, "classification", None))
-    return stmt.where(model.deleted_at.is_(None))
+def visible(model, clearance_level=None):
+    """What the user may see of ``model`` in the current panel: not deleted, within their
+    clearance, and inside a parent (case, item) they may see too — an item in a hidden
+    case is hidden, a marking is as visible as its item."""
+    level = clearance_level or clearance()
+    stmt = select(model).where(model.panel_id == panel_id(), model.deleted_at.is_(None))
+    if hasattr(model, "classification"):
+        stmt = stmt.where(where_visible(model.classification, level))
+    return stmt.where(*parent_conditions(model, level))
+
+
+def parent_conditions(model, level) -> list:
+    def live(parent, column):
+        return column.in_(select(parent.id).where(parent.deleted_at.is_(None),
+                                                  where_visible(parent.classification, level)))
+
+    if model in (Item, Inspection):
+        return [live(Case, model.case_id)]
+    if model is Marking:
+        return [Marking.item_id.in_(select(Item.id).where(Item.deleted_at.is_(None),
+                                                          where_visible(Item.classification, level),
+                                                          live(Case, Item.case_id)))]
+    if model is Photo:
+        return [Photo.purged_at.is_(None),
+                sa.or_(Photo.case_id.is_(None), live(Case, Photo.case_id)),
+                sa.or_(Photo.item_id.is_(None), live(Item, Photo.item_id))]
+    return []
+
+
+def load_or_404(model, object_id: int):
+    """One object by id, by the same rules as the lists: another panel's, a deleted one, or
+    one (or whose case or item) above the user's clearance is a 404."""
+    obj = get_session().exec(visible(model).where(model.id == object_id)).first()
+    if obj is None:
+        abort(404)
+    return obj
 
 
 def _date(value: str | None) -> date | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .. import audit, countries
-from ..classification import Classification, coerce
+from ..classification import Classification, coerce, most_restrictive
 from ..db import utcnow
 from ..search.analysis import confusable_key, fold
 from ..validation import Invalid
@@ -276,11 +276,15 @@ def link_sighting(db: Session, item: Item, earlier: Item | None, actor) -> None:
         if root.id == item.id:
             raise Invalid({"sighting_of": "That item is already a sighting of this one."})
         earlier = root
-    before = {"sighting_of": _ref_of(db, item.sighting_of_id)}
+    before_id = item.sighting_of_id
+    before = {"sighting_of": _ref_of(db, before_id)}
     item.sighting_of_id = earlier.id if earlier else None
     db.add(item)
+    previous = db.get(Item, before_id) if before_id else None
     audit.record(db, "item.link_sighting", actor=actor, obj=item, label=item.item_ref, before=before,
-                 after={"sighting_of": earlier.item_ref if earlier else None}, classification=item.classification)
+                 after={"sighting_of": earlier.item_ref if earlier else None},
+                 classification=most_restrictive(item.classification, *(
+                     other.classification for other in (earlier, previous) if other is not None)))
     db.flush()
 
 
@@ -288,10 +292,12 @@ def _ref_of(db: Session, item_id: int | None) -> str | None:
     return db.get(Item, item_id).item_ref if item_id else None
 
 
-def sightings_of(db: Session, item: Item) -> list[Item]:
+def sightings_of(db: Session, item: Item, visible_items) -> list[Item]:
+    """The other sightings of the same physical item, among ``visible_items`` (a select of
+    the items the user may see)."""
     root_id = item.sighting_of_id or item.id
-    stmt = select(Item).where(sa.or_(Item.id == root_id, Item.sighting_of_id == root_id),
-                              Item.id != item.id, Item.deleted_at.is_(None)).order_by(Item.created_at)
+    stmt = visible_items.where(sa.or_(Item.id == root_id, Item.sighting_of_id == root_id),
+                               Item.id != item.id).order_by(Item.created_at)
     return list(db.exec(stmt).all())
 
 
@@ -351,8 +357,9 @@ def update_marking(db: Session, marking: Marking, item: Item, values: dict, acto
 
 def link_marking_photo(db: Session, marking: Marking, photo, box: tuple | None, actor) -> MarkingPhoto:
     """Say which photo shows a marking, optionally boxing it (normalised 0–1, upright original)."""
-    if photo.panel_id != marking.panel_id or photo.deleted_at is not None:
-        raise Invalid({"photo_id": "Choose a photo of this panel that has not been deleted."})
+    item = db.get(Item, marking.item_id)
+    if photo.panel_id != marking.panel_id or photo.deleted_at is not None or photo.case_id != item.case_id:
+        raise Invalid({"photo_id": "Choose a photo of this item's case that has not been deleted."})
     if box is not None:
         x, y, w, h = (float(v) for v in box)
         if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1 and x + w <= 1.000001 and y + h <= 1.000001):
@@ -368,13 +375,15 @@ def link_marking_photo(db: Session, marking: Marking, photo, box: tuple | None, 
     db.flush()
     audit.record(db, "marking.link_photo", actor=actor, obj=marking, label=f"{marking.text} ↔ photo {photo.id}",
                  before=before, after={"photo_id": photo.id, "box": link.box},
-                 classification=photo.classification)
+                 classification=most_restrictive(photo.classification, item.classification))
     return link
 
 
-def unlink_marking_photo(db: Session, link: MarkingPhoto, actor) -> None:
+def unlink_marking_photo(db: Session, link: MarkingPhoto, photo, actor) -> None:
     marking = db.get(Marking, link.marking_id)
+    item = db.get(Item, marking.item_id)
     audit.record(db, "marking.unlink_photo", actor=actor, obj=marking, label=f"{marking.text} ↔ photo {link.photo_id}",
-                 before={"photo_id": link.photo_id, "box": link.box})
+                 before={"photo_id": link.photo_id, "box": link.box},
+                 classification=most_restrictive(photo.classification, item.classification))
     db.delete(link)
     db.flush()

@@ -2,15 +2,13 @@
 validate, call one service, commit once, redirect."""
 from __future__ import annotations
 
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlmodel import select
 
 from ..audit import masked_values
 from ..audit.models import AuditRecord
-from sqlmodel import select
-
-from ..auth.access import clearance, current_panel, get_or_404, has_role, panel_id, requires, scoped
+from ..auth.access import clearance, current_panel, has_role, panel_id, requires, scoped
 from ..auth.models import Role
 from ..classification import may_see
 from ..db import get_session
@@ -20,6 +18,7 @@ from . import queries, services
 from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
                     SightingForm)
 from .models import Case, Inspection, Item, Marking, MarkingPhoto
+from .queries import load_or_404
 
 bp = Blueprint("cases", __name__)
 
@@ -77,7 +76,7 @@ def new_case():
 @bp.route("/cases/<int:case_id>")
 @requires(Role.VIEWER)
 def show(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     items = queries.items_for_case(case)
     return render_template(
         "cases/show.html", case=case, items=items, inspections=queries.inspections_for_case(case),
@@ -89,7 +88,7 @@ def show(case_id: int):
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def edit_case(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     form = CaseForm(obj=case)
     if request.method == "GET":
         form.status.data = case.status.value
@@ -126,7 +125,7 @@ def _delete(obj, back):
 @bp.route("/cases/<int:case_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_case(case_id: int):
-    return _delete(get_or_404(Case, case_id), url_for("cases.index"))
+    return _delete(load_or_404(Case, case_id), url_for("cases.index"))
 
 
 def _classify(obj, back):
@@ -148,7 +147,7 @@ def _classify(obj, back):
 @bp.route("/cases/<int:case_id>/classify", methods=["POST"])
 @requires(Role.EXPERT)
 def classify_case(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     return _classify(case, url_for("cases.show", case_id=case.id))
 
 
@@ -158,7 +157,7 @@ def classify_case(case_id: int):
 @bp.route("/cases/<int:case_id>/inspections/new", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def new_inspection(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     form = InspectionForm()
     if form.validate_on_submit():
         db = get_session()
@@ -172,8 +171,8 @@ def new_inspection(case_id: int):
 @bp.route("/inspections/<int:inspection_id>/edit", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def edit_inspection(inspection_id: int):
-    inspection = get_or_404(Inspection, inspection_id)
-    case = get_or_404(Case, inspection.case_id)
+    inspection = load_or_404(Inspection, inspection_id)
+    case = load_or_404(Case, inspection.case_id)
     form = InspectionForm(obj=inspection)
     if request.method == "GET":
         form.access_mode.data = inspection.access_mode.value
@@ -189,7 +188,7 @@ def edit_inspection(inspection_id: int):
 @bp.route("/inspections/<int:inspection_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_inspection(inspection_id: int):
-    inspection = get_or_404(Inspection, inspection_id)
+    inspection = load_or_404(Inspection, inspection_id)
     return _delete(inspection, url_for("cases.show", case_id=inspection.case_id))
 
 
@@ -217,7 +216,7 @@ def _item_form(case: Case, **kwargs) -> ItemForm:
 @bp.route("/cases/<int:case_id>/items/new", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def new_item(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     form = _item_form(case)
     if request.method == "GET" and request.args.get("inspection_id"):
         form.inspection_id.data = request.args["inspection_id"]
@@ -243,8 +242,8 @@ def new_item(case_id: int):
 @requires(Role.VIEWER)
 def show_item(item_id: int):
     db = get_session()
-    item = get_or_404(Item, item_id)
-    case = get_or_404(Case, item.case_id)
+    item = load_or_404(Item, item_id)
+    case = load_or_404(Case, item.case_id)
     markings = queries.markings_by_item([item.id])[item.id]
     photos = list(db.exec(queries.visible(Photo).where(Photo.item_id == item.id).order_by(Photo.id)).all())
     visible_photo_ids = {p.id for p in photos}
@@ -260,7 +259,7 @@ def show_item(item_id: int):
         "cases/item.html", item=item, case=case, markings=markings, photos=photos,
         photo_by_id={p.id: p for p in photos}, links=links, link_form=link_form,
         source_visible=may_see(clearance(), item.source_classification),
-        sightings=services.sightings_of(db, item),
+        sightings=services.sightings_of(db, item, queries.visible(Item)),
         candidates=services.sighting_candidates(db, item) if has_role(Role.EXPERT) and not item.sighting_of_id else [],
         classify_form=ClassifyForm(level=item.classification.value),
         source_classify_form=ClassifyForm(field="source_classification", level=item.source_classification.value),
@@ -270,8 +269,8 @@ def show_item(item_id: int):
 @bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def edit_item(item_id: int):
-    item = get_or_404(Item, item_id)
-    case = get_or_404(Case, item.case_id)
+    item = load_or_404(Item, item_id)
+    case = load_or_404(Case, item.case_id)
     if not may_see(clearance(), item.source_classification):
         abort(403)
     form = _item_form(case, obj=item if request.method == "GET" else None)
@@ -303,14 +302,14 @@ def edit_item(item_id: int):
 @bp.route("/items/<int:item_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_item(item_id: int):
-    item = get_or_404(Item, item_id)
+    item = load_or_404(Item, item_id)
     return _delete(item, url_for("cases.show", case_id=item.case_id))
 
 
 @bp.route("/items/<int:item_id>/classify", methods=["POST"])
 @requires(Role.EXPERT)
 def classify_item(item_id: int):
-    item = get_or_404(Item, item_id)
+    item = load_or_404(Item, item_id)
     return _classify(item, url_for("cases.show_item", item_id=item.id))
 
 
@@ -318,7 +317,7 @@ def classify_item(item_id: int):
 @requires(Role.EXPERT)
 def link_sighting(item_id: int):
     db = get_session()
-    item = get_or_404(Item, item_id)
+    item = load_or_404(Item, item_id)
     form = SightingForm()
     if form.validate_on_submit():
         ref = (form.sighting_of.data or "").strip()
@@ -341,7 +340,7 @@ def link_sighting(item_id: int):
 @bp.route("/items/<int:item_id>/history")
 @requires(Role.VIEWER)
 def item_history(item_id: int):
-    item = get_or_404(Item, item_id)
+    item = load_or_404(Item, item_id)
     db = get_session()
     marking_ids = [m.id for m in db.exec(scoped(Marking).where(Marking.item_id == item.id)).all()]
     condition = (AuditRecord.object_type == "item") & (AuditRecord.object_id == item.id)
@@ -349,8 +348,11 @@ def item_history(item_id: int):
         condition = condition | ((AuditRecord.object_type == "marking") & AuditRecord.object_id.in_(marking_ids))
     rows = db.exec(select(AuditRecord).where(AuditRecord.panel_id == panel_id(), condition)
                    .order_by(AuditRecord.seq)).all()
+    # Mask by what is classified now, when that is stricter than when the record was written.
+    now = {name: item.source_classification for name in Item.SOURCE_FIELDS}
     viewer = clearance()
-    entries = [{"rec": r, "values": masked_values(r, viewer)} for r in rows]
+    entries = [{"rec": r, "values": masked_values(r, viewer, at_least=item.classification, fields_at_least=now)}
+               for r in rows]
     return render_template("cases/history.html", item=item, entries=entries)
 
 
@@ -360,7 +362,7 @@ def item_history(item_id: int):
 @bp.route("/items/<int:item_id>/markings/new", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def new_marking(item_id: int):
-    item = get_or_404(Item, item_id)
+    item = load_or_404(Item, item_id)
     form = MarkingForm()
     if form.validate_on_submit():
         db = get_session()
@@ -379,8 +381,8 @@ def new_marking(item_id: int):
 @bp.route("/markings/<int:marking_id>/edit", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def edit_marking(marking_id: int):
-    marking = get_or_404(Marking, marking_id)
-    item = get_or_404(Item, marking.item_id)
+    marking = load_or_404(Marking, marking_id)
+    item = load_or_404(Item, marking.item_id)
     form = MarkingForm(obj=marking)
     if request.method == "GET":
         for name in ("kind", "script", "legibility", "symbol_shape"):
@@ -402,8 +404,8 @@ def edit_marking(marking_id: int):
 @bp.route("/markings/<int:marking_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_marking(marking_id: int):
-    marking = get_or_404(Marking, marking_id)
-    get_or_404(Item, marking.item_id)
+    marking = load_or_404(Marking, marking_id)
+    load_or_404(Item, marking.item_id)
     return _delete(marking, url_for("cases.show_item", item_id=marking.item_id))
 
 
@@ -411,13 +413,13 @@ def delete_marking(marking_id: int):
 @requires(Role.EXPERT)
 def link_marking_photo(marking_id: int):
     db = get_session()
-    marking = get_or_404(Marking, marking_id)
-    item = get_or_404(Item, marking.item_id)
+    marking = load_or_404(Marking, marking_id)
+    item = load_or_404(Item, marking.item_id)
     form = MarkingPhotoForm()
     form.photo_id.choices = [(p.id, str(p.id)) for p in db.exec(
         queries.visible(Photo).where(Photo.item_id == item.id)).all()]
     if form.validate_on_submit():
-        photo = get_or_404(Photo, form.photo_id.data)
+        photo = load_or_404(Photo, form.photo_id.data)
         box = (form.box_x.data, form.box_y.data, form.box_w.data, form.box_h.data)
         try:
             services.link_marking_photo(db, marking, photo, None if None in box else box, _actor())
@@ -438,10 +440,10 @@ def unlink_marking_photo(link_id: int):
     link = db.get(MarkingPhoto, link_id)
     if link is None or link.panel_id != panel_id():
         abort(404)
-    marking = get_or_404(Marking, link.marking_id)
-    get_or_404(Photo, link.photo_id)
+    marking = load_or_404(Marking, link.marking_id)
+    photo = load_or_404(Photo, link.photo_id)
     if DeleteForm(meta={"csrf": True}).is_submitted():
-        services.unlink_marking_photo(db, link, _actor())
+        services.unlink_marking_photo(db, link, photo, _actor())
         db.commit()
         flash("Photo unlinked from the marking.", "info")
     return redirect(url_for("cases.show_item", item_id=marking.item_id) + "#markings")

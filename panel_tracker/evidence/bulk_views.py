@@ -14,8 +14,9 @@ from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from .. import jobs
-from ..auth.access import current_panel, get_or_404, has_role, requires
+from ..auth.access import current_panel, has_role, requires
 from ..auth.models import Role
+from ..cases.queries import load_or_404
 from ..cases.models import Case
 from ..db import get_session
 from ..formutil import options
@@ -66,7 +67,7 @@ def _load(bulk_id: int) -> tuple[BulkImport, Case]:
     job = get_session().get(BulkImport, bulk_id)
     if job is None or job.panel_id != current_panel().id or not _may_see(job):
         abort(404)
-    return job, get_or_404(Case, job.case_id)
+    return job, load_or_404(Case, job.case_id)
 
 
 def _field_errors(form, exc: Invalid) -> None:
@@ -79,7 +80,7 @@ def _field_errors(form, exc: Invalid) -> None:
 @requires(Role.EXPERT)
 def bulk_import(case_id: int):
     db = get_session()
-    case = get_or_404(Case, case_id)
+    case = load_or_404(Case, case_id)
     form = BulkImportForm()
     status = 200
     if form.validate_on_submit():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from ..auth.access import current_panel, get_or_404, requires
+from ..auth.access import current_panel, requires, scoped
 from ..auth.models import Role
 from ..cases import queries
 from ..cases.forms import ClassifyForm, DeleteForm
@@ -33,7 +33,7 @@ def _item_choices(case: Case):
 @bp.route("/cases/<int:case_id>/photos/upload", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def upload(case_id: int):
-    case = get_or_404(Case, case_id)
+    case = queries.load_or_404(Case, case_id)
     form = UploadForm()
     form.item_id.choices = _item_choices(case)
     if request.method == "GET" and request.args.get("item_id"):
@@ -43,7 +43,7 @@ def upload(case_id: int):
         db = get_session()
         item_id = int(form.item_id.data) if form.item_id.data else None
         if item_id is not None:
-            get_or_404(Item, item_id)
+            queries.load_or_404(Item, item_id)
         accepted = refused = 0
         statuses = set()
         for upload_file in request.files.getlist(form.files.name):
@@ -83,8 +83,8 @@ def upload(case_id: int):
 @requires(Role.VIEWER)
 def show(photo_id: int):
     db = get_session()
-    photo = get_or_404(Photo, photo_id)
-    receipts = db.exec(queries.scoped(PhotoReceipt).where(PhotoReceipt.photo_id == photo.id)
+    photo = queries.load_or_404(Photo, photo_id)
+    receipts = db.exec(scoped(PhotoReceipt).where(PhotoReceipt.photo_id == photo.id)
                        .order_by(PhotoReceipt.id)).all()
     case = db.get(Case, photo.case_id) if photo.case_id else None
     form = PhotoForm(obj=photo)
@@ -100,7 +100,7 @@ def show(photo_id: int):
 @requires(Role.EXPERT)
 def edit(photo_id: int):
     db = get_session()
-    photo = get_or_404(Photo, photo_id)
+    photo = queries.load_or_404(Photo, photo_id)
     case = db.get(Case, photo.case_id) if photo.case_id else None
     form = PhotoForm()
     form.item_id.choices = _item_choices(case) if case else [("", "—")]
@@ -109,7 +109,7 @@ def edit(photo_id: int):
         values["photo_date"] = form.photo_date.data
         values["item_id"] = int(form.item_id.data) if form.item_id.data else None
         if values["item_id"] is not None:
-            get_or_404(Item, values["item_id"])
+            queries.load_or_404(Item, values["item_id"])
         services.update_photo(db, photo, values, _actor())
         db.commit()
         flash("Photo saved.", "info")
@@ -121,7 +121,7 @@ def edit(photo_id: int):
 @bp.route("/photos/<int:photo_id>/<any(thumb, large):size>.jpg")
 @requires(Role.VIEWER)
 def image(photo_id: int, size: str):
-    photo = get_or_404(Photo, photo_id)
+    photo = queries.load_or_404(Photo, photo_id)
     store = services.photo_store()
     code = current_panel().code
     path = store.derivative_path(code, photo.sha256, size)
@@ -134,11 +134,13 @@ def image(photo_id: int, size: str):
     return response.make_conditional(request)
 
 
-@bp.route("/photos/<int:photo_id>/original")
+# Looking at an original or at GPS is recorded in the audit log, so it takes a POST with a
+# CSRF token: a link on another site must not be able to write that record in a user's name.
+@bp.route("/photos/<int:photo_id>/original", methods=["POST"])
 @requires(Role.EXPERT)
 def original(photo_id: int):
     db = get_session()
-    photo = get_or_404(Photo, photo_id)
+    photo = queries.load_or_404(Photo, photo_id)
     path = services.photo_store().original_path(current_panel().code, photo.sha256)
     if not path.exists():
         abort(404)
@@ -152,11 +154,11 @@ def original(photo_id: int):
     return response
 
 
-@bp.route("/photos/<int:photo_id>/gps")
+@bp.route("/photos/<int:photo_id>/gps", methods=["POST"])
 @requires(Role.EXPERT)
 def gps(photo_id: int):
     db = get_session()
-    photo = get_or_404(Photo, photo_id)
+    photo = queries.load_or_404(Photo, photo_id)
     services.record_gps_view(db, photo, _actor())
     db.commit()
     return render_template("evidence/gps.html", photo=photo)
@@ -166,7 +168,7 @@ def gps(photo_id: int):
 @requires(Role.EXPERT)
 def classify(photo_id: int):
     db = get_session()
-    photo = get_or_404(Photo, photo_id)
+    photo = queries.load_or_404(Photo, photo_id)
     form = ClassifyForm()
     if form.validate_on_submit():
         try:
@@ -183,7 +185,7 @@ def classify(photo_id: int):
 @requires(Role.EXPERT)
 def delete(photo_id: int):
     db = get_session()
-    photo = get_or_404(Photo, photo_id)
+    photo = queries.load_or_404(Photo, photo_id)
     form = DeleteForm()
     if form.validate_on_submit():
         soft_delete(db, photo, _actor(), form.reason.data)
