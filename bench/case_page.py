@@ -13,15 +13,13 @@ import argparse
 import io
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch import scratch_database  # noqa: E402
 
 
 def build_and_time(backend: str, n_items: int, runs: int) -> dict:
@@ -33,16 +31,7 @@ def build_and_time(backend: str, n_items: int, runs: int) -> dict:
     from panel_tracker.migrations import upgrade
     from tests.imagefactory import photographic_image
 
-    instance = tempfile.mkdtemp(prefix="bench-case-")
-    dbname = None
-    if backend == "sqlite":
-        url = f"sqlite:///{instance}/bench.db"
-    else:
-        dbname = f"pt_bench_{uuid.uuid4().hex[:8]}"
-        with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
-    try:
+    with scratch_database(backend, "bench-case") as (instance, url):
         app = create_app({"ENV": "test", "INSTANCE_PATH": instance, "DATABASE_URL": url, "SECRET_KEY": "bench",
                           "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024})
         with app.app_context():
@@ -80,10 +69,6 @@ def build_and_time(backend: str, n_items: int, runs: int) -> dict:
             get_engine(app).dispose()
         return {"backend": backend, "median": statistics.median(timings), "p90": sorted(timings)[int(0.9 * len(timings)) - 1],
                 "min": min(timings), "kb": len(response.data) // 1024}
-    finally:
-        if dbname:
-            with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
 
 
 def main() -> None:

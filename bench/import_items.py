@@ -14,35 +14,23 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(HERE))
+
+from scratch import scratch_database  # noqa: E402
 
 
 def child(backend: str, csv_path: str) -> None:
-    import sqlalchemy as sa
-
     from panel_tracker import create_app
     from panel_tracker.auth.services import create_panel
     from panel_tracker.cases.importer import import_items
     from panel_tracker.db import get_engine, get_session
     from panel_tracker.migrations import upgrade
 
-    instance = tempfile.mkdtemp(prefix="bench-import-")
-    dbname = None
-    if backend == "sqlite":
-        url = f"sqlite:///{instance}/bench.db"
-    else:
-        dbname = f"pt_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
-    try:
+    with scratch_database(backend, "bench-import") as (instance, url):
         app = create_app({"ENV": "test", "INSTANCE_PATH": instance, "DATABASE_URL": url, "SECRET_KEY": "bench"})
         with app.app_context():
             upgrade(get_engine())
@@ -54,15 +42,10 @@ def child(backend: str, csv_path: str) -> None:
             db.commit()
             elapsed = time.perf_counter() - start
             get_engine().dispose()
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"backend": backend, "rows": report.created, "cases": len(report.cases),
-                          "seconds": round(elapsed, 1), "rows_per_s": round(report.created / elapsed),
-                          "peak_rss_mb": round(peak_mb)}))
-    finally:
-        if dbname:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"backend": backend, "rows": report.created, "cases": len(report.cases),
+                      "seconds": round(elapsed, 1), "rows_per_s": round(report.created / elapsed),
+                      "peak_rss_mb": round(peak_mb)}))
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from ..auth.models import Role
 from ..classification import may_see
 from ..db import get_session
 from ..evidence.models import Photo
+from ..formutil import show_errors
 from ..validation import Invalid
 from . import queries, services
 from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
@@ -28,9 +29,7 @@ def _actor():
 
 
 def _show_errors(form, exc: Invalid) -> None:
-    for name, message in exc.errors.items():
-        field = form._fields.get(name)
-        (field.errors if field is not None else form.form_errors).append(message)
+    show_errors(form, exc.errors)
 
 
 def _page() -> int:

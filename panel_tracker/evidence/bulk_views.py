@@ -16,10 +16,10 @@ from wtforms.validators import DataRequired, Length
 from .. import jobs
 from ..auth.access import current_panel, has_role, requires
 from ..auth.models import Role
-from ..cases.queries import load_or_404
 from ..cases.models import Case
+from ..cases.queries import load_or_404
 from ..db import get_session
-from ..formutil import options
+from ..formutil import options, show_errors
 from ..validation import Invalid
 from . import bulk, images
 from .bulk_models import BulkImport, BulkImportStatus
@@ -71,9 +71,7 @@ def _load(bulk_id: int) -> tuple[BulkImport, Case]:
 
 
 def _field_errors(form, exc: Invalid) -> None:
-    for name, message in exc.errors.items():
-        target = form[name] if name in form else form.files
-        target.errors = [*target.errors, message]
+    show_errors(form, exc.errors, fallback="files")
 
 
 @bp.route("/cases/<int:case_id>/photos/bulk", methods=["GET", "POST"])
