@@ -18,10 +18,11 @@ from pydantic import ValidationError
 from sqlalchemy import func, or_
 from sqlmodel import select
 
-from ..auth.access import clearance, current_panel, current_role, has_role, requires, scoped
+from ..auth.access import clearance, current_panel, current_role, has_role, requires
 from ..auth.models import Role
-from ..cases import services
+from ..cases import queries, services
 from ..cases.models import Case, Inspection, Item, Marking, MarkingPhoto
+from ..cases.queries import load_or_404, visible
 from ..db import get_session
 from ..evidence import services as evidence
 from ..evidence.models import Channel, Photo, PhotoReceipt
@@ -72,61 +73,12 @@ def _unreadable(exc: BadRequest):
 # ------------------------------------------------------------------ what a token may see
 
 
-def visible_cases():
-    return scoped(Case, classified_by=Case.classification).where(Case.deleted_at.is_(None))
-
-
-def visible_inspections():
-    return (scoped(Inspection, classified_by=Inspection.classification)
-            .where(Inspection.deleted_at.is_(None), Inspection.case_id.in_(_ids(visible_cases(), Case))))
-
-
-def visible_items():
-    return (scoped(Item, classified_by=Item.classification)
-            .where(Item.deleted_at.is_(None), Item.case_id.in_(_ids(visible_cases(), Case))))
-
-
-def visible_markings():
-    return scoped(Marking).where(Marking.deleted_at.is_(None), Marking.item_id.in_(_ids(visible_items(), Item)))
-
-
-def visible_photos():
-    return scoped(Photo, classified_by=Photo.classification).where(
-        Photo.deleted_at.is_(None), Photo.purged_at.is_(None),
-        or_(Photo.item_id.is_(None), Photo.item_id.in_(_ids(visible_items(), Item))),
-        or_(Photo.case_id.is_(None), Photo.case_id.in_(_ids(visible_cases(), Case))),
-    )
+# Visibility is the pages' own (cases.queries): an object is seen only if it and what it
+# belongs to are in the token's panel, not deleted and within the token's clearance.
 
 
 def _ids(stmt, model):
     return stmt.with_only_columns(model.id)
-
-
-def _one(stmt, model, object_id: int):
-    obj = get_session().exec(stmt.where(model.id == object_id)).first()
-    if obj is None:
-        abort(404)
-    return obj
-
-
-def case_or_404(case_id: int) -> Case:
-    return _one(visible_cases(), Case, case_id)
-
-
-def inspection_or_404(inspection_id: int) -> Inspection:
-    return _one(visible_inspections(), Inspection, inspection_id)
-
-
-def item_or_404(item_id: int) -> Item:
-    return _one(visible_items(), Item, item_id)
-
-
-def marking_or_404(marking_id: int) -> Marking:
-    return _one(visible_markings(), Marking, marking_id)
-
-
-def photo_or_404(photo_id: int) -> Photo:
-    return _one(visible_photos(), Photo, photo_id)
 
 
 # ------------------------------------------------------------------ request and response helpers
@@ -197,7 +149,7 @@ def _cases_public(cases):
 @requires(Role.VIEWER)
 def list_cases():
     filters = _query(s.CaseFilters)
-    stmt = visible_cases()
+    stmt = visible(Case)
     if filters.status:
         stmt = stmt.where(Case.status == filters.status)
     if filters.q:
@@ -220,13 +172,13 @@ def create_case():
 @bp.get("/cases/<int:case_id>")
 @requires(Role.VIEWER)
 def get_case(case_id: int):
-    return jsonify(_cases_public([case_or_404(case_id)])[0])
+    return jsonify(_cases_public([load_or_404(Case, case_id)])[0])
 
 
 @bp.patch("/cases/<int:case_id>")
 @requires(Role.EXPERT)
 def update_case(case_id: int):
-    case = case_or_404(case_id)
+    case = load_or_404(Case, case_id)
     data = _body(s.CaseUpdate)
     services.update_case(get_session(), case, data.service_values(only_given=True), _actor())
     _classify(case, data)
@@ -237,7 +189,7 @@ def update_case(case_id: int):
 @bp.delete("/cases/<int:case_id>")
 @requires(Role.EXPERT)
 def delete_case(case_id: int):
-    return _soft_delete(case_or_404(case_id))
+    return _soft_delete(load_or_404(Case, case_id))
 
 
 # ------------------------------------------------------------------ inspections
@@ -250,15 +202,15 @@ def _inspections_public(inspections):
 @bp.get("/cases/<int:case_id>/inspections")
 @requires(Role.VIEWER)
 def list_inspections(case_id: int):
-    case = case_or_404(case_id)
-    stmt = visible_inspections().where(Inspection.case_id == case.id)
+    case = load_or_404(Case, case_id)
+    stmt = visible(Inspection).where(Inspection.case_id == case.id)
     return jsonify(_page(stmt, (Inspection.inspected_on, Inspection.id), _query(s.Page), _inspections_public))
 
 
 @bp.post("/cases/<int:case_id>/inspections")
 @requires(Role.EXPERT)
 def create_inspection(case_id: int):
-    case = case_or_404(case_id)
+    case = load_or_404(Case, case_id)
     data = _body(s.InspectionCreate)
     inspection = services.create_inspection(get_session(), case, data.service_values(), _actor())
     _classify(inspection, data)
@@ -269,13 +221,13 @@ def create_inspection(case_id: int):
 @bp.get("/inspections/<int:inspection_id>")
 @requires(Role.VIEWER)
 def get_inspection(inspection_id: int):
-    return jsonify(_inspections_public([inspection_or_404(inspection_id)])[0])
+    return jsonify(_inspections_public([load_or_404(Inspection, inspection_id)])[0])
 
 
 @bp.patch("/inspections/<int:inspection_id>")
 @requires(Role.EXPERT)
 def update_inspection(inspection_id: int):
-    inspection = inspection_or_404(inspection_id)
+    inspection = load_or_404(Inspection, inspection_id)
     data = _body(s.InspectionUpdate)
     services.update_inspection(get_session(), inspection, data.service_values(only_given=True), _actor())
     _classify(inspection, data)
@@ -297,41 +249,33 @@ def _check_inspection(case: Case, inspection_id: int | None) -> None:
     """An item may only point at a (visible) inspection of its own case."""
     if inspection_id is None:
         return
-    found = get_session().exec(visible_inspections().where(Inspection.id == inspection_id,
+    found = get_session().exec(visible(Inspection).where(Inspection.id == inspection_id,
                                                            Inspection.case_id == case.id)).first()
     if found is None:
         raise Invalid({"inspection_id": f"Case {case.ref} has no inspection {inspection_id}."})
+
+
+def _filter_arg(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value.isoformat() if hasattr(value, "isoformat") else str(getattr(value, "value", value))
 
 
 @bp.get("/items")
 @requires(Role.VIEWER)
 def list_items():
     filters = _query(s.ItemFilters)
-    stmt = visible_items()
-    if filters.category:
-        stmt = stmt.where(Item.category == filters.category)
-    if filters.country:
-        stmt = stmt.where(or_(Item.country_marked == filters.country, Item.country_attributed == filters.country))
-    if filters.recovered_from:
-        stmt = stmt.where(Item.recovered_date >= filters.recovered_from)
-    if filters.recovered_to:
-        stmt = stmt.where(Item.recovered_date <= filters.recovered_to)
-    if filters.legibility:
-        stmt = stmt.where(Item.serial_legibility == filters.legibility)
-    if filters.classification:
-        stmt = stmt.where(Item.classification == filters.classification)
-    if filters.case:
-        stmt = stmt.where(Item.case_id.in_(_ids(visible_cases(), Case).where(Case.ref == filters.case.strip().upper())))
-    if filters.has_photos is not None:
-        with_photos = visible_photos().where(Photo.item_id.is_not(None)).with_only_columns(Photo.item_id)
-        stmt = stmt.where(Item.id.in_(with_photos) if filters.has_photos else Item.id.not_in(with_photos))
+    # The item list's own filters, fed with the validated values.
+    args = {name: _filter_arg(getattr(filters, name)) for name in queries.ITEM_FILTERS
+            if getattr(filters, name, None) is not None}
+    stmt = queries.filter_items(visible(Item), args)
     return jsonify(_page(stmt, (Item.item_ref, Item.id), filters, _items_public))
 
 
 @bp.post("/cases/<int:case_id>/items")
 @requires(Role.EXPERT)
 def create_item(case_id: int):
-    case = case_or_404(case_id)
+    case = load_or_404(Case, case_id)
     data = _body(s.ItemCreate)
     _check_inspection(case, data.inspection_id)
     item = services.create_item(get_session(), case, data.service_values(), _actor())
@@ -343,13 +287,13 @@ def create_item(case_id: int):
 @bp.get("/items/<int:item_id>")
 @requires(Role.VIEWER)
 def get_item(item_id: int):
-    return jsonify(_items_public([item_or_404(item_id)])[0])
+    return jsonify(_items_public([load_or_404(Item, item_id)])[0])
 
 
 @bp.patch("/items/<int:item_id>")
 @requires(Role.EXPERT)
 def update_item(item_id: int):
-    item = item_or_404(item_id)
+    item = load_or_404(Item, item_id)
     data = _body(s.ItemUpdate)
     values = data.service_values(only_given=True)
     if "inspection_id" in values:
@@ -363,7 +307,7 @@ def update_item(item_id: int):
 @bp.delete("/items/<int:item_id>")
 @requires(Role.EXPERT)
 def delete_item(item_id: int):
-    return _soft_delete(item_or_404(item_id))
+    return _soft_delete(load_or_404(Item, item_id))
 
 
 # ------------------------------------------------------------------ markings
@@ -375,7 +319,7 @@ def _markings_public(markings):
         rows = get_session().exec(
             select(MarkingPhoto)
             .where(MarkingPhoto.marking_id.in_([m.id for m in markings]),
-                   MarkingPhoto.photo_id.in_(_ids(visible_photos(), Photo)))
+                   MarkingPhoto.photo_id.in_(_ids(visible(Photo), Photo)))
             .order_by(MarkingPhoto.id)).all()
         for link in rows:
             links.setdefault(link.marking_id, []).append({"photo_id": link.photo_id, "box": link.box})
@@ -386,15 +330,15 @@ def _markings_public(markings):
 @bp.get("/items/<int:item_id>/markings")
 @requires(Role.VIEWER)
 def list_markings(item_id: int):
-    item = item_or_404(item_id)
-    stmt = visible_markings().where(Marking.item_id == item.id)
+    item = load_or_404(Item, item_id)
+    stmt = visible(Marking).where(Marking.item_id == item.id)
     return jsonify(_page(stmt, (Marking.id,), _query(s.Page), _markings_public))
 
 
 @bp.post("/items/<int:item_id>/markings")
 @requires(Role.EXPERT)
 def create_marking(item_id: int):
-    item = item_or_404(item_id)
+    item = load_or_404(Item, item_id)
     data = _body(s.MarkingCreate)
     marking = services.add_marking(get_session(), item, data.service_values(), _actor())
     get_session().commit()
@@ -404,15 +348,15 @@ def create_marking(item_id: int):
 @bp.get("/markings/<int:marking_id>")
 @requires(Role.VIEWER)
 def get_marking(marking_id: int):
-    return jsonify(_markings_public([marking_or_404(marking_id)])[0])
+    return jsonify(_markings_public([load_or_404(Marking, marking_id)])[0])
 
 
 @bp.patch("/markings/<int:marking_id>")
 @requires(Role.EXPERT)
 def update_marking(marking_id: int):
-    marking = marking_or_404(marking_id)
+    marking = load_or_404(Marking, marking_id)
     data = _body(s.MarkingUpdate)
-    services.update_marking(get_session(), marking, item_or_404(marking.item_id),
+    services.update_marking(get_session(), marking, load_or_404(Item, marking.item_id),
                             data.service_values(only_given=True), _actor())
     get_session().commit()
     return jsonify(_markings_public([marking])[0])
@@ -421,15 +365,15 @@ def update_marking(marking_id: int):
 @bp.delete("/markings/<int:marking_id>")
 @requires(Role.EXPERT)
 def delete_marking(marking_id: int):
-    return _soft_delete(marking_or_404(marking_id))
+    return _soft_delete(load_or_404(Marking, marking_id))
 
 
 @bp.post("/markings/<int:marking_id>/photos")
 @requires(Role.EXPERT)
 def link_marking_photo(marking_id: int):
-    marking = marking_or_404(marking_id)
+    marking = load_or_404(Marking, marking_id)
     data = _body(s.MarkingPhotoLink)
-    photo = get_session().exec(visible_photos().where(Photo.id == data.photo_id)).first()
+    photo = get_session().exec(visible(Photo).where(Photo.id == data.photo_id)).first()
     if photo is None:
         raise Invalid({"photo_id": f"This panel has no photo {data.photo_id}."})
     link = services.link_marking_photo(get_session(), marking, photo, data.box, _actor())
@@ -461,21 +405,21 @@ def _photos_public(photos, *, gps: bool = False):
 @bp.get("/items/<int:item_id>/photos")
 @requires(Role.VIEWER)
 def list_item_photos(item_id: int):
-    item = item_or_404(item_id)
-    stmt = visible_photos().where(Photo.item_id == item.id)
+    item = load_or_404(Item, item_id)
+    stmt = visible(Photo).where(Photo.item_id == item.id)
     return jsonify(_page(stmt, (Photo.id,), _query(s.Page), _photos_public))
 
 
 @bp.post("/cases/<int:case_id>/photos")
 @requires(Role.EXPERT)
 def upload_photo(case_id: int):
-    case = case_or_404(case_id)
+    case = load_or_404(Case, case_id)
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest({"file": "Send the photo as multipart/form-data in the field 'file'."})
     form = s.PhotoUpload.model_validate({k: v for k, v in request.form.items()})
     if form.item_id is not None:
-        item = get_session().exec(visible_items().where(Item.id == form.item_id)).first()
+        item = get_session().exec(visible(Item).where(Item.id == form.item_id)).first()
         if item is None or item.case_id != case.id:
             raise Invalid({"item_id": f"Case {case.ref} has no item {form.item_id}."})
     db = get_session()
@@ -498,7 +442,7 @@ def upload_photo(case_id: int):
 @bp.get("/photos/<int:photo_id>")
 @requires(Role.VIEWER)
 def get_photo(photo_id: int):
-    photo = photo_or_404(photo_id)
+    photo = load_or_404(Photo, photo_id)
     gps = request.args.get("include") == "gps"
     if gps:
         if not has_role(Role.EXPERT):
@@ -514,7 +458,7 @@ def photo_image(photo_id: int, size: str):
     """A derivative (EXIF stripped); the original is never served by the API."""
     if size not in DERIVATIVE_SIZES:
         abort(404)
-    photo = photo_or_404(photo_id)
+    photo = load_or_404(Photo, photo_id)
     path = evidence.photo_store().derivative_path(current_panel().code, photo.sha256, size)
     if not path.is_file():
         abort(404)

@@ -32,20 +32,21 @@ def visible(model, clearance_level=None):
 
 
 def parent_conditions(model, level) -> list:
-    def live(parent, column):
-        return column.in_(select(parent.id).where(parent.deleted_at.is_(None),
-                                                  where_visible(parent.classification, level)))
+    def live_cases():
+        return select(Case.id).where(Case.deleted_at.is_(None), where_visible(Case.classification, level))
+
+    def live_items():
+        return select(Item.id).where(Item.deleted_at.is_(None), where_visible(Item.classification, level),
+                                     Item.case_id.in_(live_cases()))
 
     if model in (Item, Inspection):
-        return [live(Case, model.case_id)]
+        return [model.case_id.in_(live_cases())]
     if model is Marking:
-        return [Marking.item_id.in_(select(Item.id).where(Item.deleted_at.is_(None),
-                                                          where_visible(Item.classification, level),
-                                                          live(Case, Item.case_id)))]
+        return [Marking.item_id.in_(live_items())]
     if model is Photo:
         return [Photo.purged_at.is_(None),
-                sa.or_(Photo.case_id.is_(None), live(Case, Photo.case_id)),
-                sa.or_(Photo.item_id.is_(None), live(Item, Photo.item_id))]
+                sa.or_(Photo.case_id.is_(None), Photo.case_id.in_(live_cases())),
+                sa.or_(Photo.item_id.is_(None), Photo.item_id.in_(live_items()))]
     return []
 
 
