@@ -22,7 +22,7 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -171,7 +171,7 @@ class ValidationResult:
     panel_code: str
     fmt: Format
     mapping: Mapping[str, str] | None
-    existing_refs: frozenset[str] | set[str]
+    existing_refs: AbstractSet[str]
     update: bool
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
@@ -495,7 +495,7 @@ def validate_record(
     *,
     panel_code: str,
     seen_refs: set[str] | dict[str, int],
-    existing_refs: frozenset[str] | set[str] = frozenset(),
+    existing_refs: AbstractSet[str] = frozenset(),
     update: bool = False,
 ) -> tuple[ItemRow | None, list[RowError]]:
     """Check one record against every row rule; return the typed row, or
@@ -731,7 +731,7 @@ def validate_file(
     panel_code: str,
     fmt: Format | None = None,
     mapping: Mapping[str, str] | None = None,
-    existing_refs: frozenset[str] | set[str] = frozenset(),
+    existing_refs: AbstractSet[str] = frozenset(),
     update: bool = False,
 ) -> ValidationResult:
     """Validate a whole file: the first pass of an all-or-nothing import.

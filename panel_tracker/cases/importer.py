@@ -63,27 +63,29 @@ def row_values(row: import_format.ItemRow) -> dict:
     }
 
 
-def existing_item_refs(db: Session, panel_id: int) -> set[str]:
-    return set(db.exec(select(Item.item_ref).where(Item.panel_id == panel_id)).all())
+def existing_items(db: Session, panel_id: int) -> dict[str, int]:
+    """The panel's item ids by item_ref."""
+    return dict(db.exec(select(Item.item_ref, Item.id).where(Item.panel_id == panel_id)).all())
 
 
-def validate_import(db: Session, panel, source, *, update: bool = False, fmt=None, mapping=None):
+def validate_import(db: Session, panel, source, *, update: bool = False, fmt=None, mapping=None,
+                    existing: dict[str, int] | None = None):
+    existing = existing_items(db, panel.id) if existing is None else existing
     return import_format.validate_file(source, panel_code=panel.code, fmt=fmt, mapping=mapping,
-                                       existing_refs=existing_item_refs(db, panel.id), update=update)
+                                       existing_refs=existing.keys(), update=update)
 
 
 def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt=None, mapping=None,
                  progress=None) -> ImportReport:
     """Validate, then write every row; the caller commits (or rolls back) once."""
     report = ImportReport()
-    result = validate_import(db, panel, source, update=update, fmt=fmt, mapping=mapping)
+    existing = existing_items(db, panel.id)
+    result = validate_import(db, panel, source, update=update, fmt=fmt, mapping=mapping, existing=existing)
     if not result.ok:
         report.errors, report.error_count = result.errors, result.error_count
         return report
     writer = _Writer(db, panel, actor)
-    cases = {c.ref: c.id for c in db.exec(select(Case).where(Case.panel_id == panel.id)).all()}
-    existing = {ref: item_id for ref, item_id in
-                db.exec(select(Item.item_ref, Item.id).where(Item.panel_id == panel.id)).all()}
+    cases = dict(db.exec(select(Case.ref, Case.id).where(Case.panel_id == panel.id)).all())
     for row in result.rows():
         if row.case_ref not in cases:
             cases[row.case_ref] = writer.add_case(row.case_ref)
