@@ -104,14 +104,15 @@ def edit_case(case_id: int):
     return render_template("cases/form.html", form=form, title=f"Edit case {case.ref}", case=case)
 
 
-def _delete(obj, back):
+def delete_and_redirect(obj, back: str, done: str = "Deleted. The record and its history stay in the audit log."):
+    """The soft delete of any page's delete form (reason required), then back."""
     form = DeleteForm()
     db = get_session()
     if form.validate_on_submit():
         try:
             services.soft_delete(db, obj, _actor(), form.reason.data)
             db.commit()
-            flash("Deleted. The record and its history stay in the audit log.", "info")
+            flash(done, "info")
             return redirect(back)
         except Invalid as exc:
             db.rollback()
@@ -124,10 +125,11 @@ def _delete(obj, back):
 @bp.route("/cases/<int:case_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_case(case_id: int):
-    return _delete(load_or_404(Case, case_id), url_for("cases.index"))
+    return delete_and_redirect(load_or_404(Case, case_id), url_for("cases.index"))
 
 
-def _classify(obj, back):
+def classify_and_redirect(obj, back: str):
+    """The reclassification of any page's classification form, then back."""
     form = ClassifyForm()
     db = get_session()
     field = form.field.data if form.field.data in ("classification", "source_classification") else "classification"
@@ -147,7 +149,7 @@ def _classify(obj, back):
 @requires(Role.EXPERT)
 def classify_case(case_id: int):
     case = load_or_404(Case, case_id)
-    return _classify(case, url_for("cases.show", case_id=case.id))
+    return classify_and_redirect(case, url_for("cases.show", case_id=case.id))
 
 
 # ------------------------------------------------------------------ inspections
@@ -188,7 +190,7 @@ def edit_inspection(inspection_id: int):
 @requires(Role.EXPERT)
 def delete_inspection(inspection_id: int):
     inspection = load_or_404(Inspection, inspection_id)
-    return _delete(inspection, url_for("cases.show", case_id=inspection.case_id))
+    return delete_and_redirect(inspection, url_for("cases.show", case_id=inspection.case_id))
 
 
 # ------------------------------------------------------------------ items
@@ -302,14 +304,14 @@ def edit_item(item_id: int):
 @requires(Role.EXPERT)
 def delete_item(item_id: int):
     item = load_or_404(Item, item_id)
-    return _delete(item, url_for("cases.show", case_id=item.case_id))
+    return delete_and_redirect(item, url_for("cases.show", case_id=item.case_id))
 
 
 @bp.route("/items/<int:item_id>/classify", methods=["POST"])
 @requires(Role.EXPERT)
 def classify_item(item_id: int):
     item = load_or_404(Item, item_id)
-    return _classify(item, url_for("cases.show_item", item_id=item.id))
+    return classify_and_redirect(item, url_for("cases.show_item", item_id=item.id))
 
 
 @bp.route("/items/<int:item_id>/sighting", methods=["POST"])
@@ -404,7 +406,7 @@ def edit_marking(marking_id: int):
 @requires(Role.EXPERT)
 def delete_marking(marking_id: int):
     marking = load_or_404(Marking, marking_id)  # only if its item is visible too
-    return _delete(marking, url_for("cases.show_item", item_id=marking.item_id))
+    return delete_and_redirect(marking, url_for("cases.show_item", item_id=marking.item_id))
 
 
 @bp.route("/markings/<int:marking_id>/photos", methods=["POST"])

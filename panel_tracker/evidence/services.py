@@ -13,6 +13,7 @@ from flask import current_app
 from sqlmodel import Session, select
 
 from .. import audit
+from ..auth.models import Panel
 from ..classification import coerce
 from ..validation import Invalid
 from . import images
@@ -170,15 +171,17 @@ def purge_photo(db: Session, photo: Photo, panel, actor, reason: str) -> None:
     photo_store().purge_original(panel.code, photo.sha256)
 
 
+def _stored_originals(db: Session) -> list[tuple[str, str]]:
+    """(sha256, panel code) of every original the database says is in the store."""
+    return db.exec(select(Photo.sha256, Panel.code).join(Panel, Panel.id == Photo.panel_id)
+                   .where(Photo.purged_at.is_(None)).distinct()).all()
+
+
 def verify_store(db: Session) -> list[tuple[str, str, str]]:
     """Re-hash every original the database knows; return (panel, sha, problem) for each bad one."""
-    from ..auth.models import Panel
-
     store = photo_store()
     problems = []
-    rows = db.exec(select(Photo.sha256, Panel.code).join(Panel, Panel.id == Photo.panel_id)
-                   .where(Photo.purged_at.is_(None)).distinct()).all()
-    for sha, code in rows:
+    for sha, code in _stored_originals(db):
         status = store.verify(code, sha)
         if status is None:
             problems.append((code, sha, "missing"))
@@ -188,12 +191,8 @@ def verify_store(db: Session) -> list[tuple[str, str, str]]:
 
 
 def rebuild_derivatives(db: Session) -> tuple[int, list[str]]:
-    from ..auth.models import Panel
-
     store, done, failed = photo_store(), 0, []
-    rows = db.exec(select(Photo.sha256, Panel.code).join(Panel, Panel.id == Photo.panel_id)
-                   .where(Photo.purged_at.is_(None)).distinct()).all()
-    for sha, code in rows:
+    for sha, code in _stored_originals(db):
         try:
             images.make_derivatives(store.original_path(code, sha), store.derivative_outputs(code, sha),
                                     max_pixels=current_app.config["PHOTO_MAX_PIXELS"])

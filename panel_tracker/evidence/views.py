@@ -9,9 +9,8 @@ from ..auth.models import Role
 from ..cases import queries
 from ..cases.forms import ClassifyForm, DeleteForm
 from ..cases.models import Case, Item
-from ..cases.services import reclassify, soft_delete
+from ..cases.views import classify_and_redirect, delete_and_redirect
 from ..db import get_session
-from ..validation import Invalid
 from . import images, services
 from .forms import PhotoForm, PurgeForm, UploadForm
 from .models import Photo, PhotoReceipt
@@ -167,33 +166,16 @@ def gps(photo_id: int):
 @bp.route("/photos/<int:photo_id>/classify", methods=["POST"])
 @requires(Role.EXPERT)
 def classify(photo_id: int):
-    db = get_session()
     photo = queries.load_or_404(Photo, photo_id)
-    form = ClassifyForm()
-    if form.validate_on_submit():
-        try:
-            reclassify(db, photo, form.level.data, _actor(), confirm_public=form.confirm_public.data)
-            db.commit()
-            flash(f"Classification set to {form.level.data}.", "info")
-        except Invalid as exc:
-            db.rollback()
-            flash(next(iter(exc.errors.values())), "error")
-    return redirect(url_for("evidence.show", photo_id=photo.id))
+    return classify_and_redirect(photo, url_for("evidence.show", photo_id=photo.id))
 
 
 @bp.route("/photos/<int:photo_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete(photo_id: int):
-    db = get_session()
     photo = queries.load_or_404(Photo, photo_id)
-    form = DeleteForm()
-    if form.validate_on_submit():
-        soft_delete(db, photo, _actor(), form.reason.data)
-        db.commit()
-        flash("Photo deleted (the original is kept; an admin can purge it).", "info")
-        return redirect(url_for("cases.show", case_id=photo.case_id) if photo.case_id else url_for("cases.index"))
-    flash("Say why the photo is deleted.", "error")
-    return redirect(url_for("evidence.show", photo_id=photo.id))
+    back = url_for("cases.show", case_id=photo.case_id) if photo.case_id else url_for("cases.index")
+    return delete_and_redirect(photo, back, "Photo deleted (the original is kept; an admin can purge it).")
 
 
 @bp.route("/photos/<int:photo_id>/purge", methods=["POST"])
