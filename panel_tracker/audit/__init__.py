@@ -99,33 +99,17 @@ def record(
 
     ``actor`` defaults to the user of the request (or "system" from the CLI).
     """
-    if actor is None:
-        actor = _current_actor()
     if obj is not None:
         object_type = object_type or obj.__tablename__
         object_id = object_id if object_id is not None else obj.id
         if panel_id is None:
             panel_id = obj.id if object_type == "panel" else getattr(obj, "panel_id", None)
-    session.flush()
-    _lock_chain_end(session)
-    last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
-    rec = AuditRecord(
-        seq=(last.seq + 1) if last else 1,
-        at=utcnow(),
-        panel_id=panel_id,
-        actor_id=getattr(actor, "id", None),
-        actor=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
-        action=action,
-        object_type=object_type or "",
-        object_id=object_id,
-        object_label=label[:255],
-        classification=coerce(classification),
-        field_classes=canonical(field_classes or {}),
-        before=canonical(before or {}),
-        after=canonical(after or {}),
-        prev_hash=last.hash if last else GENESIS_HASH,
-    )
-    rec.hash = compute_hash(rec)
+    (row,) = _chain(session, [{
+        "action": action, "panel_id": panel_id, "object_type": object_type or "", "object_id": object_id,
+        "label": label, "before": before, "after": after, "classification": classification,
+        "field_classes": field_classes,
+    }], actor)
+    rec = AuditRecord(**row)
     session.add(rec)
     session.flush()
     return rec
@@ -139,6 +123,13 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
     """
     if not entries:
         return 0
+    rows = _chain(session, entries, actor)
+    bulk_insert(session.connection(), AuditRecord.__table__, rows)
+    return len(rows)
+
+
+def _chain(session: Session, entries: list[dict], actor) -> list[dict]:
+    """The rows for ``entries``, numbered and hashed after the chain's current end (locked)."""
     if actor is None:
         actor = _current_actor()
     session.flush()
@@ -153,17 +144,16 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
         seq += 1
         row = {
             "seq": seq, "at": at, "panel_id": entry.get("panel_id"), "actor_id": actor_id, "actor": actor_label,
-            "action": entry["action"], "object_type": entry.get("object_type", ""),
-            "object_id": entry.get("object_id"), "object_label": entry.get("label", "")[:255],
-            "classification": coerce(entry.get("classification", Classification.PUBLIC)),
+            "action": entry["action"], "object_type": entry.get("object_type") or "",
+            "object_id": entry.get("object_id"), "object_label": (entry.get("label") or "")[:255],
+            "classification": coerce(entry.get("classification") or Classification.PUBLIC),
             "field_classes": canonical(entry.get("field_classes") or {}),
             "before": canonical(entry.get("before") or {}), "after": canonical(entry.get("after") or {}),
             "prev_hash": prev,
         }
         row["hash"] = prev = compute_hash(row)
         rows.append(row)
-    bulk_insert(session.connection(), AuditRecord.__table__, rows)
-    return len(rows)
+    return rows
 
 
 def _current_actor():
