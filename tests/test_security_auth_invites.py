@@ -11,6 +11,7 @@ import re
 
 from sqlmodel import select
 
+from panel_tracker.audit.models import AuditRecord
 from panel_tracker.auth.models import Membership, User
 from panel_tracker.cases.services import create_case, create_item
 from tests.factories import PASSWORD, log_in
@@ -106,6 +107,12 @@ def test_adding_an_email_tells_the_admin_nothing_about_it(app, world, db):
         flash, link = invite(admin, email, name="Typed Name")
         answers.append(flash.replace(email, "EMAIL").replace(link, "LINK"))
     assert answers[0] == answers[1] == answers[2], answers
+    db.expire_all()
+    logged = [db.exec(select(AuditRecord.action).where(AuditRecord.panel_id == world.panel.id,
+                                                       AuditRecord.object_label == email)
+                      .order_by(AuditRecord.seq)).all()
+              for email in ("brand.new@un.example", world.outsider.email, "pending.in.lby@un.example")]
+    assert logged[0] == logged[1] == logged[2] == ["membership.invite", "membership.invite_link"]
     members = page(admin.get("/admin/members"))
     assert world.outsider.name not in members  # an account's own name shows once it accepts
     assert members.count("invited, not accepted yet") == 3

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -232,8 +232,9 @@ def invite_member(session: Session, panel: Panel, email: str, name: str, role: R
         user = User(email=email, name=name.strip() or email)
         session.add(user)
         session.flush()
-        audit.record(session, "user.create", actor=actor, obj=user, label=user.email, panel_id=panel.id,
-                     after={"email": user.email})
+        # An account's record, in no panel's log: the panel's audit page would otherwise
+        # show its admin which emails were new.
+        audit.record(session, "user.create", actor=actor, obj=user, label=user.email, after={"email": user.email})
     if _membership_of(session, user, panel) is not None:
         raise Invalid({"email": f"{user.email} is already a member of {panel.code}."})
     membership = Membership(user_id=user.id, panel_id=panel.id, role=role,
