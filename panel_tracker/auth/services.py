@@ -234,7 +234,8 @@ def invite_member(session: Session, panel: Panel, email: str, name: str, role: R
         session.flush()
         # An account's record, in no panel's log: the panel's audit page would otherwise
         # show its admin which emails were new.
-        audit.record(session, "user.create", actor=actor, obj=user, label=user.email, after={"email": user.email})
+        audit.record(session, "user.create", actor=actor, obj=user, label=user.email,
+                     after={"email": user.email, "name": user.name})
     if _membership_of(session, user, panel) is not None:
         raise Invalid({"email": f"{user.email} is already a member of {panel.code}."})
     membership = Membership(user_id=user.id, panel_id=panel.id, role=role,
