@@ -83,13 +83,14 @@ panels_cli = click.Group("panels", help="Panels (tenants).")
 @click.option("--regime", default="", help="e.g. 'resolution 2140 (2014)'")
 @with_appcontext
 def panels_create(code: str, name: str, regime: str) -> None:
-    from .auth.services import ServiceError, create_panel
+    from .auth.services import create_panel
     from .db import get_session
+    from .validation import Invalid
 
     db = get_session()
     try:
         panel = create_panel(db, code, name, regime)
-    except ServiceError as exc:
+    except Invalid as exc:
         fail_usage(str(exc))
     db.commit()
     click.echo(f"created panel {panel.code}: {panel.name}")
@@ -109,9 +110,13 @@ users_cli = click.Group("users", help="Users and their membership of panels.")
 @click.option("--mandate-end", type=click.DateTime(["%Y-%m-%d"]))
 @with_appcontext
 def users_create(email, panel_code, role, name, password_file, mandate_start, mandate_end) -> None:
-    """Create a user in a panel, or give an existing user a membership of another panel."""
-    from .auth.services import ServiceError, add_member, find_user
+    """Create a user in a panel, or give an existing user a membership of another panel.
+
+    The operator's command: the membership is in force at once, and an existing account's
+    password is never changed by it."""
+    from .auth.services import add_member, find_user
     from .db import get_session
+    from .validation import Invalid
 
     db = get_session()
     panel = panel_or_exit(db, panel_code)
@@ -128,10 +133,31 @@ def users_create(email, panel_code, role, name, password_file, mandate_start, ma
             db, panel, email, name, role, password=password,
             mandate_start=mandate_start.date() if mandate_start else None,
             mandate_end=mandate_end.date() if mandate_end else None)
-    except ServiceError as exc:
+    except Invalid as exc:
         fail_usage(str(exc))
     db.commit()
     click.echo(f"{user.email} is {membership.role.value} of {panel.code}")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("email")
+@with_appcontext
+def users_reset_two_factor(email) -> None:
+    """Turn off a user's two-factor login (phone and recovery codes lost); their sessions end.
+    The operator's command only: no panel admin can do this to an account."""
+    from .auth.services import find_user
+    from .auth.sessions import end_other_sessions
+    from .auth.twofactor import reset_two_factor
+    from .db import get_session
+
+    db = get_session()
+    user = find_user(db, email)
+    if user is None:
+        fail_usage(f"no user with email {email!r}")
+    reset_two_factor(db, user)
+    end_other_sessions(db, user, None, reason="two-factor reset by the operator", actor=None)
+    db.commit()
+    click.echo(f"two-factor login of {user.email} is off; they set it up again at their next login if a panel requires it")
 
 
 # ------------------------------------------------------------------ audit

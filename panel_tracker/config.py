@@ -32,6 +32,12 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "LOGIN_MAX_FAILURES_PER_IP": 50,
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (0: none; the
+    # client's address is then the socket's). Throttling counts by the real client address.
+    "TRUSTED_PROXIES": 0,
+    # Server-side sessions: ended after this long without a request, and after this long at most.
+    "SESSION_IDLE_MINUTES": 120,
+    "SESSION_MAX_HOURS": 12,
     # API tokens.
     "API_TOKEN_MAX_DAYS": 365,
     "INVITE_VALID_DAYS": 7,
@@ -44,7 +50,7 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SECURE": False,  # True in production
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,  # the cookie's; the server ends it sooner (above)
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     "ITEMS_PER_PAGE": 50,
     # Bulk photo import (a day's work as a ZIP or folder).

@@ -186,8 +186,7 @@ def _token_of_actor(actor: Actor) -> int:
 
 def _invite_secret(actor: Actor) -> str:
     db = get_session()
-    user, _ = services.add_member(db, actor.world.panel, f"invitee{_next()}@yem.example", "Invitee", Role.EXPERT)
-    secret = services.create_invite(db, user)
+    _, secret = services.invite_member(db, actor.world.panel, f"invitee{_next()}@yem.example", "Invitee", Role.EXPERT)
     db.commit()
     return secret
 

@@ -59,11 +59,12 @@ def test_member_creation_is_recorded_with_who_made_it(app, world, db):
         "email": "recorded@yem.example", "name": "Rita Recorded", "role": "viewer", "mandate_end": "2030-06-30"})
     assert response.status_code == 302
     created = {r.action: r for r in records(db, object_label="recorded@yem.example")}
-    assert {"user.create", "membership.create", "user.invite"} <= set(created)
-    for action, rec in created.items():  # each in the panel's log, under the admin's name
-        assert (action, rec.actor, rec.actor_id, rec.panel_id) == (action, admin.email, admin.id, world.panel.id)
+    assert {"user.create", "membership.invite", "membership.invite_link"} <= set(created)
+    for action, rec in created.items():  # under the admin's name; the account's own record is in no panel's log
+        panel_id = None if action == "user.create" else world.panel.id
+        assert (action, rec.actor, rec.actor_id, rec.panel_id) == (action, admin.email, admin.id, panel_id)
         assert_recent(rec)
-    assert values(created["membership.create"]) == (
+    assert values(created["membership.invite"]) == (
         {}, {"role": "viewer", "mandate_start": None, "mandate_end": "2030-06-30", "active": True})
     assert values(created["user.create"])[1] == {"email": "recorded@yem.example", "name": "Rita Recorded"}
 

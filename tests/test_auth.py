@@ -199,18 +199,24 @@ def test_invite_refuses_a_short_or_mismatched_password(app, world):
     assert client.get(path).status_code == 200  # still unused
 
 
-def test_an_existing_email_gets_the_new_membership(app, world, db):
+def test_an_existing_account_accepts_the_invitation_with_its_own_password(app, world, db):
     outsider = world.outsider  # admin of LBY
     admin = world.client("admin")
     response = admin.post("/admin/members/new", data={
         "email": outsider.email, "name": "ignored", "role": "viewer"}, follow_redirects=True)
-    assert "already had an account" in page(response)
-    assert not INVITE_LINK.search(page(response))
+    path = INVITE_LINK.search(page(response)).group(1)
+    assert membership(db, outsider, world.panel).accepted_at is None  # not in force yet
+    client = world.client(user=outsider)  # the same password as before
+    assert "You are not a member" in page(
+        client.post("/panels/switch", data={"panel_id": world.panel.id}, follow_redirects=True))
+
+    assert "Log in to accept" in page(app.test_client().get(path))  # the link alone sets nothing
+    assert "Accept the invitation" in page(client.get(path))
+    response = client.post(path, follow_redirects=True)
+    assert "You are now a member of Panel of Experts on Yemen" in page(response)
     assert membership(db, outsider, world.panel).role is Role.VIEWER
     assert membership(db, outsider, world.other_panel).role is Role.ADMIN
-    client = world.client(user=outsider)  # the same password as before
-    response = client.post("/panels/switch", data={"panel_id": world.panel.id}, follow_redirects=True)
-    assert "Panel of Experts on Yemen" in page(response)
+    assert app.test_client().get(path).status_code == 404  # used
 
 
 def test_adding_a_member_twice_is_refused_next_to_the_field(app, world):

@@ -33,3 +33,9 @@ class PanelSettingsForm(FlaskForm):
     reply_due_days = IntegerField("Reply due (days after a letter is sent)", validators=[DataRequired(), NumberRange(1, 730)])
     min_independent_sources = IntegerField(
         "Independent sources a finding needs", validators=[DataRequired(), NumberRange(1, 10)])
+    require_two_factor = BooleanField(
+        "Members must log in with a second factor (an authenticator app)",
+        description="A member without it is sent to set it up after their password and can reach nothing else until then.")
+
+
+SETTING_FIELDS = ("acknowledgement_due_days", "reply_due_days", "min_independent_sources", "require_two_factor")

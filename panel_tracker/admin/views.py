@@ -1,19 +1,34 @@
-"""Panel admin: members (create or invite, role, mandate, deactivate) and panel settings."""
+"""Panel admin: members (invite, role, mandate, deactivate) and panel settings.
+
+An admin invites people to *this* panel's membership; nothing here sets, resets or shows
+anything of an account (password, sessions, second factor), which may belong to other
+panels too. See ``services.invite_member``.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-
-from ..auth import services
 from sqlmodel import select
 
+from ..auth import services
+from ..auth.forms import ConfirmForm
 from ..auth.access import current_panel, get_or_404, panel_id, requires
 from ..auth.models import Membership, Role, User
 from ..db import get_session
+from ..formutil import show_errors
 from ..requestctx import today
-from .forms import MemberForm, MembershipForm, PanelSettingsForm
+from ..validation import Invalid
+from .forms import SETTING_FIELDS, MemberForm, MembershipForm, PanelSettingsForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _invitation_message(email: str, secret: str) -> str:
+    """The same words whatever the email's state, so adding an email tells nothing about it."""
+    link = url_for("auth.accept_invite", secret=secret, _external=True)
+    days = current_app.config["INVITE_VALID_DAYS"]
+    return (f"{email} is invited to {current_panel().code}. Send them this one-time link (valid {days} days; "
+            f"it is not shown again). Their access starts when they accept it: {link}")
 
 
 @bp.route("/members")
@@ -21,7 +36,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def members():
     rows = get_session().exec(
         select(Membership, User).join(User, User.id == Membership.user_id)
-        .where(Membership.panel_id == panel_id()).order_by(User.name)
+        .where(Membership.panel_id == panel_id()).order_by(User.email)
     ).all()
     return render_template("admin/members.html", rows=rows, today=today())
 
@@ -33,23 +48,15 @@ def new_member():
     if form.validate_on_submit():
         db = get_session()
         try:
-            user, _ = services.add_member(
+            membership, secret = services.invite_member(
                 db, current_panel(), form.email.data, form.name.data, form.role.data,
                 mandate_start=form.mandate_start.data, mandate_end=form.mandate_end.data, actor=current_user)
-            link = None
-            if not user.password_hash:
-                secret = services.create_invite(db, user, actor=current_user, panel_id=current_panel().id)
-                link = url_for("auth.accept_invite", secret=secret, _external=True)
             db.commit()
-        except services.ServiceError as exc:
+        except Invalid as exc:
             db.rollback()
-            form.email.errors.append(str(exc))
+            show_errors(form, exc.errors, fallback="email")
         else:
-            if link:
-                flash(f"{user.email} added. Send them this one-time link to set a password (valid "
-                      f"7 days; it is not shown again): {link}", "info")
-            else:
-                flash(f"{user.email} already had an account; they now have access to this panel.", "info")
+            flash(_invitation_message(form.email.data.strip().lower(), secret), "info")
             return redirect(url_for("admin.members"))
     return render_template("admin/member_new.html", form=form)
 
@@ -69,13 +76,32 @@ def edit_member(membership_id: int):
                 db, membership, role=form.role.data, mandate_start=form.mandate_start.data,
                 mandate_end=form.mandate_end.data, active=form.active.data, actor=current_user)
             db.commit()
-        except services.ServiceError as exc:
+        except Invalid as exc:
             db.rollback()
-            form.role.errors.append(str(exc))
+            show_errors(form, exc.errors, fallback="role")
         else:
             flash(f"Membership of {user.email} updated.", "info")
             return redirect(url_for("admin.members"))
     return render_template("admin/member_edit.html", form=form, member=user, membership=membership)
+
+
+@bp.route("/members/<int:membership_id>/invite", methods=["POST"])
+@requires(Role.ADMIN)
+def reinvite_member(membership_id: int):
+    """A new link for an invitation not yet accepted (the old one stops working)."""
+    db = get_session()
+    membership = get_or_404(Membership, membership_id)
+    user = db.get(User, membership.user_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            secret = services.create_invite(db, membership, actor=current_user)
+            db.commit()
+        except Invalid as exc:
+            db.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_invitation_message(user.email, secret), "info")
+    return redirect(url_for("admin.edit_member", membership_id=membership.id))
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -84,18 +110,13 @@ def settings():
     db = get_session()
     panel = current_panel()
     form = PanelSettingsForm(
-        data={"name": panel.name, "regime": panel.regime,
-              **{k: panel.setting(k) for k in ("acknowledgement_due_days", "reply_due_days", "min_independent_sources")}}
+        data={"name": panel.name, "regime": panel.regime, **{k: panel.setting(k) for k in SETTING_FIELDS}}
         if request.method == "GET" else None)
     if form.validate_on_submit():
         services.update_panel_settings(
             db, panel, name=form.name.data, regime=form.regime.data or "",
-            settings={k: getattr(form, k).data for k in
-                      ("acknowledgement_due_days", "reply_due_days", "min_independent_sources")},
-            actor=current_user)
+            settings={k: getattr(form, k).data for k in SETTING_FIELDS}, actor=current_user)
         db.commit()
         flash("Panel settings saved.", "info")
         return redirect(url_for("admin.settings"))
     return render_template("admin/settings.html", form=form)
-
-

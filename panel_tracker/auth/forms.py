@@ -31,3 +31,23 @@ class TokenForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A POST with nothing but the CSRF token (revoke, log out)."""
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code from your authenticator app, or a recovery code",
+                       validators=[DataRequired(), Length(max=40)], render_kw={"autocomplete": "one-time-code"})
+
+
+class EnrolForm(FlaskForm):
+    code = StringField("The 6-digit code your app shows now", validators=[DataRequired(), Length(max=10)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class PasswordCheckForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired()])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=12, message="At least 12 characters.")])
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])

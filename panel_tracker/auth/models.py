@@ -1,4 +1,5 @@
-"""Panels (tenants), users, their membership and role in a panel, API tokens, login attempts."""
+"""Panels (tenants), users, their membership and role in a panel, invites, API tokens,
+login attempts, server-side sessions and two-factor recovery codes."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -31,6 +32,8 @@ DEFAULT_PANEL_SETTINGS = {
     "reply_due_days": 90,
     # Corroboration the panel asks of a finding (domain.md §5).
     "min_independent_sources": 2,
+    # Members must log in with a second factor (TOTP) to reach anything.
+    "require_two_factor": False,
 }
 
 
@@ -57,6 +60,15 @@ class User(SQLModel, table=True):
     password_hash: Optional[str] = Field(default=None, sa_type=sa.String(255))
     active: bool = Field(default=True)
     created_at: datetime = created_at_field()
+    # TOTP (RFC 6238): the shared secret (base32) is written when enrolment starts and is in
+    # force once ``totp_enabled_at`` is set; ``totp_last_step`` stops a code being used twice.
+    totp_secret: Optional[str] = Field(default=None, sa_type=sa.String(64))
+    totp_enabled_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    totp_last_step: Optional[int] = Field(default=None, sa_type=sa.BigInteger)
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     # Flask-Login protocol.
     @property
@@ -76,7 +88,12 @@ class User(SQLModel, table=True):
 
 
 class Membership(SQLModel, table=True):
-    """A user's role in one panel, for the length of their mandate."""
+    """A user's role in one panel, for the length of their mandate.
+
+    A membership an admin creates is an invitation until the user accepts it with the
+    invite link *and* their own password (``accepted_at``): an admin never gets access to
+    an account, and through it to another panel, by adding an email.
+    """
 
     __tablename__ = "membership"
     __table_args__ = (sa.UniqueConstraint("user_id", "panel_id"),)
@@ -89,10 +106,15 @@ class Membership(SQLModel, table=True):
     mandate_end: Optional[date] = None
     active: bool = Field(default=True)
     created_at: datetime = created_at_field()
+    accepted_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def pending(self) -> bool:
+        return self.accepted_at is None
 
     def in_force(self, today: date) -> bool:
         """Access ends by itself with the mandate; the records the expert made stay."""
-        if not self.active:
+        if not self.active or self.accepted_at is None:
             return False
         if self.mandate_start and today < self.mandate_start:
             return False
@@ -124,25 +146,73 @@ class ApiToken(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
-    """A one-time link an admin hands to a new user to choose a password."""
+    """A one-time link to accept one membership (see ``services.accept_invite``)."""
 
     __tablename__ = "invite"
 
     id: Optional[int] = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True)
+    membership_id: Optional[int] = Field(default=None, foreign_key="membership.id", index=True)
     token_hash: str = Field(sa_type=sa.String(64), unique=True, index=True)
     created_at: datetime = created_at_field()
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 
 
+class AttemptKind(str, Enum):
+    PASSWORD = "password"
+    TOTP = "totp"  # the second step: a TOTP or recovery code
+
+
+class AttemptOutcome(str, Enum):
+    PENDING = "pending"  # reserved, being checked (counts as a failure until it is known)
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+    THROTTLED = "throttled"  # refused without checking (does not count)
+
+
 class LoginAttempt(SQLModel, table=True):
-    """Kept in the database so throttling holds across gunicorn workers and hosts."""
+    """Kept in the database so throttling holds across gunicorn workers and hosts.
+
+    An attempt is reserved (``pending``) under a lock before the password is checked, so
+    parallel guesses cannot all pass the count (see ``services.reserve_attempt``).
+    """
 
     __tablename__ = "login_attempt"
 
     id: Optional[int] = Field(default=None, primary_key=True)
+    kind: AttemptKind = Field(default=AttemptKind.PASSWORD, sa_type=enum_type(AttemptKind))
     email: str = Field(sa_type=sa.String(254), index=True)
     ip: str = Field(default="", sa_type=sa.String(64), index=True)
-    success: bool = Field(default=False)
+    outcome: AttemptOutcome = Field(default=AttemptOutcome.PENDING, sa_type=enum_type(AttemptOutcome))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class UserSession(SQLModel, table=True):
+    """A browser's login, on the server: logging out revokes it, so a copied cookie dies too.
+
+    The cookie carries a random secret; only its SHA-256 is stored.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    secret_hash: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    created_at: datetime = created_at_field()
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    user_agent: str = Field(default="", sa_type=sa.String(300))
+    ip: str = Field(default="", sa_type=sa.String(64))
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code for when the authenticator is lost; stored as a SHA-256 (80 random bits)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    code_hash: str = Field(sa_type=sa.String(64), index=True)
+    created_at: datetime = created_at_field()
+    used_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

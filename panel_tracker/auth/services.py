@@ -1,10 +1,13 @@
-"""Users, memberships, passwords, login throttling, invites and API tokens."""
+"""Panels, users, memberships, passwords, logins, invites and API tokens.
+
+Refusals are ``panel_tracker.validation.Invalid`` (field by field), like every domain's.
+"""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -14,13 +17,11 @@ from sqlmodel import Session, select
 
 from .. import audit
 from ..db import utcnow
-from .models import ApiToken, Invite, LoginAttempt, Membership, Panel, Role, User
+from ..validation import Invalid
+from . import throttle, twofactor
+from .models import ApiToken, AttemptKind, Invite, Membership, Panel, Role, User
 
 TOKEN_PREFIX = "pt_"
-
-
-class ServiceError(ValueError):
-    """A request that cannot be carried out; the message is shown to the user."""
 
 
 def _hasher() -> PasswordHasher:
@@ -30,7 +31,7 @@ def _hasher() -> PasswordHasher:
 
 def hash_password(password: str) -> str:
     if len(password) < 12:
-        raise ServiceError("A password needs at least 12 characters.")
+        raise Invalid({"password": "A password needs at least 12 characters."})
     return _hasher().hash(password)
 
 
@@ -53,9 +54,9 @@ def _sha256(secret: str) -> str:
 def create_panel(session: Session, code: str, name: str, regime: str = "", actor=None) -> Panel:
     code = code.strip().upper()
     if not (2 <= len(code) <= 6 and code.isascii() and code.isalpha()):
-        raise ServiceError("A panel code is 2 to 6 capital letters, e.g. YEM.")
+        raise Invalid({"code": "A panel code is 2 to 6 capital letters, e.g. YEM."})
     if session.exec(select(Panel).where(Panel.code == code)).first():
-        raise ServiceError(f"Panel {code} already exists.")
+        raise Invalid({"code": f"Panel {code} already exists."})
     panel = Panel(code=code, name=name.strip(), regime=regime.strip())
     session.add(panel)
     session.flush()
@@ -82,6 +83,21 @@ def membership_snapshot(m: Membership) -> dict:
     return {"role": m.role, "mandate_start": m.mandate_start, "mandate_end": m.mandate_end, "active": m.active}
 
 
+def _normalised_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _check_mandate(mandate_start, mandate_end) -> None:
+    if mandate_start and mandate_end and mandate_end < mandate_start:
+        raise Invalid({"mandate_end": "The mandate cannot end before it starts."})
+
+
+def _membership_of(session: Session, user: User, panel: Panel) -> Membership | None:
+    return session.exec(
+        select(Membership).where(Membership.user_id == user.id, Membership.panel_id == panel.id)
+    ).first()
+
+
 def add_member(
     session: Session,
     panel: Panel,
@@ -94,30 +110,29 @@ def add_member(
     mandate_end: date | None = None,
     actor=None,
 ) -> tuple[User, Membership]:
-    """Create the user if new (an existing email just gets the membership)."""
+    """The operator's way (CLI, demo): a membership in force at once.
+
+    A new email needs a password; an existing account keeps its own (it is never
+    changed here). Panel admins use ``invite_member`` instead.
+    """
     role = Role(role)
-    if mandate_start and mandate_end and mandate_end < mandate_start:
-        raise ServiceError("The mandate cannot end before it starts.")
+    _check_mandate(mandate_start, mandate_end)
     user = find_user(session, email)
     if user is None:
-        user = User(email=email.strip().lower(), name=name.strip() or email.strip().lower())
-        if password:
-            user.password_hash = hash_password(password)
+        if not password:
+            raise Invalid({"password": "A new account needs a password."})
+        user = User(email=_normalised_email(email), name=name.strip() or _normalised_email(email),
+                    password_hash=hash_password(password))
         session.add(user)
         session.flush()
         audit.record(session, "user.create", actor=actor, obj=user, label=user.email, panel_id=panel.id,
                      after={"email": user.email, "name": user.name})
     elif password:
-        user.password_hash = hash_password(password)
-        session.add(user)
-        audit.record(session, "user.set_password", actor=actor, obj=user, label=user.email, panel_id=panel.id)
-    existing = session.exec(
-        select(Membership).where(Membership.user_id == user.id, Membership.panel_id == panel.id)
-    ).first()
-    if existing:
-        raise ServiceError(f"{user.email} is already a member of {panel.code}.")
+        raise Invalid({"password": f"{user.email} already has an account; its password is not changed here."})
+    if _membership_of(session, user, panel) is not None:
+        raise Invalid({"email": f"{user.email} is already a member of {panel.code}."})
     membership = Membership(user_id=user.id, panel_id=panel.id, role=role,
-                            mandate_start=mandate_start, mandate_end=mandate_end)
+                            mandate_start=mandate_start, mandate_end=mandate_end, accepted_at=utcnow())
     session.add(membership)
     session.flush()
     audit.record(session, "membership.create", actor=actor, obj=membership, label=user.email,
@@ -127,11 +142,10 @@ def add_member(
 
 def update_membership(session: Session, membership: Membership, *, role, mandate_start, mandate_end,
                       active: bool, actor=None) -> None:
-    if mandate_start and mandate_end and mandate_end < mandate_start:
-        raise ServiceError("The mandate cannot end before it starts.")
+    _check_mandate(mandate_start, mandate_end)
     if actor is not None and membership.user_id == getattr(actor, "id", None):
         if Role(role) != Role.ADMIN or not active:
-            raise ServiceError("You cannot remove your own admin role or deactivate yourself; ask another admin.")
+            raise Invalid({"role": "You cannot remove your own admin role or deactivate yourself; ask another admin."})
     before = membership_snapshot(membership)
     membership.role, membership.mandate_start, membership.mandate_end, membership.active = (
         Role(role), mandate_start, mandate_end, active)
@@ -147,7 +161,7 @@ def memberships_in_force(session: Session, user: User, today: date) -> list[Memb
     return [m for m in rows if m.in_force(today)]
 
 
-# ---------------------------------------------------------------- login and throttling
+# ---------------------------------------------------------------- login
 
 
 @dataclass
@@ -158,65 +172,151 @@ class LoginResult:
 
 
 def attempt_login(session: Session, email: str, password: str, ip: str) -> LoginResult:
-    """Check a password, refusing while too many recent failures stand against the email or IP."""
+    """Check a password; refused unchecked while too many failures stand against the
+    (email, address) pair or the address (``throttle.reserve``)."""
     email = email.strip().lower()
-    cfg = current_app.config
-    since = utcnow() - timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
-    failures_email = _recent_failures(session, LoginAttempt.email == email, since)
-    failures_ip = _recent_failures(session, LoginAttempt.ip == ip, since)
-    if failures_email >= cfg["LOGIN_MAX_FAILURES"] or failures_ip >= cfg["LOGIN_MAX_FAILURES_PER_IP"]:
-        return LoginResult(None, (f"Too many failed attempts. Try again in "
-                                  f"{cfg['LOGIN_FAILURE_WINDOW_MINUTES']} minutes."), throttled=True)
+    attempt = throttle.reserve(AttemptKind.PASSWORD, email, ip)
+    if attempt is None:
+        return LoginResult(None, throttle.refusal_message(), throttled=True)
     user = find_user(session, email)
     ok = user is not None and user.active and check_password(user, password)
     if user is None:
         _hasher().hash("timing-equaliser")  # do the same work as for a real user
-    session.add(LoginAttempt(email=email, ip=ip, success=ok))
+    throttle.finish(attempt, ok)
     if ok:
-        audit.record(session, "user.login", actor=user, obj=user, label=user.email)
         return LoginResult(user)
     return LoginResult(None, "Wrong email or password, or the account is deactivated.")
 
 
-def _recent_failures(session: Session, who, since: datetime) -> int:
-    """Failures since the last success for the same email or IP, within the window."""
-    last_ok = session.exec(
-        select(sa.func.max(LoginAttempt.at)).where(who, LoginAttempt.success.is_(True), LoginAttempt.at >= since)
-    ).one()
-    floor = last_ok or since
-    return session.exec(
-        select(sa.func.count()).select_from(LoginAttempt).where(
-            who, LoginAttempt.success.is_(False), LoginAttempt.at >= floor)
-    ).one()
+def attempt_second_factor(session: Session, user: User, code: str, ip: str) -> LoginResult:
+    """The login's second step, throttled like the first (per user and address, per address)."""
+    attempt = throttle.reserve(AttemptKind.TOTP, user.email, ip)
+    if attempt is None:
+        return LoginResult(None, throttle.refusal_message(), throttled=True)
+    ok = twofactor.check_second_factor(session, user, code)
+    throttle.finish(attempt, ok, session=session)
+    if ok:
+        return LoginResult(user)
+    return LoginResult(None, "That code is not right (or was used already). Try the current code of your app.")
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own change; every other session of theirs ends (``sessions.end_all``)."""
+    if not check_password(user, current):
+        raise Invalid({"current_password": "That is not your current password."})
+    user.password_hash = hash_password(new)
+    session.add(user)
+    audit.record(session, "user.change_password", actor=user, obj=user, label=user.email)
+    session.flush()
 
 
 # ---------------------------------------------------------------- invites
 
 
-def create_invite(session: Session, user: User, actor=None, panel_id: int | None = None) -> str:
+def invite_member(session: Session, panel: Panel, email: str, name: str, role: Role | str, *,
+                  mandate_start: date | None = None, mandate_end: date | None = None,
+                  actor=None) -> tuple[Membership, str]:
+    """A panel admin's way in for a person: a *pending* membership and a one-time link.
+
+    Whatever the email's state (new, invited elsewhere, a member elsewhere), the admin gets
+    the same answer and a link that only accepts this membership. The link sets a password
+    only for the account it created (see ``invite_claims_account``); otherwise the person
+    accepts it logged in with their own password. So no admin ever holds a credential of an
+    account that belongs, or is invited, to another panel.
+    """
+    role = Role(role)
+    _check_mandate(mandate_start, mandate_end)
+    email = _normalised_email(email)
+    user = find_user(session, email)
+    if user is None:
+        user = User(email=email, name=name.strip() or email)
+        session.add(user)
+        session.flush()
+        # An account's record, in no panel's log: the panel's audit page would otherwise
+        # show its admin which emails were new.
+        audit.record(session, "user.create", actor=actor, obj=user, label=user.email,
+                     after={"email": user.email, "name": user.name})
+    if _membership_of(session, user, panel) is not None:
+        raise Invalid({"email": f"{user.email} is already a member of {panel.code}."})
+    membership = Membership(user_id=user.id, panel_id=panel.id, role=role,
+                            mandate_start=mandate_start, mandate_end=mandate_end)
+    session.add(membership)
+    session.flush()
+    audit.record(session, "membership.invite", actor=actor, obj=membership, label=user.email,
+                 after=membership_snapshot(membership))
+    return membership, create_invite(session, membership, actor=actor)
+
+
+def create_invite(session: Session, membership: Membership, actor=None) -> str:
+    """A new link for a pending membership; earlier links for it stop working."""
+    if not membership.pending:
+        raise Invalid("This membership is already accepted: there is nothing to invite to.")
+    now = utcnow()
+    for old in session.exec(select(Invite).where(Invite.membership_id == membership.id,
+                                                 Invite.used_at.is_(None))).all():
+        old.expires_at = min(old.expires_at, now)
+        session.add(old)
     secret = secrets.token_urlsafe(32)
     days = current_app.config["INVITE_VALID_DAYS"]
-    session.add(Invite(user_id=user.id, token_hash=_sha256(secret), expires_at=utcnow() + timedelta(days=days)))
-    audit.record(session, "user.invite", actor=actor, obj=user, label=user.email, panel_id=panel_id)
+    session.add(Invite(user_id=membership.user_id, membership_id=membership.id, token_hash=_sha256(secret),
+                       expires_at=now + timedelta(days=days)))
+    user = session.get(User, membership.user_id)
+    audit.record(session, "membership.invite_link", actor=actor, obj=membership, label=user.email)
     session.flush()
     return secret
 
 
 def find_invite(session: Session, secret: str) -> Invite | None:
     invite = session.exec(select(Invite).where(Invite.token_hash == _sha256(secret))).first()
-    if invite is None or invite.used_at is not None or invite.expires_at < utcnow():
+    if (invite is None or invite.membership_id is None or invite.used_at is not None
+            or invite.expires_at <= utcnow()):
+        return None
+    membership = session.get(Membership, invite.membership_id)
+    if membership is None or not membership.pending:
         return None
     return invite
 
 
+def invite_claims_account(session: Session, invite: Invite) -> bool:
+    """May this link set the account's password? Only when the account has none and this
+    is its first membership: the one whose invitation created the account. Any later
+    invitation (from any panel) is accepted with the password the person chose."""
+    user = session.get(User, invite.user_id)
+    if user.password_hash:
+        return False
+    first = session.exec(select(sa.func.min(Membership.id)).where(Membership.user_id == user.id)).one()
+    return first == invite.membership_id
+
+
 def accept_invite(session: Session, invite: Invite, password: str) -> User:
+    """Set the password of the account this invitation created, and accept its membership."""
+    if not invite_claims_account(session, invite):
+        raise Invalid("This invitation is for an existing account: log in with your own password to accept it.")
     user = session.get(User, invite.user_id)
     user.password_hash = hash_password(password)
-    invite.used_at = utcnow()
-    session.add_all([user, invite])
+    session.add(user)
     audit.record(session, "user.accept_invite", actor=user, obj=user, label=user.email)
-    session.flush()
+    _accept(session, invite, user)
     return user
+
+
+def accept_membership(session: Session, invite: Invite, user: User) -> Membership:
+    """The logged-in user accepts an invitation made out to them."""
+    if invite.user_id != user.id:
+        raise Invalid("This invitation is for another account.")
+    return _accept(session, invite, user)
+
+
+def _accept(session: Session, invite: Invite, user: User) -> Membership:
+    membership = session.get(Membership, invite.membership_id)
+    now = utcnow()
+    membership.accepted_at = now
+    invite.used_at = now
+    session.add_all([membership, invite])
+    audit.record(session, "membership.accept", actor=user, obj=membership, label=user.email,
+                 after={"accepted_at": now})
+    session.flush()
+    return membership
 
 
 # ---------------------------------------------------------------- API tokens
@@ -227,10 +327,10 @@ def create_token(session: Session, user: User, membership: Membership, *, name: 
     """Return the token and its secret; the secret is never stored and cannot be shown again."""
     role = Role(role)
     if role.rank > membership.role.rank:
-        raise ServiceError(f"A token cannot have more rights than your role ({membership.role.value}).")
+        raise Invalid({"role": f"A token cannot have more rights than your role ({membership.role.value})."})
     max_days = current_app.config["API_TOKEN_MAX_DAYS"]
     if not 1 <= days <= max_days:
-        raise ServiceError(f"A token lasts between 1 and {max_days} days.")
+        raise Invalid({"days": f"A token lasts between 1 and {max_days} days."})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, panel_id=membership.panel_id, name=name.strip() or "token",
                      prefix=secret[:10], token_hash=_sha256(secret), role=role,
