@@ -17,7 +17,7 @@ from panel_tracker.audit.models import AuditRecord
 from panel_tracker.cases.models import Case, Item
 from panel_tracker.cases.services import create_case, create_item
 from panel_tracker.db import get_session, utcnow
-from panel_tracker.evidence import bulk
+from panel_tracker.evidence import bulk, services
 from panel_tracker.evidence.bulk_models import BulkImport, BulkImportStatus
 from panel_tracker.evidence.models import Channel, Photo, PhotoReceipt
 from tests.factories import make_member
@@ -270,7 +270,7 @@ def test_a_zip_whose_sizes_lie_is_stopped_at_the_declared_size(world, case):
 def test_a_zip_with_too_many_files_is_refused_before_anything_is_unpacked(world, case, day):
     response = post_import(world.client("expert"), case, [("day1.zip", make_zip(day))])
     assert response.status_code == 422
-    assert "More than 4 files in one import" in response.get_data(as_text=True)
+    assert "6 files in one import; the limit is 4" in response.get_data(as_text=True)
     assert get_session().exec(select(BulkImport)).all() == []
     assert not any(bulk.staging_root().glob("*"))
 
@@ -379,12 +379,12 @@ def test_status_json_reports_progress_and_percent_while_the_report_refreshes_its
     page = expert.get(f"/bulk/{running.id}").get_data(as_text=True)
     assert '<meta http-equiv="refresh" content="3">' in page
     assert '<progress id="bulk-progress" max="6" value="3">50%</progress>' in page
-    assert "bulk.js" in page and "No progress for more than 15 minutes" not in page
+    assert "bulk.js" in page and "No sign of life for more than 15 minutes" not in page
 
     db = get_session()
-    db.get(BulkImport, running.id).updated_at = utcnow() - timedelta(minutes=20)  # the web process was restarted
+    db.get(BulkImport, running.id).heartbeat_at = utcnow() - timedelta(minutes=20)  # the web process was restarted
     db.commit()
-    assert "No progress for more than 15 minutes" in expert.get(f"/bulk/{running.id}").get_data(as_text=True)
+    assert "No sign of life for more than 15 minutes" in expert.get(f"/bulk/{running.id}").get_data(as_text=True)
 
     job = run_import(expert, case, [("day1.zip", make_zip(day))])
     status = expert.get(f"/bulk/{job.id}/status.json").get_json()
@@ -394,7 +394,7 @@ def test_status_json_reports_progress_and_percent_while_the_report_refreshes_its
 def test_progress_is_committed_file_by_file_so_another_session_sees_it(world, case, day, monkeypatch):
     """The job commits after each file: what status.json reads mid-way is the truth so far."""
     seen = []
-    receive = bulk.services.receive_photo
+    receive = services.receive_photo
 
     def watching(*args, **kwargs):
         from panel_tracker.db import get_engine
@@ -405,7 +405,7 @@ def test_progress_is_committed_file_by_file_so_another_session_sees_it(world, ca
             seen.append((row.status.value, row.processed))
         return receive(*args, **kwargs)
 
-    monkeypatch.setattr(bulk.services, "receive_photo", watching)
+    monkeypatch.setattr(services, "receive_photo", watching)
     run_import(world.client("expert"), case, [("day1.zip", make_zip(day))])
     assert seen == [("running", n) for n in range(6)]
 
