@@ -55,7 +55,8 @@ DEFAULTS: dict[str, object] = {
     "BULK_IMPORT_SYNC": False,  # True: run the import inside the request
     "BULK_IMPORT_DEAD_MINUTES": 15,  # a running import whose heartbeat is older has died: failed, retryable
     "BULK_IMPORT_RETRY_HOURS": 7 * 24,  # a dead import's staged files are kept this long for "Retry"
-    "EVIDENCE_DEBRIS_MINUTES": 60,  # files left by an interrupted upload older than this are removed
+    "EVIDENCE_DEBRIS_MINUTES": 60,
+    "EVIDENCE_CLEAN_ON_START": True,  # remove old tmp files, fail dead imports when the app or a worker starts  # files left by an interrupted upload older than this are removed
     "JOBS_QUEUE": "panel_tracker",
 }
 

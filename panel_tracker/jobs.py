@@ -97,7 +97,7 @@ def run(func_path: str, config: dict, *args):
     from . import create_app
     from .db import get_engine
 
-    app = create_app(config)
+    app = create_app({**config, "EVIDENCE_CLEAN_ON_START": False})  # the worker cleaned when it started
     try:
         return run_in_app(app, func_path, *args)
     finally:
