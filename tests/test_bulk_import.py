@@ -18,6 +18,7 @@ from panel_tracker.cases.models import Case, Item
 from panel_tracker.cases.services import create_case, create_item
 from panel_tracker.db import get_session, utcnow
 from panel_tracker.evidence import bulk, services
+from panel_tracker.evidence.bulk.staging import zip_directory_size
 from panel_tracker.evidence.bulk_models import BulkImport, BulkImportStatus
 from panel_tracker.evidence.models import Channel, Photo, PhotoReceipt
 from tests.factories import make_member
@@ -273,6 +274,56 @@ def test_a_zip_with_too_many_files_is_refused_before_anything_is_unpacked(world,
     assert "6 files in one import; the limit is 4" in response.get_data(as_text=True)
     assert get_session().exec(select(BulkImport)).all() == []
     assert not any(bulk.staging_root().glob("*"))
+
+
+def empty_members_zip(count: int) -> bytes:
+    """A ZIP of ``count`` empty members, like the 1.5 million of the issue (ZIP64 above 65,535)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n in range(count):
+            archive.writestr(zipfile.ZipInfo(f"e/{n:05d}"), b"")
+    return buffer.getvalue()
+
+
+@pytest.mark.app_config(BULK_IMPORT_SYNC=True, BULK_IMPORT_MAX_FILES=1000)
+def test_a_zip_of_thousands_of_empty_files_is_refused_from_its_end_record_before_its_list_is_read(
+        world, case, monkeypatch):
+    data = empty_members_zip(4_800)  # under 500 kB: the test client keeps it in memory
+
+    def no_member_list(*args, **kwargs):
+        raise AssertionError("the ZIP's member list was read")
+
+    monkeypatch.setattr(zipfile, "ZipFile", no_member_list)
+    with post_import(world.client("expert"), case, [("day1.zip", data)]) as response:
+        assert response.status_code == 422
+        assert "4,800 files in one import; the limit is 1,000" in response.get_data(as_text=True)
+    assert get_session().exec(select(BulkImport)).all() == []
+    assert not any(bulk.staging_root().glob("*"))
+
+
+def test_the_end_record_of_a_zip64_of_sixty_six_thousand_files_gives_their_number(tmp_path):
+    path = tmp_path / "day1.zip"
+    path.write_bytes(empty_members_zip(66_000))
+    count, directory_bytes = zip_directory_size(path)
+    assert count == 66_000 and directory_bytes > 66_000 * 46
+
+
+def test_a_zip_member_that_would_unpack_a_thousand_times_larger_is_refused(world, case):
+    bomb = make_zip({"IMG_0001.JPG": bytes(4 * 1024 * 1024)})  # 4 MB of zeros deflate to about 4 kB
+    with post_import(world.client("expert"), case, [("day1.zip", bomb)]) as response:
+        assert response.status_code == 422
+        page = html.unescape(response.get_data(as_text=True))
+    assert "IMG_0001.JPG would unpack from 4 kB to 4 MB, more than 100 times" in page
+    assert not any(bulk.staging_root().glob("*"))
+
+
+@pytest.mark.app_config(BULK_IMPORT_SYNC=True, BULK_IMPORT_MAX_FILES=2)
+def test_a_folder_of_more_files_than_the_limit_is_refused_before_any_is_written(world, case, day):
+    files = list(day.items())[:3]
+    with post_import(world.client("expert"), case, files) as response:
+        assert response.status_code == 422
+        assert "3 files in one import; the limit is 2" in response.get_data(as_text=True)
+    assert get_session().exec(select(BulkImport)).all() == []
 
 
 @pytest.mark.app_config(BULK_IMPORT_SYNC=True, BULK_IMPORT_MAX_BYTES=200_000)
