@@ -464,6 +464,54 @@ def test_progress_is_committed_file_by_file_so_another_session_sees_it(world, ca
 # ------------------------------------------------------------------ who may see an import
 
 
+class Killed(BaseException):
+    """What SIGKILL does to the job, short of killing the test: it stops between two files."""
+
+
+def test_an_import_whose_process_died_is_marked_failed_and_retry_receives_only_the_rest(world, case, day,
+                                                                                        monkeypatch, runner):
+    receive, calls = services.receive_photo, []
+
+    def dies_at_the_third_file(*args, **kwargs):
+        calls.append(kwargs["filename"])
+        if len(calls) == 3:
+            raise Killed()
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(services, "receive_photo", dies_at_the_third_file)
+    expert = world.client("expert")
+    with pytest.raises(Killed):
+        post_import(expert, case, [("day1.zip", make_zip(day))], clocks=NIKON_SLOW)
+    monkeypatch.setattr(services, "receive_photo", receive)
+    db = get_session()
+    db.expire_all()
+    job = db.exec(select(BulkImport)).one()
+    assert (job.status, job.processed) == (BulkImportStatus.RUNNING, 2)  # as the killed process left it
+    assert runner.invoke(args=["evidence", "verify"]).exit_code == 0  # its heartbeat is recent: still alive
+
+    job.heartbeat_at = utcnow() - timedelta(minutes=16)  # a quarter of an hour without a sign of life
+    db.commit()
+    verify = runner.invoke(args=["evidence", "verify"])
+    assert verify.exit_code == 1
+    assert f"bulk import {job.id} is marked running but its process has died" in verify.output
+    clean = runner.invoke(args=["evidence", "clean"])
+    assert f"marked failed (retryable): bulk import {job.id}" in clean.output
+    page = html.unescape(expert.get(f"/bulk/{job.id}").get_data(as_text=True))
+    assert "The import stopped after 2 of 6 files: the process running it ended" in page
+    assert "Retry" in page
+
+    response = expert.post(f"/bulk/{job.id}/retry")
+    assert response.status_code == 302
+    db.expire_all()
+    job = db.get(BulkImport, job.id)
+    assert (job.status, job.accepted, job.duplicates, job.skipped) == (BulkImportStatus.DONE, 6, 0, [])
+    assert len(db.exec(select(PhotoReceipt)).all()) == 6  # the two received before the crash, not twice
+    assert sequence_names(job) == TRUE_ORDER
+    assert not bulk.staging_dir(job.id).exists()
+    assert "Retry" not in expert.get(f"/bulk/{job.id}").get_data(as_text=True)
+    assert runner.invoke(args=["evidence", "verify"]).exit_code == 0
+
+
 @pytest.mark.parametrize("method, path", [("get", "/bulk/{id}"), ("get", "/bulk/{id}/status.json"),
                                           ("post", "/bulk/{id}/split"), ("post", "/bulk/{id}/clocks")])
 def test_an_import_is_hidden_from_other_panels_and_other_experts_but_not_from_the_coordinator(world, case, day,
