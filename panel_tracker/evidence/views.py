@@ -17,8 +17,6 @@ from .models import Photo, PhotoReceipt
 
 bp = Blueprint("evidence", __name__)
 
-SIZES = ("thumb", "large")
-
 
 def _actor():
     return current_user._get_current_object()
