@@ -27,8 +27,9 @@ from ..bulk_models import BulkImport
 
 CHUNK = 1024 * 1024
 #: Bytes of central directory allowed per file: a member's record is 46 bytes plus its
-#: name and extra fields; 4 kB is generous for a camera's file names.
-CENTRAL_DIRECTORY_BYTES_PER_FILE = 4096
+#: name and extra fields (about 150 for a camera's photo in a dated folder); 1 kB is
+#: generous, and bounds what parsing the directory can cost when its count lies.
+CENTRAL_DIRECTORY_BYTES_PER_FILE = 1024
 #: Members smaller than this once unpacked are not checked for their compression ratio.
 RATIO_MIN_BYTES = 1024 * 1024
 
