@@ -494,6 +494,8 @@ def test_an_import_whose_process_died_is_marked_failed_and_retry_receives_only_t
     verify = runner.invoke(args=["evidence", "verify"])
     assert verify.exit_code == 1
     assert f"bulk import {job.id} is marked running but its process has died" in verify.output
+    page = html.unescape(expert.get(f"/bulk/{job.id}").get_data(as_text=True))
+    assert "No sign of life for more than 15 minutes" in page and "Retry" in page
     clean = runner.invoke(args=["evidence", "clean"])
     assert f"marked failed (retryable): bulk import {job.id}" in clean.output
     page = html.unescape(expert.get(f"/bulk/{job.id}").get_data(as_text=True))

@@ -280,8 +280,9 @@ def fail_dead_imports(db: Session) -> list[BulkImport]:
 
 
 def retryable(bulk: BulkImport) -> bool:
-    """A failed import whose staged files are still there."""
-    return bulk.status == BulkImportStatus.FAILED and bool(bulk.files) and staging_dir(bulk.id).is_dir()
+    """A failed (or dead) import whose staged files are still there."""
+    return ((bulk.status == BulkImportStatus.FAILED or is_dead(bulk)) and bool(bulk.files)
+            and staging_dir(bulk.id).is_dir())
 
 
 def retry_bulk_import(db: Session, bulk: BulkImport, actor) -> None:
@@ -289,6 +290,9 @@ def retry_bulk_import(db: Session, bulk: BulkImport, actor) -> None:
     if not retryable(bulk):
         raise Invalid({"retry": "This import cannot be retried: it has not failed, or its files are no longer "
                                 "kept. Import the photos again."})
+    if bulk.status != BulkImportStatus.FAILED:  # dead: say so in the history before queueing it again
+        fail_dead_imports(db)
+        db.refresh(bulk)
     before = {"status": bulk.status.value, "processed": bulk.processed, "error": bulk.error}
     bulk.status, bulk.error = BulkImportStatus.QUEUED, ""
     bulk.processed = bulk.accepted = bulk.duplicates = 0
