@@ -39,6 +39,10 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_commands
 
     register_commands(app)
+
+    from .evidence.debris import clean_on_start
+
+    clean_on_start(app)  # what a killed upload or import left behind
     return app
 
 

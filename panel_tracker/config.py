@@ -57,7 +57,12 @@ DEFAULTS: dict[str, object] = {
     "BULK_IMPORT_MAX_FILES": 5000,
     "BULK_IMPORT_MAX_BYTES": 8 * 1024**3,
     "BULK_IMPORT_STAGING": None,  # None: instance/bulk_staging
+    "BULK_IMPORT_MAX_RATIO": 100,  # a member unpacking to more than 100 times its packed size is a ZIP bomb
     "BULK_IMPORT_SYNC": False,  # True: run the import inside the request
+    "BULK_IMPORT_DEAD_MINUTES": 15,  # a running import whose heartbeat is older has died: failed, retryable
+    "BULK_IMPORT_RETRY_HOURS": 7 * 24,  # a dead import's staged files are kept this long for "Retry"
+    "EVIDENCE_DEBRIS_MINUTES": 60,
+    "EVIDENCE_CLEAN_ON_START": True,  # remove old tmp files, fail dead imports when the app or a worker starts  # files left by an interrupted upload older than this are removed
     "JOBS_QUEUE": "panel_tracker",
 }
 

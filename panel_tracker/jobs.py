@@ -1,6 +1,6 @@
 """Background jobs: on an RQ queue when ``REDIS_URL`` is set, else on a thread in this process.
 
-A job is named by its dotted path (``"panel_tracker.evidence.bulk.run_bulk_import"``) and
+A job is named by its dotted path (``"panel_tracker.evidence.bulk.job.run_bulk_import"``) and
 takes plain arguments (ids, not rows). It always runs in an application context of its
 own, so it has its own database session (``get_session()``) and commits its own work:
 
@@ -12,7 +12,8 @@ own, so it has its own database session (``get_session()``) and commits its own 
 - **Embedded** (no ``REDIS_URL``, the default for one machine): a daemon thread runs the
   job in a new context of the same app object — the same config by construction, and the
   same connection pool. A job running when the process stops is left unfinished; its
-  record says so (it stops moving) and the files can be imported again.
+  heartbeat stops, and the next start of the app or of a worker marks it failed and
+  retryable (``panel_tracker.evidence.debris``).
 - **Inline** (``sync=True``, used by tests and ``BULK_IMPORT_SYNC``): the same as embedded,
   but the caller waits.
 """
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "panel_tracker"
 #: Config keys a worker needs to find the same data and apply the same limits.
 PORTABLE_KEYS = ("ENV", "PHOTO_STORE", "PHOTO_MAX_BYTES", "PHOTO_MAX_PIXELS", "BULK_IMPORT_MAX_FILES",
-                 "BULK_IMPORT_MAX_BYTES", "BULK_IMPORT_STAGING")
+                 "BULK_IMPORT_MAX_BYTES", "BULK_IMPORT_MAX_RATIO", "BULK_IMPORT_STAGING", "BULK_IMPORT_DEAD_MINUTES",
+                 "BULK_IMPORT_RETRY_HOURS", "EVIDENCE_DEBRIS_MINUTES")
 
 
 def resolve(func_path: str) -> Callable:
@@ -95,7 +97,7 @@ def run(func_path: str, config: dict, *args):
     from . import create_app
     from .db import get_engine
 
-    app = create_app(config)
+    app = create_app({**config, "EVIDENCE_CLEAN_ON_START": False})  # the worker cleaned when it started
     try:
         return run_in_app(app, func_path, *args)
     finally:

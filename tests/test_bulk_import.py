@@ -17,7 +17,8 @@ from panel_tracker.audit.models import AuditRecord
 from panel_tracker.cases.models import Case, Item
 from panel_tracker.cases.services import create_case, create_item
 from panel_tracker.db import get_session, utcnow
-from panel_tracker.evidence import bulk
+from panel_tracker.evidence import bulk, services
+from panel_tracker.evidence.bulk.staging import zip_directory_size
 from panel_tracker.evidence.bulk_models import BulkImport, BulkImportStatus
 from panel_tracker.evidence.models import Channel, Photo, PhotoReceipt
 from tests.factories import make_member
@@ -270,9 +271,59 @@ def test_a_zip_whose_sizes_lie_is_stopped_at_the_declared_size(world, case):
 def test_a_zip_with_too_many_files_is_refused_before_anything_is_unpacked(world, case, day):
     response = post_import(world.client("expert"), case, [("day1.zip", make_zip(day))])
     assert response.status_code == 422
-    assert "More than 4 files in one import" in response.get_data(as_text=True)
+    assert "6 files in one import; the limit is 4" in response.get_data(as_text=True)
     assert get_session().exec(select(BulkImport)).all() == []
     assert not any(bulk.staging_root().glob("*"))
+
+
+def empty_members_zip(count: int) -> bytes:
+    """A ZIP of ``count`` empty members, like the 1.5 million of the issue (ZIP64 above 65,535)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n in range(count):
+            archive.writestr(zipfile.ZipInfo(f"e/{n:05d}"), b"")
+    return buffer.getvalue()
+
+
+@pytest.mark.app_config(BULK_IMPORT_SYNC=True, BULK_IMPORT_MAX_FILES=1000)
+def test_a_zip_of_thousands_of_empty_files_is_refused_from_its_end_record_before_its_list_is_read(
+        world, case, monkeypatch):
+    data = empty_members_zip(4_800)  # under 500 kB: the test client keeps it in memory
+
+    def no_member_list(*args, **kwargs):
+        raise AssertionError("the ZIP's member list was read")
+
+    monkeypatch.setattr(zipfile, "ZipFile", no_member_list)
+    with post_import(world.client("expert"), case, [("day1.zip", data)]) as response:
+        assert response.status_code == 422
+        assert "4,800 files in one import; the limit is 1,000" in response.get_data(as_text=True)
+    assert get_session().exec(select(BulkImport)).all() == []
+    assert not any(bulk.staging_root().glob("*"))
+
+
+def test_the_end_record_of_a_zip64_of_sixty_six_thousand_files_gives_their_number(tmp_path):
+    path = tmp_path / "day1.zip"
+    path.write_bytes(empty_members_zip(66_000))
+    count, directory_bytes = zip_directory_size(path)
+    assert count == 66_000 and directory_bytes > 66_000 * 46
+
+
+def test_a_zip_member_that_would_unpack_a_thousand_times_larger_is_refused(world, case):
+    bomb = make_zip({"IMG_0001.JPG": bytes(4 * 1024 * 1024)})  # 4 MB of zeros deflate to about 4 kB
+    with post_import(world.client("expert"), case, [("day1.zip", bomb)]) as response:
+        assert response.status_code == 422
+        page = html.unescape(response.get_data(as_text=True))
+    assert "IMG_0001.JPG would unpack from 4 kB to 4 MB, more than 100 times" in page
+    assert not any(bulk.staging_root().glob("*"))
+
+
+@pytest.mark.app_config(BULK_IMPORT_SYNC=True, BULK_IMPORT_MAX_FILES=2)
+def test_a_folder_of_more_files_than_the_limit_is_refused_before_any_is_written(world, case, day):
+    files = list(day.items())[:3]
+    with post_import(world.client("expert"), case, files) as response:
+        assert response.status_code == 422
+        assert "3 files in one import; the limit is 2" in response.get_data(as_text=True)
+    assert get_session().exec(select(BulkImport)).all() == []
 
 
 @pytest.mark.app_config(BULK_IMPORT_SYNC=True, BULK_IMPORT_MAX_BYTES=200_000)
@@ -379,12 +430,12 @@ def test_status_json_reports_progress_and_percent_while_the_report_refreshes_its
     page = expert.get(f"/bulk/{running.id}").get_data(as_text=True)
     assert '<meta http-equiv="refresh" content="3">' in page
     assert '<progress id="bulk-progress" max="6" value="3">50%</progress>' in page
-    assert "bulk.js" in page and "No progress for more than 15 minutes" not in page
+    assert "bulk.js" in page and "No sign of life for more than 15 minutes" not in page
 
     db = get_session()
-    db.get(BulkImport, running.id).updated_at = utcnow() - timedelta(minutes=20)  # the web process was restarted
+    db.get(BulkImport, running.id).heartbeat_at = utcnow() - timedelta(minutes=20)  # the web process was restarted
     db.commit()
-    assert "No progress for more than 15 minutes" in expert.get(f"/bulk/{running.id}").get_data(as_text=True)
+    assert "No sign of life for more than 15 minutes" in expert.get(f"/bulk/{running.id}").get_data(as_text=True)
 
     job = run_import(expert, case, [("day1.zip", make_zip(day))])
     status = expert.get(f"/bulk/{job.id}/status.json").get_json()
@@ -394,7 +445,7 @@ def test_status_json_reports_progress_and_percent_while_the_report_refreshes_its
 def test_progress_is_committed_file_by_file_so_another_session_sees_it(world, case, day, monkeypatch):
     """The job commits after each file: what status.json reads mid-way is the truth so far."""
     seen = []
-    receive = bulk.services.receive_photo
+    receive = services.receive_photo
 
     def watching(*args, **kwargs):
         from panel_tracker.db import get_engine
@@ -405,12 +456,62 @@ def test_progress_is_committed_file_by_file_so_another_session_sees_it(world, ca
             seen.append((row.status.value, row.processed))
         return receive(*args, **kwargs)
 
-    monkeypatch.setattr(bulk.services, "receive_photo", watching)
+    monkeypatch.setattr(services, "receive_photo", watching)
     run_import(world.client("expert"), case, [("day1.zip", make_zip(day))])
     assert seen == [("running", n) for n in range(6)]
 
 
 # ------------------------------------------------------------------ who may see an import
+
+
+class Killed(BaseException):
+    """What SIGKILL does to the job, short of killing the test: it stops between two files."""
+
+
+def test_an_import_whose_process_died_is_marked_failed_and_retry_receives_only_the_rest(world, case, day,
+                                                                                        monkeypatch, runner):
+    receive, calls = services.receive_photo, []
+
+    def dies_at_the_third_file(*args, **kwargs):
+        calls.append(kwargs["filename"])
+        if len(calls) == 3:
+            raise Killed()
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(services, "receive_photo", dies_at_the_third_file)
+    expert = world.client("expert")
+    with pytest.raises(Killed):
+        post_import(expert, case, [("day1.zip", make_zip(day))], clocks=NIKON_SLOW)
+    monkeypatch.setattr(services, "receive_photo", receive)
+    db = get_session()
+    db.expire_all()
+    job = db.exec(select(BulkImport)).one()
+    assert (job.status, job.processed) == (BulkImportStatus.RUNNING, 2)  # as the killed process left it
+    assert runner.invoke(args=["evidence", "verify"]).exit_code == 0  # its heartbeat is recent: still alive
+
+    job.heartbeat_at = utcnow() - timedelta(minutes=16)  # a quarter of an hour without a sign of life
+    db.commit()
+    verify = runner.invoke(args=["evidence", "verify"])
+    assert verify.exit_code == 1
+    assert f"bulk import {job.id} is marked running but its process has died" in verify.output
+    page = html.unescape(expert.get(f"/bulk/{job.id}").get_data(as_text=True))
+    assert "No sign of life for more than 15 minutes" in page and "Retry" in page
+    clean = runner.invoke(args=["evidence", "clean"])
+    assert f"marked failed (retryable): bulk import {job.id}" in clean.output
+    page = html.unescape(expert.get(f"/bulk/{job.id}").get_data(as_text=True))
+    assert "The import stopped after 2 of 6 files: the process running it ended" in page
+    assert "Retry" in page
+
+    response = expert.post(f"/bulk/{job.id}/retry")
+    assert response.status_code == 302
+    db.expire_all()
+    job = db.get(BulkImport, job.id)
+    assert (job.status, job.accepted, job.duplicates, job.skipped) == (BulkImportStatus.DONE, 6, 0, [])
+    assert len(db.exec(select(PhotoReceipt)).all()) == 6  # the two received before the crash, not twice
+    assert sequence_names(job) == TRUE_ORDER
+    assert not bulk.staging_dir(job.id).exists()
+    assert "Retry" not in expert.get(f"/bulk/{job.id}").get_data(as_text=True)
+    assert runner.invoke(args=["evidence", "verify"]).exit_code == 0
 
 
 @pytest.mark.parametrize("method, path", [("get", "/bulk/{id}"), ("get", "/bulk/{id}/status.json"),

@@ -209,3 +209,19 @@ def test_evidence_verify_finds_an_altered_or_missing_original_and_derivatives_re
     result = runner.invoke(args=["evidence", "verify"])
     assert result.exit_code == 1
     assert f"{first.sha256}: altered" in result.output and f"{other.sha256}: missing" in result.output
+
+
+def test_an_original_downloads_as_an_attachment_a_browser_may_neither_sniff_nor_run(world, case, jpeg):
+    # A JPEG carrying HTML after its end: a browser sniffing it, or led to open it, must not run it.
+    polyglot = jpeg + b"<html><script>alert(document.cookie)</script></html>"
+    expert = world.client("expert")
+    _upload(expert, case, [("a.jpg", polyglot)])
+    photo = get_session().exec(select(Photo)).one()
+    with expert.post(f"/photos/{photo.id}/original") as original:
+        assert original.status_code == 200 and original.data == polyglot
+        assert original.headers["Content-Disposition"].startswith("attachment;")
+        assert original.headers["X-Content-Type-Options"] == "nosniff"
+        assert original.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    with expert.get(f"/photos/{photo.id}/large.jpg") as large:
+        assert large.headers["X-Content-Type-Options"] == "nosniff"
+        assert large.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"

@@ -309,3 +309,25 @@ def test_derivative_is_written_whole_or_not_at_all(store: PhotoStore) -> None:
     assert files_under(written.parent) == [written]  # no temporary file left behind
     store.write_derivative("YEM", PHOTO_SHA, "large", lambda f: f.write(b"rebuilt"))
     assert written.read_bytes() == b"rebuilt"
+
+
+def test_verifying_a_large_original_reads_it_in_chunks_not_whole(store: PhotoStore) -> None:
+    import tracemalloc
+
+    size = 64 * 1024 * 1024  # a large file, sparse on disk: verify must not hold it in memory
+    digest = hashlib.sha256()
+    zeros = bytes(8 * 1024 * 1024)
+    for _ in range(size // len(zeros)):
+        digest.update(zeros)
+    sha = digest.hexdigest()
+    path = store.original_path("YEM", sha)
+    path.parent.mkdir(parents=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    tracemalloc.start()
+    try:
+        assert store.verify("YEM", sha) is True
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024

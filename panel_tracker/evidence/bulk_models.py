@@ -3,7 +3,7 @@
 The row is the import's progress bar and its report: what was received, what was skipped
 and why, and which photos were assigned to which items. Uploaded names are kept here as
 metadata only; the files themselves wait in a staging folder under ``instance/`` named by
-number, and are removed once the import has run.
+number, removed once the import is done (kept a while after a failure, for Retry).
 """
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ class BulkImport(SQLModel, table=True):
     created_at: datetime = created_at_field()
     started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     updated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    #: Set by the running job after each file; a running import whose heartbeat is old has died.
+    heartbeat_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
@@ -58,6 +58,8 @@ def _actor():
     return current_user._get_current_object()
 
 
+# VISIBILITY: who may see a bulk import (its starter, or a coordinator of the panel); the
+# visibility module replaces this one call.
 def _may_see(job: BulkImport) -> bool:
     return job.created_by_id == current_user.id or has_role(Role.COORDINATOR)
 
@@ -109,7 +111,7 @@ def bulk_import(case_id: int):
 def _start(db, job: BulkImport) -> None:
     """Hand the import to the job runner; if the queue is down, the import's record says so."""
     try:
-        jobs.enqueue(bulk.JOB, job.id, sync=bool(bulk.setting("BULK_IMPORT_SYNC")))
+        jobs.enqueue(bulk.JOB, job.id, sync=bool(current_app.config["BULK_IMPORT_SYNC"]))
     except redis.exceptions.RedisError:
         log.exception("bulk import %s could not be queued", job.id)
         bulk.mark_failed(db, job, "The job queue could not be reached, so the import did not start. Nothing was "
@@ -133,7 +135,7 @@ def bulk_report(bulk_id: int):
         no_time=[p for p in sequence if not (p.taken_at_corrected or p.taken_at)],
         duplicates=[e for e in job.files if e.get("outcome") == "duplicate"],
         clocks_form=ClocksForm(clock_corrections=bulk.format_clock_corrections(job.clock_offsets or {})),
-        stalled=bulk.stalled(job),
+        dead=bulk.is_dead(job), retryable=bulk.retryable(job), retry_form=FlaskForm(),
         camera_label=bulk.camera_label, format_offset=bulk.format_offset)
 
 
@@ -203,3 +205,23 @@ def bulk_clocks(bulk_id: int):
         return redirect(url_for("evidence.bulk_report", bulk_id=job.id) + "#cameras")
     flash(f"Clock corrections applied to {changed} photo(s); the sequence is sorted again.", "info")
     return redirect(url_for("evidence.bulk_report", bulk_id=job.id) + "#sequence")
+
+
+@bp.route("/bulk/<int:bulk_id>/retry", methods=["POST"])
+@requires(Role.EXPERT)
+def bulk_retry(bulk_id: int):
+    """Queue a failed import again from its staged files; files already received are not received twice."""
+    db = get_session()
+    job, _case = _load(bulk_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        bulk.retry_bulk_import(db, job, _actor())
+        db.commit()
+    except Invalid as exc:
+        db.rollback()
+        flash(" ".join(exc.errors.values()), "error")
+        return redirect(url_for("evidence.bulk_report", bulk_id=job.id))
+    _start(db, job)
+    flash("The import was queued again; photos already received are not received twice.", "info")
+    return redirect(url_for("evidence.bulk_report", bulk_id=job.id))

@@ -1,4 +1,4 @@
-"""``panel-tracker evidence verify`` and ``panel-tracker evidence rebuild-derivatives``."""
+"""``panel-tracker evidence verify``, ``evidence clean`` and ``evidence rebuild-derivatives``."""
 from __future__ import annotations
 
 import sys
@@ -12,17 +12,46 @@ evidence_cli = click.Group("evidence", help="The store of original evidence file
 @evidence_cli.command("verify")
 @with_appcontext
 def verify() -> None:
-    """Re-hash every stored original; exit 1 listing any file missing or altered."""
+    """Re-hash every stored original and look for debris; exit 1 listing any problem."""
     from ..db import get_session
+    from .debris import find_debris
     from .services import verify_store
 
-    problems = verify_store(get_session())
+    db = get_session()
+    problems = verify_store(db)
     for code, sha, problem in problems:
         click.echo(f"{code} {sha}: {problem}", err=True)
+    debris = find_debris(db)
+    for item in debris:
+        click.echo(f"debris: {item}", err=True)
     if problems:
         click.echo(f"{len(problems)} original(s) missing or altered", err=True)
+    if debris:
+        click.echo(f"{len(debris)} piece(s) of debris from interrupted uploads or imports; "
+                   f"`panel-tracker evidence clean` removes them", err=True)
+    if problems or debris:
         sys.exit(1)
-    click.echo("every original is present and matches its SHA-256")
+    click.echo("every original is present and matches its SHA-256; no debris")
+
+
+@evidence_cli.command("clean")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+@with_appcontext
+def clean(dry_run: bool) -> None:
+    """Remove what interrupted uploads and imports left behind; mark dead imports failed (retryable)."""
+    from ..db import get_session
+    from .debris import clean_debris
+
+    db = get_session()
+    found = clean_debris(db, dry_run=dry_run)
+    db.commit()
+    verb = "would remove" if dry_run else "removed"
+    for item in found:
+        if item.path is None:
+            click.echo(f"{'would mark' if dry_run else 'marked'} failed (retryable): {item}")
+        else:
+            click.echo(f"{verb} {item}")
+    click.echo(f"{len(found)} piece(s) of debris{' found' if dry_run else ' cleaned'}")
 
 
 @evidence_cli.command("rebuild-derivatives")

@@ -1,4 +1,4 @@
-"""Photos as evidence (domain.md §4): the original kept byte-for-byte, every receipt recorded."""
+"""Photos as evidence: the original kept byte-for-byte, every receipt recorded."""
 from __future__ import annotations
 
 from datetime import date, datetime

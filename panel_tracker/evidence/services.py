@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
@@ -52,6 +53,23 @@ def _safe_filename(name: str) -> str:
     return "".join(ch for ch in (name or "").replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable())[:255]
 
 
+def _lock_photo_key(db: Session, panel_id: int, sha: str) -> None:
+    """Serialise receivers of the same bytes until this transaction ends, so the second sees
+    the first's committed photo instead of failing on the unique (panel, SHA-256) key: a
+    transaction-scoped advisory lock on PostgreSQL; on SQLite a no-op write, which takes the
+    database's write lock (waiting for the other writer)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(sa.text("SELECT pg_advisory_xact_lock(:panel, :sha)"),
+                   {"panel": panel_id, "sha": int(sha[:8], 16) - (1 << 31)})
+    else:
+        db.execute(sa.text("UPDATE photo SET id = id WHERE 0"))
+
+
+def _purged(filename: str) -> PhotoRefused:
+    return PhotoRefused(f"{_safe_filename(filename)}: this file was purged from the panel's store by an admin "
+                        f"and cannot be received again.", 409)
+
+
 def receive_photo(db: Session, panel, stream, *, filename: str, actor, case_id: int | None = None,
                   item_id: int | None = None, source: str = "", channel: Channel = Channel.UPLOAD,
                   is_original: bool = True, caption: str = "", source_line: str = "", photographer: str = "",
@@ -69,8 +87,7 @@ def receive_photo(db: Session, panel, stream, *, filename: str, actor, case_id: 
         existing = db.exec(select(Photo).where(Photo.panel_id == panel.id, Photo.sha256 == sha)).first()
         if existing is not None:
             if existing.purged_at is not None:
-                raise PhotoRefused(f"{_safe_filename(filename)}: this file was purged from the panel's store "
-                                   f"by an admin and cannot be received again.", 409)
+                raise _purged(filename)
             found["existing"] = existing
             return
         try:
@@ -88,6 +105,12 @@ def receive_photo(db: Session, panel, stream, *, filename: str, actor, case_id: 
 
     actor_id = getattr(actor, "id", None)
     photo = found.get("existing")
+    if photo is None:  # unless another upload of the same bytes has just committed it
+        _lock_photo_key(db, panel.id, stored.sha256)
+        photo = db.exec(select(Photo).where(Photo.panel_id == panel.id, Photo.sha256 == stored.sha256)
+                        .execution_options(populate_existing=True)).first()
+        if photo is not None and photo.purged_at is not None:
+            raise _purged(filename)
     first_receipt = None
     if photo is None:
         info: images.ImageInfo = found["info"]

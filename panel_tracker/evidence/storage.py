@@ -332,6 +332,26 @@ class PhotoStore:
                 ):
                     yield panel_dir.name, sha, self._inside_root(path)
 
+    def iter_tmp(self) -> Iterator[Path]:
+        """Files in ``tmp/``: uploads being written, or left by a process that was killed."""
+        for path in sorted(self.tmp_dir.iterdir()):
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+    def iter_derivatives(self) -> Iterator[tuple[str, str | None, Path]]:
+        """Every file under ``derivatives/`` as ``(panel_code, sha or None, path)``; sha is
+        None for a file that is not a finished derivative (e.g. an interrupted write)."""
+        for panel_dir in sorted(self.derivatives_dir.iterdir()):
+            if not (panel_dir.is_dir() and _PANEL_CODE.fullmatch(panel_dir.name)):
+                continue
+            for path in sorted(panel_dir.glob("*/??/*")):
+                if not path.is_file() or path.is_symlink():
+                    continue
+                sha = path.name.removesuffix(".jpg")
+                well_formed = (path.parent.parent.name in DERIVATIVE_SIZES and _SHA256.fullmatch(sha)
+                               and path.parent.name == sha[:2] and path.suffix == ".jpg")
+                yield panel_dir.name, sha if well_formed else None, self._inside_root(path)
+
     def purge_original(self, panel_code: str, sha: str) -> bool:
         """Destroy an original and its derivatives; True if anything was removed.
 

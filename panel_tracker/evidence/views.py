@@ -17,11 +17,21 @@ from .models import Photo, PhotoReceipt
 
 bp = Blueprint("evidence", __name__)
 
-SIZES = ("thumb", "large")
-
 
 def _actor():
     return current_user._get_current_object()
+
+
+#: A file's response may not be run as a page: no sniffing it into HTML, no scripts, no
+#: same-origin rights, nothing loaded, even if a browser is led to render it.
+FILE_SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff",
+                         "Content-Security-Policy": "sandbox; default-src 'none'"}
+
+
+def protect_file_response(response: Response) -> Response:
+    """The per-response headers of a file a user sent (or one made from it)."""
+    response.headers.update(FILE_SECURITY_HEADERS)
+    return response
 
 
 def _item_choices(case: Case):
@@ -130,7 +140,7 @@ def image(photo_id: int, size: str):
     response = Response(path.read_bytes(), mimetype="image/jpeg")
     response.set_etag(photo.sha256 + size)
     response.headers["Cache-Control"] = "private, max-age=3600"
-    return response.make_conditional(request)
+    return protect_file_response(response.make_conditional(request))
 
 
 # Looking at an original or at GPS is recorded in the audit log, so it takes a POST with a
@@ -150,7 +160,7 @@ def original(photo_id: int):
     response = send_file(path, mimetype=photo.mime, as_attachment=True,
                          download_name=f"{current_panel().code}-photo-{photo.id}-{photo.sha256[:12]}{extension}")
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return protect_file_response(response)  # send_file's as_attachment: Content-Disposition: attachment
 
 
 @bp.route("/photos/<int:photo_id>/gps", methods=["POST"])
