@@ -252,13 +252,16 @@ def show_item(item_id: int):
     case = load_or_404(Case, item.case_id)
     markings = queries.markings_by_item([item.id])[item.id]
     photos = list(db.exec(queries.visible(Photo).where(Photo.item_id == item.id).order_by(Photo.id)).all())
-    visible_photo_ids = {p.id for p in photos}
     links = {}
     if markings:
-        for link in db.exec(MarkingPhoto.__table__.select().where(
-                MarkingPhoto.marking_id.in_([m.id for m in markings]))).all():
-            if link.photo_id in visible_photo_ids:
-                links.setdefault(link.marking_id, []).append(link)
+        for link in db.exec(queries.visible(MarkingPhoto).where(
+                MarkingPhoto.marking_id.in_([m.id for m in markings])).order_by(MarkingPhoto.id)).all():
+            links.setdefault(link.marking_id, []).append(link)
+    # A marking may be shown on a photo of another item (the same crate, a close-up): seen
+    # here when the reader may see that photo, as in the API and the ZIP export.
+    linked_ids = {link.photo_id for ls in links.values() for link in ls}
+    photo_by_id = {p.id: p for p in photos} | {p.id: p for p in db.exec(queries.visible(Photo).where(
+        Photo.id.in_(linked_ids - {p.id for p in photos}))).all()}
     link_form = MarkingPhotoForm()
     link_form.photo_id.choices = [(p.id, f"Photo {p.id} {p.caption[:40]}") for p in photos]
     reader = queries.reader()
@@ -266,7 +269,7 @@ def show_item(item_id: int):
     shown_ids = visibility.visible_among(db, Item, [c.id for c in candidates], reader)
     return render_template(
         "cases/item.html", item=item, case=case, markings=markings, photos=photos,
-        photo_by_id={p.id: p for p in photos}, links=links, link_form=link_form,
+        photo_by_id=photo_by_id, links=links, link_form=link_form,
         refs=visibility.references(db, [item], reader)[item.id],
         sightings=services.sightings_of(db, item, queries.visible(Item)),
         candidates=[c for c in candidates if c.id in shown_ids],
