@@ -283,7 +283,7 @@ def test_gps_in_an_export_is_audited_like_a_gps_view(world, tmp_path):
 def test_a_public_photo_of_a_panel_item_linked_to_a_public_items_marking_stays_out_of_the_viewers_zip(world, tmp_path):
     import json, zipfile
     from panel_tracker.cases import services
-    from panel_tracker.cases.models import Marking, MarkingKind
+    from panel_tracker.cases.models import MarkingKind
     expert = world.client("expert")
     c = mk_case(expert)
     classify(expert, f"/cases/{c.id}/classify", "public")

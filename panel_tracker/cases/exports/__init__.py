@@ -16,7 +16,6 @@ batches, so a case of thousands of items and photos streams.
 """
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from ...validation import Invalid
 from .. import queries
 from ..models import Case
 from . import selection, writers
-from .writers import ExportCounts, safe_ref
+from .writers import _SAFE_NAME, ExportCounts, safe_ref
 
 FORMATS: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
@@ -42,7 +41,6 @@ FORMATS: dict[str, str] = {
 }
 #: The item-list filters an export accepts: those of the item list (``queries.ITEM_FILTERS``).
 FILTERS: tuple[str, ...] = queries.ITEM_FILTERS
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class ExportForbidden(Exception):
