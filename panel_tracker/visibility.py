@@ -44,11 +44,6 @@ class Reader:
     clearance: Classification
     user_id: int | None = None
 
-    def at_most(self, level) -> "Reader":
-        """The same reader capped at ``level`` (an export at a chosen classification)."""
-        level = coerce(level)
-        return Reader(self.panel_id, level if level.rank < self.clearance.rank else self.clearance, self.user_id)
-
     @property
     def panel_level(self) -> bool:
         return self.clearance == Classification.PANEL

@@ -452,3 +452,25 @@ def test_every_export_holds_exactly_what_the_rule_allows(matrix, role):
             if key[0] in "IPQM" and not rule.sees(key) and f"TOK{key}Z".encode() in blob:
                 problems.append(f"{url} holds hidden {key}")
     assert not problems, problems
+
+
+def test_a_domain_can_restrict_its_objects_to_named_readers(matrix):
+    """The hook the coming findings domain needs (source identities only their handlers may
+    see): ``extra_condition(reader)`` applies through every door, on top of the rule."""
+    from panel_tracker import visibility
+    from panel_tracker.cases.models import Case, Inspection
+
+    app, world, objs, tokens = matrix
+    kept = visibility.rule(Inspection)
+    visibility.register(Inspection, parents=kept.parents, withheld=kept.withheld,
+                        extra_condition=lambda reader: Inspection.created_by_id == reader.user_id)
+    try:
+        inspection = objs["N00"]  # public, in the public case, recorded by the expert
+        for role, expected in (("expert", 200), ("coordinator", 404)):
+            status, _ = api(app, tokens[role])(f"/inspections/{inspection.id}")
+            _, page = get(browser(world, role), f"/cases/{objs['C0'].id}")
+            assert (status, "TOKN00Z" in page.decode()) == (expected, expected == 200), role
+    finally:
+        visibility.register(Inspection, parents=kept.parents, references=kept.references, withheld=kept.withheld,
+                            extra_condition=kept.extra_condition)
+    assert visibility.rule(Inspection).parents == {"case_id": Case}

@@ -26,10 +26,9 @@ def reader() -> visibility.Reader:
     return visibility.Reader(panel_id(), clearance(), getattr(user, "id", None))
 
 
-def visible(model, clearance_level=None):
+def visible(model):
     """What the reader of this request may see of ``model`` (see :mod:`panel_tracker.visibility`)."""
-    who = reader()
-    return visibility.visible(model, who.at_most(clearance_level) if clearance_level else who)
+    return visibility.visible(model, reader())
 
 
 def load_or_404(model, object_id: int):

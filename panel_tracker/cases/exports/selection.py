@@ -2,8 +2,8 @@
 plain records (dicts), by the rule of :mod:`panel_tracker.visibility`.
 
 Nothing here writes a file or reads the request: give it a session, a
-:class:`~panel_tracker.visibility.Reader` (an export at a chosen classification is the
-reader capped at it, ``reader.at_most(level)``) and the item-list filters. The writers
+:class:`~panel_tracker.visibility.Reader` (an export at a chosen classification is a reader
+at that level, never above the user's clearance) and the item-list filters. The writers
 (``writers.py``) and, later, report annexes turn these records into files.
 """
 from __future__ import annotations
