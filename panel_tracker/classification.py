@@ -1,13 +1,12 @@
-"""Classification of what the panel holds (domain.md §8) and who may see it.
+"""Classification of what the panel holds (domain.md §8): the levels and each role's clearance.
 
-``public`` < ``committee`` < ``panel``. Everything new starts ``panel``. Every output —
-pages, search hits, exports, API, audit views, PDFs, DOCX — asks this module.
+``public`` < ``committee`` < ``panel``. Everything new starts ``panel``. Which objects and
+fields a reader may see, through their parents, is decided by :mod:`panel_tracker.visibility`,
+which every output asks.
 """
 from __future__ import annotations
 
 from enum import Enum
-
-import sqlalchemy as sa
 
 
 class Classification(str, Enum):
@@ -65,8 +64,3 @@ def where_visible(column, clearance: Classification):
 def most_restrictive(*levels) -> Classification:
     return max((coerce(level) for level in levels if level), key=lambda c: c.rank, default=DEFAULT)
 
-
-def column(default: Classification = DEFAULT) -> sa.Column:
-    return sa.Column(
-        sa.String(16), nullable=False, default=default.value, server_default=default.value, index=True
-    )

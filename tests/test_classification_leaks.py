@@ -277,3 +277,68 @@ def test_gps_in_an_export_is_audited_like_a_gps_view(world, tmp_path):
     s = get_session(); s.expire_all()
     views = s.exec(select(AuditRecord).where(AuditRecord.action == "photo.view_gps")).all()
     assert views, "... but no photo.view_gps record: the GPS audit is bypassed by exporting"
+
+
+# ---------------------------------------------------------------- 7.13 a photo of a hidden item through a marking link
+def test_a_public_photo_of_a_panel_item_linked_to_a_public_items_marking_stays_out_of_the_viewers_zip(world, tmp_path):
+    import json, zipfile
+    from panel_tracker.cases import services
+    from panel_tracker.cases.models import MarkingKind
+    expert = world.client("expert")
+    c = mk_case(expert)
+    classify(expert, f"/cases/{c.id}/classify", "public")
+    shown = mk_item(expert, c, type="rifle", serial="AB123", serial_legibility="intact")
+    classify(expert, f"/items/{shown.id}/classify", "public")
+    hidden = mk_item(expert, c, type="HIDDEN-launcher")                 # stays panel-only
+    p = upload(expert, c, jpeg_bytes(tmp_path), item_id=hidden.id, caption="CAPTION-OF-HIDDEN-ITEM")
+    classify(expert, f"/photos/{p.id}/classify", "public")              # the photo itself is public
+    s = get_session()
+    marking = services.add_marking(s, s.get(Item, shown.id), {"text": "AB123", "kind": MarkingKind.SERIAL},
+                                   world.users["expert"])
+    services.link_marking_photo(s, marking, s.get(Photo, p.id), (0.1, 0.2, 0.3, 0.4), world.users["expert"])
+    s.commit()
+    viewer = world.client("viewer")
+    assert viewer.get(f"/photos/{p.id}").status_code == 404            # the page says it does not exist ...
+    with viewer.get(f"/cases/{c.id}/export?format=zip") as response:   # ... and so must the export
+        z = zipfile.ZipFile(io.BytesIO(response.data))
+    names = z.namelist()
+    [item_json] = [json.loads(z.read(n)) for n in names if n.startswith("items/")]
+    blob = "".join(z.read(n).decode() for n in names if n.endswith(".json"))
+    problems = []
+    if any(p.sha256 in n for n in names): problems.append("the hidden item's photo file is in the ZIP")
+    if p.sha256 in blob or "CAPTION-OF-HIDDEN-ITEM" in blob: problems.append("its metadata is in the JSON")
+    if item_json["markings"][0]["photos"]: problems.append("the marking names the photo")
+    if "serial_key" in item_json: problems.append("the internal serial_key is exported")
+    assert not problems, problems
+
+
+# ---------------------------------------------------------------- 7.11 ids and wording of hidden objects
+def test_a_viewer_learns_nothing_of_a_hidden_inspection_or_first_sighting(world):
+    from tests.test_api import api_as
+    expert = world.client("expert")
+    c = mk_case(expert)
+    classify(expert, f"/cases/{c.id}/classify", "committee")
+    r = expert.post(f"/cases/{c.id}/inspections/new", data={"inspected_on": "2024-03-12", "place": "Port",
+                                                            "access_mode": "physical"})
+    assert r.status_code == 302
+    from panel_tracker.cases.models import Inspection
+    inspection = get_session().exec(select(Inspection)).one()           # stays panel-only
+    first = mk_item(expert, c, type="rifle", serial="AB123", serial_legibility="intact")   # stays panel-only
+    later = mk_item(expert, c, type="rifle", serial="AB123", serial_legibility="intact",
+                    inspection_id=str(inspection.id))
+    classify(expert, f"/items/{later.id}/classify", "committee")
+    assert expert.post(f"/items/{later.id}/sighting", data={"sighting_of": first.item_ref}).status_code == 302
+    viewer = world.client("viewer")
+    assert viewer.get(f"/items/{first.id}").status_code == 404
+    assert viewer.get(f"/inspections/{inspection.id}/edit").status_code in (403, 404)
+    seen = api_as(world, "viewer").get(f"/items/{later.id}").get_json()
+    listed = api_as(world, "viewer").get("/items").get_json()["items"]
+    page = viewer.get(f"/items/{later.id}").get_data(as_text=True)
+    problems = []
+    if seen["sighting_of_id"] is not None: problems.append("API item names the hidden first sighting's id")
+    if seen["inspection_id"] is not None: problems.append("API item names the hidden inspection's id")
+    if any(i["sighting_of_id"] or i["inspection_id"] for i in listed): problems.append("API list names them")
+    if "Another sighting" in page: problems.append("the item page says there is another sighting")
+    assert not problems, problems
+    full = api_as(world, "expert").get(f"/items/{later.id}").get_json()   # the expert still sees both
+    assert (full["sighting_of_id"], full["inspection_id"]) == (first.id, inspection.id)

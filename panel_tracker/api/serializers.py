@@ -3,9 +3,10 @@
 The shape of the full-stack-fastapi-template: ``XCreate`` / ``XUpdate`` validate a request
 body (types, enums, unknown fields, nulls) before a service sees it; the services keep the
 domain rules (an item's serial and quantity, a case reference's shape) so the form, the
-API and the import share them. ``XPublic`` is what a token may see: ``item_public`` blanks
-an item's source fields when its source classification is above the token's clearance,
-and ``photo_public`` leaves out GPS and EXIF unless asked for by an expert.
+API and the import share them. ``XPublic`` is what a token may see, by the rule of
+:mod:`panel_tracker.visibility`: ``item_public`` blanks the fields withheld from the reader
+(an item's source details) and the ids of objects it may not see; ``photo_public`` leaves
+out EXIF and receipts withheld from the reader, and GPS unless asked for.
 
 Errors from pydantic and from the services reach the client in one shape,
 ``{"errors": {field: message}}`` (see :func:`errors_of`).
@@ -23,7 +24,8 @@ from ..cases.models import (
     AccessMode, CaseStatus, Category, Condition, Confidence, Item, Legibility, MarkingKind, Script,
     SymbolShape, YearCalendar,
 )
-from ..classification import Classification, may_see
+from .. import visibility
+from ..classification import Classification
 
 MAX_PER_PAGE = 200
 
@@ -255,11 +257,11 @@ class ItemPublic(SQLModel):
     updated_at: Optional[datetime]
 
 
-def item_public(item: Item, case_ref: str, clearance: Classification) -> dict:
-    values = {name: getattr(item, name) for name in ItemPublic.model_fields if hasattr(item, name)}
-    withheld = not may_see(clearance, item.source_classification)
-    if withheld:
-        values.update(dict.fromkeys(Item.SOURCE_FIELDS))
+def item_public(item: Item, case_ref: str, reader: visibility.Reader, refs: dict[str, int | None]) -> dict:
+    """``refs``: the item's references as ``visibility.references`` gives them (null when hidden)."""
+    values = visibility.shown(item, reader, [name for name in ItemPublic.model_fields if hasattr(item, name)],
+                              refs=refs)
+    withheld = "source" in visibility.withheld_groups(item, reader)
     return ItemPublic(**values, case_ref=case_ref, source_withheld=withheld).model_dump(mode="json")
 
 
@@ -339,10 +341,10 @@ class ReceiptPublic(SQLModel):
     id: int
     received_at: datetime
     received_by_id: Optional[int]
-    source: str
+    source: Optional[str]  # null when withheld from the reader
     channel: str
     is_original: bool
-    filename: str
+    filename: Optional[str]
     duplicate_of_id: Optional[int]
 
 
@@ -375,15 +377,20 @@ class PhotoPublic(SQLModel):
     gps: Optional[GpsPublic] = None
 
 
-def photo_public(photo, *, images: dict[str, str], expert: bool, receipts=(), gps: bool = False) -> dict:
+def photo_public(photo, reader: visibility.Reader, *, images: dict[str, str], receipts=(), gps: bool = False) -> dict:
+    """``gps``: the caller asked for the position (and audited it); it is given only when the
+    reader may see it. EXIF and receipts are left out when withheld from the reader."""
+    withheld = visibility.withheld_groups(photo, reader)
     values = {name: getattr(photo, name) for name in PhotoPublic.model_fields if hasattr(photo, name)}
     values.update(exif=None, gps=None, images=images)
-    if expert:
+    gps = gps and "gps" not in withheld
+    exclude = {"exif", "receipts"} if "exif" in withheld else set()
+    if "exif" not in withheld:
         values["exif"] = {k: v for k, v in (photo.exif or {}).items() if gps or not k.startswith("GPS")}
-        values["receipts"] = [ReceiptPublic.model_validate(r, from_attributes=True) for r in receipts]
+        values["receipts"] = [ReceiptPublic.model_validate(visibility.shown(r, reader, ReceiptPublic.model_fields))
+                              for r in receipts]
     if gps and photo.gps_lat is not None and photo.gps_lon is not None:
         values["gps"] = GpsPublic(lat=photo.gps_lat, lon=photo.gps_lon)
-    exclude = {"exif", "receipts"} if not expert else set()
     if not gps:
         exclude.add("gps")
     return PhotoPublic(**values).model_dump(mode="json", exclude=exclude)

@@ -4,11 +4,12 @@ Bearer tokens are not sent by browsers on their own, so the API is exempt from C
 it never accepts the session cookie. A token works in one panel with at most its
 owner's role; reads need viewer, writes expert. The reference is docs/api.md.
 
-What a token may see is decided here, once, by the ``visible_*`` queries that every
-list and every object URL goes through: an object is visible when it belongs to the
-token's panel, is not deleted, is classified at or below the token's clearance, and so
-are the objects it belongs to (an item's case, a marking's item, a photo's item and
-case). Anything else is a 404 or absent from lists. Writes go through the services
+What a token may see is decided by :mod:`panel_tracker.visibility` (through
+``cases.queries``), as for the pages: an object is visible when it belongs to the token's
+panel, is not deleted, is classified at or below the token's clearance, and so are the
+objects it belongs to (an item's case, a marking's item, a photo's item and case).
+Anything else is a 404 or absent from lists; ids of hidden objects are null, and withheld
+fields are null or left out. Writes go through the services
 (which validate and audit) and commit once.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, or_
 from sqlmodel import select
 
-from ..auth.access import clearance, current_panel, current_role, has_role, requires
+from .. import visibility
+from ..auth.access import current_panel, current_role, has_role, requires
 from ..auth.models import Role
 from ..cases import queries, services
 from ..cases.models import Case, Inspection, Item, Marking, MarkingPhoto
@@ -68,17 +70,6 @@ def _refused_by_service(exc: Invalid):
 @bp.errorhandler(BadRequest)
 def _unreadable(exc: BadRequest):
     return jsonify(errors=exc.errors), 400
-
-
-# ------------------------------------------------------------------ what a token may see
-
-
-# Visibility is the pages' own (cases.queries): an object is seen only if it and what it
-# belongs to are in the token's panel, not deleted and within the token's clearance.
-
-
-def _ids(stmt, model):
-    return stmt.with_only_columns(model.id)
 
 
 # ------------------------------------------------------------------ request and response helpers
@@ -240,9 +231,10 @@ def update_inspection(inspection_id: int):
 
 def _items_public(items):
     case_ids = {item.case_id for item in items}
-    refs = dict(get_session().exec(select(Case.id, Case.ref).where(Case.id.in_(case_ids))).all()) if items else {}
-    level = clearance()
-    return [s.item_public(item, refs[item.case_id], level) for item in items]
+    case_refs = dict(get_session().exec(select(Case.id, Case.ref).where(Case.id.in_(case_ids))).all()) if items else {}
+    reader = queries.reader()
+    refs = visibility.references(get_session(), items, reader)
+    return [s.item_public(item, case_refs[item.case_id], reader, refs[item.id]) for item in items]
 
 
 def _check_inspection(case: Case, inspection_id: int | None) -> None:
@@ -319,7 +311,7 @@ def _markings_public(markings):
         rows = get_session().exec(
             select(MarkingPhoto)
             .where(MarkingPhoto.marking_id.in_([m.id for m in markings]),
-                   MarkingPhoto.photo_id.in_(_ids(visible(Photo), Photo)))
+                   MarkingPhoto.id.in_(visibility.visible_ids(MarkingPhoto, queries.reader())))
             .order_by(MarkingPhoto.id)).all()
         for link in rows:
             links.setdefault(link.marking_id, []).append({"photo_id": link.photo_id, "box": link.box})
@@ -387,15 +379,16 @@ def link_marking_photo(marking_id: int):
 
 
 def _photos_public(photos, *, gps: bool = False):
-    expert = has_role(Role.EXPERT)
+    reader = queries.reader()
     receipts: dict[int, list] = {}
-    if expert and photos:
-        rows = get_session().exec(select(PhotoReceipt).where(PhotoReceipt.photo_id.in_([p.id for p in photos]))
+    if photos:
+        rows = get_session().exec(visibility.visible(PhotoReceipt, reader)
+                                  .where(PhotoReceipt.photo_id.in_([p.id for p in photos]))
                                   .order_by(PhotoReceipt.id)).all()
         for receipt in rows:
             receipts.setdefault(receipt.photo_id, []).append(receipt)
     return [
-        s.photo_public(photo, expert=expert, gps=gps, receipts=receipts.get(photo.id, ()),
+        s.photo_public(photo, reader, gps=gps, receipts=receipts.get(photo.id, ()),
                        images={size: url_for("api.photo_image", photo_id=photo.id, size=size)
                                for size in DERIVATIVE_SIZES})
         for photo in photos

@@ -1,4 +1,6 @@
-"""Browse and filter the audit log (admins and coordinators), values masked by classification."""
+"""Browse and filter the audit log (admins and coordinators), values masked by classification
+(:func:`panel_tracker.visibility.masked`: by today's classification of the object and its
+parents when that is stricter than when the change was recorded)."""
 from __future__ import annotations
 
 from datetime import datetime, time, timezone
@@ -6,11 +8,12 @@ from datetime import datetime, time, timezone
 from flask import Blueprint, render_template, request
 from sqlmodel import select
 
-from ..auth.access import clearance, panel_id, requires
+from .. import visibility
+from ..auth.access import panel_id, requires
 from ..auth.models import Role
-from ..classification import may_see
+from ..cases.queries import reader
+from ..classification import may_see, most_restrictive
 from ..db import get_session
-from . import masked_values
 from .models import AuditRecord
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -45,9 +48,11 @@ def index():
         stmt = stmt.where(AuditRecord.at <= datetime.combine(until, time.max, timezone.utc))
     page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
     rows = get_session().exec(stmt.order_by(AuditRecord.seq.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
-    viewer = clearance()
+    db, who = get_session(), reader()
     entries = [
-        {"rec": r, "values": masked_values(r, viewer), "visible": may_see(viewer, r.classification)}
+        {"rec": r, "values": visibility.masked(db, r, who),
+         "visible": may_see(who.clearance, most_restrictive(
+             r.classification, visibility.current_levels(db, r.object_type, r.object_id)[0]))}
         for r in rows[:PAGE]
     ]
     types = get_session().exec(

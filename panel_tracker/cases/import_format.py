@@ -771,6 +771,10 @@ def _rewind(source: Source) -> None:
 # --- writing ---------------------------------------------------------------
 
 
+def csv_safe(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "'") else value
+
+
 def write_csv(rows: Iterable[Mapping[str, object] | ItemRow],
               file: str | os.PathLike[str] | IO[bytes] | IO[str]) -> int:
     """Write rows in the import format and return how many were written.

@@ -8,6 +8,7 @@ from typing import ClassVar, Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from .. import visibility
 from ..classification import Classification
 from ..db import UTCDateTime, classification_field, created_at_field, enum_type
 
@@ -255,3 +256,15 @@ class ImportMapping(SQLModel, table=True):
     mapping: dict = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = created_at_field()
     created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
+
+
+# Who may see what (panel_tracker.visibility): an item is seen inside its case, a marking with
+# its item; an item's source details carry their own classification; who made a record is for
+# panel-level readers.
+_PEOPLE = visibility.Withheld("people", ("created_by_id", "deleted_by_id"), Classification.PANEL)
+visibility.register(Case, withheld=[_PEOPLE])
+visibility.register(Inspection, parents={"case_id": Case}, withheld=[_PEOPLE])
+visibility.register(Item, parents={"case_id": Case}, references={"inspection_id": Inspection, "sighting_of_id": Item},
+                    withheld=[visibility.Withheld("source", Item.SOURCE_FIELDS, lambda item: item.source_classification),
+                              _PEOPLE])
+visibility.register(Marking, parents={"item_id": Item}, withheld=[_PEOPLE])

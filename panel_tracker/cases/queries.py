@@ -1,17 +1,17 @@
-"""Reading cases and items: always scoped to the panel, to what the user may see, and to
-what is not deleted. Pages, exports and the API filter items with the same function."""
+"""Reading cases and items for the request: the panel and clearance in force, and the rule
+of :mod:`panel_tracker.visibility` (which pages, the API, exports and imports share)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
 
 import sqlalchemy as sa
+from flask import abort, g
+from flask_login import current_user
 from sqlmodel import select
 
-from flask import abort
-
+from .. import visibility
 from ..auth.access import clearance, panel_id
-from ..classification import visible_levels, where_visible
 from ..db import get_session
 from ..evidence.models import Photo
 from .models import Case, Category, Inspection, Item, Legibility, Marking
@@ -20,40 +20,21 @@ ITEM_FILTERS = ("category", "country", "recovered_from", "recovered_to", "legibi
                 "classification", "case", "q")
 
 
-def visible(model, clearance_level=None):
-    """What the user may see of ``model`` in the current panel: not deleted, within their
-    clearance, and inside a parent (case, item) they may see too — an item in a hidden
-    case is hidden, a marking is as visible as its item."""
-    level = clearance_level or clearance()
-    stmt = select(model).where(model.panel_id == panel_id(), model.deleted_at.is_(None))
-    if hasattr(model, "classification"):
-        stmt = stmt.where(where_visible(model.classification, level))
-    return stmt.where(*parent_conditions(model, level))
+def reader() -> visibility.Reader:
+    """The reader of this request: its panel (404 without one), clearance and user."""
+    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    return visibility.Reader(panel_id(), clearance(), getattr(user, "id", None))
 
 
-def parent_conditions(model, level) -> list:
-    def live_cases():
-        return select(Case.id).where(Case.deleted_at.is_(None), where_visible(Case.classification, level))
-
-    def live_items():
-        return select(Item.id).where(Item.deleted_at.is_(None), where_visible(Item.classification, level),
-                                     Item.case_id.in_(live_cases()))
-
-    if model in (Item, Inspection):
-        return [model.case_id.in_(live_cases())]
-    if model is Marking:
-        return [Marking.item_id.in_(live_items())]
-    if model is Photo:
-        return [Photo.purged_at.is_(None),
-                sa.or_(Photo.case_id.is_(None), Photo.case_id.in_(live_cases())),
-                sa.or_(Photo.item_id.is_(None), Photo.item_id.in_(live_items()))]
-    return []
+def visible(model):
+    """What the reader of this request may see of ``model`` (see :mod:`panel_tracker.visibility`)."""
+    return visibility.visible(model, reader())
 
 
 def load_or_404(model, object_id: int):
     """One object by id, by the same rules as the lists: another panel's, a deleted one, or
-    one (or whose case or item) above the user's clearance is a 404."""
-    obj = get_session().exec(visible(model).where(model.id == object_id)).first()
+    one (or whose case or item) above the reader's clearance is a 404."""
+    obj = visibility.load(get_session(), model, object_id, reader())
     if obj is None:
         abort(404)
     return obj
@@ -66,8 +47,9 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-def filter_items(stmt, args: Mapping[str, str]):
-    """Apply the item-list filters given as query-string values; unknown values match nothing."""
+def filter_items(stmt, args: Mapping[str, str], who: visibility.Reader | None = None):
+    """Apply the item-list filters given as query-string values; unknown values match nothing.
+    ``has_photos`` counts only photos ``who`` (default: this request's reader) may see."""
     if args.get("category"):
         stmt = stmt.where(Item.category == (args["category"] if args["category"] in {c.value for c in Category} else None))
     if args.get("country"):
@@ -84,8 +66,8 @@ def filter_items(stmt, args: Mapping[str, str]):
         else:
             stmt = stmt.where(Item.serial_legibility == (value if value in {l.value for l in Legibility} else None))
     if args.get("has_photos") in ("yes", "no", "true", "false", "1", "0"):
-        has = sa.exists().where(Photo.item_id == Item.id, Photo.deleted_at.is_(None),
-                                Photo.classification.in_(visible_levels(clearance())))
+        has = sa.exists().where(Photo.item_id == Item.id,
+                                Photo.id.in_(visibility.visible_ids(Photo, who or reader())))
         stmt = stmt.where(has if args["has_photos"] in ("yes", "true", "1") else ~has)
     if args.get("classification"):
         stmt = stmt.where(Item.classification == args["classification"])
@@ -108,7 +90,7 @@ def markings_by_item(item_ids: list[int]) -> dict[int, list[Marking]]:
     result: dict[int, list[Marking]] = {i: [] for i in item_ids}
     if not item_ids:
         return result
-    rows = get_session().exec(select(Marking).where(Marking.item_id.in_(item_ids), Marking.deleted_at.is_(None))
+    rows = get_session().exec(visible(Marking).where(Marking.item_id.in_(item_ids))
                               .order_by(Marking.item_id, Marking.id)).all()
     for marking in rows:
         result[marking.item_id].append(marking)

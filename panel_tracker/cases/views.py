@@ -6,11 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import select
 
-from ..audit import masked_values
+from .. import visibility
 from ..audit.models import AuditRecord
-from ..auth.access import clearance, current_panel, has_role, panel_id, requires, scoped
+from ..auth.access import current_panel, has_role, panel_id, requires, scoped
 from ..auth.models import Role
-from ..classification import may_see
 from ..db import get_session
 from ..evidence.models import Photo
 from ..formutil import show_errors
@@ -22,6 +21,13 @@ from .models import Case, Inspection, Item, Marking, MarkingPhoto
 from .queries import load_or_404
 
 bp = Blueprint("cases", __name__)
+
+
+@bp.app_template_global("withheld")
+def withheld(obj, group: str) -> bool:
+    """In templates: is this group of ``obj``'s fields (``source``, ``gps``…) withheld from the
+    reader of the request? (see :mod:`panel_tracker.visibility`)"""
+    return group in visibility.withheld_groups(obj, queries.reader())
 
 
 def _actor():
@@ -80,8 +86,7 @@ def show(case_id: int):
     return render_template(
         "cases/show.html", case=case, items=items, inspections=queries.inspections_for_case(case),
         markings=queries.markings_by_item([i.id for i in items]), photos=queries.photos_by_item(case.id),
-        classify_form=ClassifyForm(level=case.classification.value), delete_form=DeleteForm(),
-        viewer_clearance=clearance())
+        classify_form=ClassifyForm(level=case.classification.value), delete_form=DeleteForm())
 
 
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -247,21 +252,27 @@ def show_item(item_id: int):
     case = load_or_404(Case, item.case_id)
     markings = queries.markings_by_item([item.id])[item.id]
     photos = list(db.exec(queries.visible(Photo).where(Photo.item_id == item.id).order_by(Photo.id)).all())
-    visible_photo_ids = {p.id for p in photos}
     links = {}
     if markings:
-        for link in db.exec(MarkingPhoto.__table__.select().where(
-                MarkingPhoto.marking_id.in_([m.id for m in markings]))).all():
-            if link.photo_id in visible_photo_ids:
-                links.setdefault(link.marking_id, []).append(link)
+        for link in db.exec(queries.visible(MarkingPhoto).where(
+                MarkingPhoto.marking_id.in_([m.id for m in markings])).order_by(MarkingPhoto.id)).all():
+            links.setdefault(link.marking_id, []).append(link)
+    # A marking may be shown on a photo of another item (the same crate, a close-up): seen
+    # here when the reader may see that photo, as in the API and the ZIP export.
+    linked_ids = {link.photo_id for ls in links.values() for link in ls}
+    photo_by_id = {p.id: p for p in photos} | {p.id: p for p in db.exec(queries.visible(Photo).where(
+        Photo.id.in_(linked_ids - {p.id for p in photos}))).all()}
     link_form = MarkingPhotoForm()
     link_form.photo_id.choices = [(p.id, f"Photo {p.id} {p.caption[:40]}") for p in photos]
+    reader = queries.reader()
+    candidates = services.sighting_candidates(db, item) if has_role(Role.EXPERT) and not item.sighting_of_id else []
+    shown_ids = visibility.visible_among(db, Item, [c.id for c in candidates], reader)
     return render_template(
         "cases/item.html", item=item, case=case, markings=markings, photos=photos,
-        photo_by_id={p.id: p for p in photos}, links=links, link_form=link_form,
-        source_visible=may_see(clearance(), item.source_classification),
+        photo_by_id=photo_by_id, links=links, link_form=link_form,
+        refs=visibility.references(db, [item], reader)[item.id],
         sightings=services.sightings_of(db, item, queries.visible(Item)),
-        candidates=services.sighting_candidates(db, item) if has_role(Role.EXPERT) and not item.sighting_of_id else [],
+        candidates=[c for c in candidates if c.id in shown_ids],
         classify_form=ClassifyForm(level=item.classification.value),
         source_classify_form=ClassifyForm(field="source_classification", level=item.source_classification.value),
         delete_form=DeleteForm(), sighting_form=SightingForm(), marking_form=MarkingForm())
@@ -272,7 +283,7 @@ def show_item(item_id: int):
 def edit_item(item_id: int):
     item = load_or_404(Item, item_id)
     case = load_or_404(Case, item.case_id)
-    if not may_see(clearance(), item.source_classification):
+    if withheld(item, "source"):  # saving the form would blank what the user may not see
         abort(403)
     form = _item_form(case, obj=item if request.method == "GET" else None)
     if request.method == "GET":
@@ -349,11 +360,8 @@ def item_history(item_id: int):
         condition = condition | ((AuditRecord.object_type == "marking") & AuditRecord.object_id.in_(marking_ids))
     rows = db.exec(select(AuditRecord).where(AuditRecord.panel_id == panel_id(), condition)
                    .order_by(AuditRecord.seq)).all()
-    # Mask by what is classified now, when that is stricter than when the record was written.
-    now = {name: item.source_classification for name in Item.SOURCE_FIELDS}
-    viewer = clearance()
-    entries = [{"rec": r, "values": masked_values(r, viewer, at_least=item.classification, fields_at_least=now)}
-               for r in rows]
+    who = queries.reader()
+    entries = [{"rec": r, "values": visibility.masked(db, r, who)} for r in rows]
     return render_template("cases/history.html", item=item, entries=entries)
 
 

@@ -8,7 +8,8 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from ..cases.models import SoftDeletable
+from .. import visibility
+from ..cases.models import Case, Item, Marking, MarkingPhoto, SoftDeletable
 from ..classification import Classification
 from ..db import UTCDateTime, classification_field, created_at_field, enum_type
 
@@ -72,3 +73,25 @@ class PhotoReceipt(SQLModel, table=True):
     filename: str = Field(default="", sa_type=sa.String(255))  # as sent; never used as a path
     duplicate_of_id: Optional[int] = Field(default=None, foreign_key="photo_receipt.id")
     note: str = Field(default="", sa_type=sa.Text)
+
+
+# Who may see what (panel_tracker.visibility): a photo is seen inside its case and with its
+# item; receipt sources, file names, who did what and EXIF beyond camera and time are for
+# panel-level readers; GPS too (and each look at it is audited where it is shown).
+EXIF_SHOWN_BELOW_PANEL = frozenset({"Make", "Model", "DateTimeOriginal", "OffsetTimeOriginal", "Orientation"})
+
+
+def _camera_and_time_only(name: str, exif: dict | None) -> dict:
+    return {key: value for key, value in (exif or {}).items() if key in EXIF_SHOWN_BELOW_PANEL}
+
+
+visibility.register(Photo, parents={"case_id": Case, "item_id": Item}, withheld=[
+    visibility.Withheld("exif", ("exif",), Classification.PANEL, redact=_camera_and_time_only),
+    visibility.Withheld("gps", ("gps_lat", "gps_lon"), Classification.PANEL),
+    visibility.Withheld("people", ("created_by_id", "deleted_by_id"), Classification.PANEL),
+])
+# A receipt's duplicate_of_id names a receipt of the same photo (same bytes): seen with it.
+visibility.register(PhotoReceipt, parents={"photo_id": Photo}, withheld=[
+    visibility.Withheld("source", ("source", "filename", "note", "received_by_id"), Classification.PANEL),
+])
+visibility.register(MarkingPhoto, parents={"marking_id": Marking, "photo_id": Photo})
