@@ -7,14 +7,15 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date
 from typing import IO
 
 from sqlmodel import Session, select
 
-from ... import audit
+from ... import audit, visibility
 from ...auth.models import Membership
 from ...cases.models import Case, Item
-from ...classification import clearance_for, may_see
+from ...classification import clearance_for
 from ...validation import Invalid
 from .. import services
 from ..bulk_models import BulkImport
@@ -68,18 +69,18 @@ def _cell(values: list[str], index: int) -> str:
 # ------------------------------------------------------------------ assignment
 
 
-# VISIBILITY: the one place this package decides which items an actor may see. The
-# visibility module (one rule for every door) replaces the body of this function.
 def items_of_case(db: Session, case: Case, actor) -> list[Item]:
-    """The items of the case the actor may see, by reference."""
-    role = db.exec(select(Membership.role).where(Membership.user_id == getattr(actor, "id", None),
-                                                 Membership.panel_id == case.panel_id)).first()
-    rows = db.exec(select(Item).where(Item.panel_id == case.panel_id, Item.case_id == case.id,
-                                      Item.deleted_at.is_(None)).order_by(Item.item_ref)).all()
-    if role is None:
+    """The items of the case the actor may see (by the visibility module), by reference.
+
+    A background job has no request: the reader is built from the actor's membership, and
+    one no longer in force sees nothing."""
+    membership = db.exec(select(Membership).where(Membership.user_id == getattr(actor, "id", None),
+                                                  Membership.panel_id == case.panel_id)).first()
+    if membership is None or not membership.in_force(date.today()):
         return []
-    clearance = clearance_for(role)
-    return [i for i in rows if may_see(clearance, i.classification)]
+    reader = visibility.Reader(case.panel_id, clearance_for(membership.role), membership.user_id)
+    return list(db.exec(visibility.visible(Item, reader).where(Item.case_id == case.id)
+                        .order_by(Item.item_ref)).all())
 
 
 def _filable(photo: Photo | None, case: Case) -> str | None:
