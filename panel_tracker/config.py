@@ -61,10 +61,9 @@ class ConfigError(RuntimeError):
 
 
 def default_instance_path() -> Path:
-    env = os.environ.get("PANEL_TRACKER_INSTANCE")
-    if env:
-        return Path(env).resolve()
-    return (Path(__file__).resolve().parent.parent / "instance").resolve()
+    """``PANEL_TRACKER_INSTANCE``, else ``./instance`` of the working directory (never inside
+    the installed package, which may be a read-only ``site-packages``)."""
+    return Path(os.environ.get("PANEL_TRACKER_INSTANCE") or "instance").resolve()
 
 
 def load_config(app, config: dict | None) -> None:

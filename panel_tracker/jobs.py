@@ -125,3 +125,7 @@ def jobs_cli(burst: bool) -> None:
         raise SystemExit(1)
     click.echo(f"worker listening on queue {q.name!r}")
     Worker([q], connection=q.connection).work(burst=burst)
+
+
+def init_app(app) -> None:
+    app.cli.add_command(jobs_cli)  # panel-tracker worker [--burst]

@@ -219,3 +219,16 @@ def masked_values(rec: AuditRecord, clearance: Classification, *, at_least=None,
             if name in after:
                 after[name] = MASK
     return before, after
+
+
+def init_app(app) -> None:
+    """The audit page, ``panel-tracker audit``, and the navigation entry for coordinators."""
+    # Here, not at the top: both modules import this package's functions.
+    from .. import registry
+    from ..auth.models import Role
+    from .cli import audit_cli
+    from .views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(audit_cli)
+    registry.add_nav(app, "Audit log", "audit.index", role=Role.COORDINATOR, order=70)

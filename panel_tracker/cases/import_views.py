@@ -22,9 +22,9 @@ from ..auth.access import current_panel, requires
 from ..auth.models import Role
 from ..db import get_session
 from . import import_format
+from .blueprint import bp
 from .importer import import_items, validate_import
 from .models import ImportMapping
-from .views import bp
 
 ABANDONED_AFTER = 24 * 3600
 PREVIEW_ROWS = 20

@@ -1,1 +1,12 @@
-"""evidence"""
+"""evidence: photos as evidence — the content-addressed store, ingest, pages, bulk import."""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    # The web layer loads when an app is built, not whenever a model of this package is imported.
+    from . import bulk_views, views  # noqa: F401  (they add their routes to the blueprint)
+    from .blueprint import bp
+    from .cli import evidence_cli
+
+    app.register_blueprint(bp)
+    app.cli.add_command(evidence_cli)

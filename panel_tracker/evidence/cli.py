@@ -6,6 +6,9 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from ..db import get_session
+from .services import rebuild_derivatives, verify_store
+
 evidence_cli = click.Group("evidence", help="The store of original evidence files.")
 
 
@@ -13,9 +16,6 @@ evidence_cli = click.Group("evidence", help="The store of original evidence file
 @with_appcontext
 def verify() -> None:
     """Re-hash every stored original; exit 1 listing any file missing or altered."""
-    from ..db import get_session
-    from .services import verify_store
-
     problems = verify_store(get_session())
     for code, sha, problem in problems:
         click.echo(f"{code} {sha}: {problem}", err=True)
@@ -29,9 +29,6 @@ def verify() -> None:
 @with_appcontext
 def rebuild() -> None:
     """Rebuild the resized, EXIF-stripped copies that pages show, from the originals."""
-    from ..db import get_session
-    from .services import rebuild_derivatives
-
     done, failed = rebuild_derivatives(get_session())
     for line in failed:
         click.echo(line, err=True)
