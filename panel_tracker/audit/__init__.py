@@ -1,4 +1,6 @@
-"""Audit log: ``record()`` in the same transaction as every change, ``verify()`` the chain."""
+"""Audit log: ``record()`` in the same transaction as every change, ``verify()`` the chain.
+
+Every record is also handed to the after-commit change feed (``panel_tracker.changes``)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +13,7 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from .. import changes as change_feed
 from ..classification import Classification, coerce, may_see, most_restrictive
 from ..db import bulk_insert, utcnow
 from .models import GENESIS_HASH, AuditRecord
@@ -112,6 +115,7 @@ def record(
     rec = AuditRecord(**row)
     session.add(rec)
     session.flush()
+    change_feed.collect(session, [row])
     return rec
 
 
@@ -125,6 +129,7 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
         return 0
     rows = _chain(session, entries, actor)
     bulk_insert(session.connection(), AuditRecord.__table__, rows)
+    change_feed.collect(session, rows)
     return len(rows)
 
 

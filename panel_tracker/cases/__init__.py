@@ -1,7 +1,8 @@
 """cases: cases, inspections, items and markings; their import, export and command line."""
 from __future__ import annotations
 
-from .. import registry
+from .. import changes, registry
+from .feed import children_of_cases, children_of_items
 
 
 def init_app(app) -> None:
@@ -16,3 +17,5 @@ def init_app(app) -> None:
     registry.add_nav(app, "Cases", "cases.index", order=10)
     registry.add_nav(app, "Items", "cases.items", order=20)
     registry.add_dashboard_figures(app, queries.dashboard_figures)
+    changes.add_children(app, "case_file", children_of_cases)
+    changes.add_children(app, "item", children_of_items)

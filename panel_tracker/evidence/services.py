@@ -153,7 +153,8 @@ def purge_photo(db: Session, photo: Photo, panel, actor, reason: str) -> None:
     """Destroy the bytes of a file uploaded by mistake (e.g. personal data).
 
     The tombstone — who, when, why, SHA-256 — stays in the audit chain; EXIF (which may
-    hold GPS) and the caption are wiped from the row.
+    hold GPS) and the caption are wiped from the row. The original and its derivatives are
+    destroyed after the transaction commits, by the change feed's subscriber.
     """
     from ..db import utcnow
 
@@ -168,7 +169,7 @@ def purge_photo(db: Session, photo: Photo, panel, actor, reason: str) -> None:
     photo.exif, photo.gps_lat, photo.gps_lon, photo.caption = {}, None, None, ""
     db.add(photo)
     db.flush()
-    photo_store().purge_original(panel.code, photo.sha256)
+    # The bytes go once this commits (evidence.feed.destroy_purged_bytes): a purge rolled back keeps them.
 
 
 def _stored_originals(db: Session) -> list[tuple[str, str]]:
