@@ -53,6 +53,8 @@ DEFAULTS: dict[str, object] = {
     "BULK_IMPORT_STAGING": None,  # None: instance/bulk_staging
     "BULK_IMPORT_SYNC": False,  # True: run the import inside the request
     "JOBS_QUEUE": "panel_tracker",
+    # Audit anchors: the HMAC key; None: instance/audit_anchor.key (made on first use).
+    "AUDIT_ANCHOR_KEY": None,
 }
 
 

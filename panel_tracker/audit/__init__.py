@@ -4,11 +4,15 @@ Every record is also handed to the after-commit change feed (``panel_tracker.cha
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -199,6 +203,86 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, ChainBreak | None]
             prev_hash, expected_seq, last_seq = rec.hash, rec.seq + 1, rec.seq
             checked += 1
         session.expunge_all()
+
+
+# ------------------------------------------------------------------ anchors
+#
+# The chain alone proves that no record was edited in place; it cannot prove that the
+# newest records were not deleted, nor that the whole chain was not recomputed by someone
+# with write access to the database. An anchor can: a line naming the chain's head
+# (sequence, hash, time) signed with HMAC-SHA256 under a key kept outside the database,
+# written down or e-mailed away from the server. ``verify_anchor`` then proves the chain
+# still holds that record with that very hash.
+
+ANCHOR_PREFIX = "panel-tracker-audit-anchor v1"
+ANCHOR_KEY_FILE = "audit_anchor.key"
+
+
+class AnchorError(ValueError):
+    """An anchor line that cannot be read or whose signature does not hold."""
+
+
+def anchor_key(config: dict, instance_path: str) -> bytes:
+    """``AUDIT_ANCHOR_KEY`` (``PANEL_TRACKER_AUDIT_ANCHOR_KEY``), else the file
+    ``instance/audit_anchor.key``, created with 32 random bytes (mode 0600) on first use."""
+    if config.get("AUDIT_ANCHOR_KEY"):
+        return str(config["AUDIT_ANCHOR_KEY"]).encode("utf-8")
+    path = Path(instance_path) / ANCHOR_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip().encode("utf-8")
+
+
+def _anchor_mac(key: bytes, seq: int, record_hash: str, at: str) -> str:
+    return hmac.new(key, f"{ANCHOR_PREFIX}|{seq}|{record_hash}|{at}".encode(), hashlib.sha256).hexdigest()
+
+
+def make_anchor(session: Session, key: bytes) -> str | None:
+    """The signed head of the chain as one line, or None when the chain is empty."""
+    last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    if last is None:
+        return None
+    at = _stamp(utcnow())[:19] + "Z"
+    return f"{ANCHOR_PREFIX} seq={last.seq} hash={last.hash} at={at} mac={_anchor_mac(key, last.seq, last.hash, at)}"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    seq: int
+    hash: str
+    at: str
+
+
+def parse_anchor(line: str, key: bytes) -> Anchor:
+    """The anchor a line holds, its signature checked; AnchorError says what is wrong."""
+    line = line.strip()
+    if not line.startswith(ANCHOR_PREFIX + " "):
+        raise AnchorError(f"not an anchor line (it starts {ANCHOR_PREFIX!r}): {line[:60]!r}")
+    fields = dict(part.partition("=")[::2] for part in line[len(ANCHOR_PREFIX) + 1:].split())
+    try:
+        anchor = Anchor(int(fields["seq"]), fields["hash"], fields["at"])
+        mac = fields["mac"]
+    except (KeyError, ValueError):
+        raise AnchorError(f"an anchor line needs seq=, hash=, at= and mac=: {line[:60]!r}") from None
+    if not hmac.compare_digest(mac, _anchor_mac(key, anchor.seq, anchor.hash, anchor.at)):
+        raise AnchorError(f"the anchor of record {anchor.seq} ({anchor.at}) does not carry a valid signature "
+                          "under this key: the line was altered, or the key is not the one that signed it")
+    return anchor
+
+
+def verify_anchor(session: Session, anchor: Anchor) -> str | None:
+    """None when the chain still holds record ``anchor.seq`` with ``anchor.hash``; else what is wrong."""
+    rec = session.exec(select(AuditRecord).where(AuditRecord.seq == anchor.seq)).first()
+    if rec is None:
+        last = session.exec(select(sa.func.max(AuditRecord.seq))).one() or 0
+        return (f"record {anchor.seq}, anchored at {anchor.at}, is gone: the chain now ends at record {last} "
+                "(records were deleted)")
+    if rec.hash != anchor.hash:
+        return (f"record {anchor.seq} no longer has the hash anchored at {anchor.at}: the chain up to it "
+                "was rewritten")
+    return None
 
 
 MASK = "•••• (withheld)"
