@@ -5,8 +5,10 @@ from datetime import date
 
 from flask import g, request, session
 from flask_login import current_user
+from sqlmodel import select
 
 from .auth.models import Membership, Panel
+from .auth.services import authenticate_token
 from .db import get_session
 
 
@@ -42,21 +44,15 @@ def init_app(app) -> None:
 
 
 def _membership_query(user_id, panel_id):
-    from sqlmodel import select
-
     return select(Membership).where(Membership.user_id == user_id, Membership.panel_id == panel_id)
 
 
 def _first_membership_in_force(db, user_id):
-    from sqlmodel import select
-
     rows = db.exec(select(Membership).where(Membership.user_id == user_id).order_by(Membership.id)).all()
     return next((m for m in rows if m.in_force(today())), None)
 
 
 def _load_from_token() -> None:
-    from .auth.services import authenticate_token
-
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return

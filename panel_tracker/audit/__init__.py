@@ -15,9 +15,12 @@ from enum import Enum
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import has_request_context
+from flask_login import current_user
 from sqlmodel import Session, select
 
-from .. import changes as change_feed
+from .. import changes as change_feed, registry
+from ..auth.models import Role
 from ..classification import Classification, coerce, may_see, most_restrictive
 from ..db import bulk_insert, utcnow
 from .models import GENESIS_HASH, AuditRecord
@@ -166,14 +169,8 @@ def _chain(session: Session, entries: list[dict], actor) -> list[dict]:
 
 
 def _current_actor():
-    try:
-        from flask import has_request_context
-        from flask_login import current_user
-
-        if has_request_context() and current_user and current_user.is_authenticated:
-            return current_user._get_current_object()
-    except ImportError:  # pragma: no cover
-        pass
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user._get_current_object()
     return "system"
 
 
@@ -313,8 +310,6 @@ def masked_values(rec: AuditRecord, clearance: Classification, *, at_least=None,
 def init_app(app) -> None:
     """The audit page, ``panel-tracker audit``, and the navigation entry for coordinators."""
     # Here, not at the top: both modules import this package's functions.
-    from .. import registry
-    from ..auth.models import Role
     from .cli import audit_cli
     from .views import bp
 

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
+from .. import countries
 from ..audit import masked_values
 from ..audit.models import AuditRecord
 from ..auth.access import clearance, current_panel, has_role, panel_id, requires, scoped
@@ -19,7 +20,7 @@ from . import queries, services
 from .blueprint import bp
 from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
                     SightingForm)
-from .models import Case, Inspection, Item, Marking, MarkingPhoto
+from .models import Case, Category, Inspection, Item, Legibility, Marking, MarkingPhoto
 from .page_actions import classify_and_redirect, delete_and_redirect
 from .queries import load_or_404
 
@@ -168,9 +169,6 @@ def items():
     stmt = queries.filter_items(queries.visible(Item), request.args)
     per_page, page = 100, _page()
     rows = get_session().exec(stmt.order_by(Item.item_ref).offset((page - 1) * per_page).limit(per_page + 1)).all()
-    from .. import countries
-    from .models import Category, Legibility
-
     return render_template("cases/items.html", items=rows[:per_page], page=page, more=len(rows) > per_page,
                            args=request.args, total=queries.count(stmt), categories=list(Category),
                            legibilities=list(Legibility), countries=countries.choices("any"))
