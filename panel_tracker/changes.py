@@ -83,6 +83,14 @@ def add_children(app, kind: str, finder: ChildFinder) -> None:
     _feed(app).children.setdefault(kind, []).append(finder)
 
 
+def by_parent(kind: str, pairs: Iterable[tuple[int, int]]) -> dict[int, list[tuple[str, int]]]:
+    """``(parent id, child id)`` pairs as a finder returns them: {parent id: [(kind, child id), …]}."""
+    found: dict[int, list[tuple[str, int]]] = {}
+    for parent_id, child_id in pairs:
+        found.setdefault(parent_id, []).append((kind, child_id))
+    return found
+
+
 def collect(session: Session, rows: Iterable[dict]) -> None:
     """Called by the audit log for the records it has just written in ``session``."""
     if not has_app_context():

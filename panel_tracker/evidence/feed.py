@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from ..auth.models import Panel
+from ..changes import by_parent
 from ..db import get_engine
 from .models import Photo
 from .services import photo_store
@@ -23,15 +24,9 @@ def destroy_purged_bytes(changes) -> None:
 
 def photos_of_cases(db, case_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
     """A photo is as visible as its case: the photos under each case."""
-    found: dict[int, list[tuple[str, int]]] = {}
-    for case_id, photo_id in db.exec(select(Photo.case_id, Photo.id).where(Photo.case_id.in_(case_ids))).all():
-        found.setdefault(case_id, []).append(("photo", photo_id))
-    return found
+    return by_parent("photo", db.exec(select(Photo.case_id, Photo.id).where(Photo.case_id.in_(case_ids))).all())
 
 
 def photos_of_items(db, item_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
     """A photo is as visible as its item: the photos of each item."""
-    found: dict[int, list[tuple[str, int]]] = {}
-    for item_id, photo_id in db.exec(select(Photo.item_id, Photo.id).where(Photo.item_id.in_(item_ids))).all():
-        found.setdefault(item_id, []).append(("photo", photo_id))
-    return found
+    return by_parent("photo", db.exec(select(Photo.item_id, Photo.id).where(Photo.item_id.in_(item_ids))).all())
