@@ -3,8 +3,8 @@ re-hashing alone cannot — the newest records deleted, or the whole chain recom
 from __future__ import annotations
 
 import contextvars
-import json
 import stat
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -71,7 +71,7 @@ def test_rewriting_the_whole_chain_consistently_is_caught_by_an_anchor(app, worl
     assert result.exit_code == 1 and "was rewritten" in result.output
 
 
-def test_an_altered_anchor_or_another_key_is_refused(app, world, runner, tmp_path):
+def test_an_altered_anchor_or_another_key_is_refused(app, world, runner):
     line = _anchor(runner)
     seq = int(line.split("seq=")[1].split()[0])
     forged = line.replace(f"seq={seq} ", f"seq={seq - 1} ")
@@ -97,5 +97,4 @@ def test_the_key_can_come_from_the_environment_setting(app, world, runner):
     app.config["AUDIT_ANCHOR_KEY"] = "kept-in-a-vault"
     line = _anchor(runner)
     assert cli(runner, "audit", "verify", "--anchor", line).exit_code == 0
-    assert not (app.instance_path and __import__("pathlib").Path(app.instance_path, "audit_anchor.key").exists())
-    assert json.dumps(line)  # one printable line
+    assert not Path(app.instance_path, "audit_anchor.key").exists()  # no key file when the setting gives one
