@@ -5,11 +5,23 @@ from pathlib import Path
 
 from flask import Flask
 
+from . import (admin, api, audit, auth, cases, cli, db, demo, errors, evidence, extensions, jobs, main,
+               requestctx, security_headers, templating)
 from .config import ConfigError, default_instance_path, load_config
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 __all__ = ["create_app", "ConfigError"]
+
+#: Each domain registers its blueprints, commands, navigation entries and dashboard
+#: figures in its ``init_app``; this list is the one place that names them.
+DOMAINS = (main, auth, admin, audit, cases, evidence, api)
+
+HERE = Path(__file__).resolve().parent
+
+
+def templates_folder() -> Path:
+    """``templates/`` is kept at the repository's root; a wheel ships it as ``panel_tracker/templates``."""
+    installed = HERE / "templates"
+    return installed if installed.is_dir() else HERE.parent / "templates"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -18,48 +30,21 @@ def create_app(config: dict | None = None) -> Flask:
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
+        template_folder=str(templates_folder()),
         static_folder="static",
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, config)
 
-    from . import db, extensions
-
     db.init_app(app)
     extensions.init_app(app)
-    _register_blueprints(app)
-
-    from . import errors, requestctx, templating
-
+    for domain in DOMAINS:
+        domain.init_app(app)
     requestctx.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
-
-    from .cli import register_commands
-
-    register_commands(app)
-
-    from .evidence.debris import clean_on_start
-
-    clean_on_start(app)  # what a killed upload or import left behind
+    security_headers.init_app(app)
+    cli.init_app(app)
+    demo.init_app(app)
+    jobs.init_app(app)
     return app
-
-
-def _register_blueprints(app: Flask) -> None:
-    from .admin.views import bp as admin_bp
-    from .api.views import bp as api_bp
-    from .audit.views import bp as audit_bp
-    from .auth.views import bp as auth_bp
-    from .main.views import bp as main_bp
-
-    for bp in (main_bp, auth_bp, admin_bp, audit_bp, api_bp):
-        app.register_blueprint(bp)
-    for name in ("cases.views", "cases.export_views", "evidence.views"):
-        try:
-            module = __import__(f"panel_tracker.{name}", fromlist=["bp"])
-        except ModuleNotFoundError as exc:  # a domain not built yet
-            if exc.name != f"panel_tracker.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)

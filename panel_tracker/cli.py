@@ -1,4 +1,6 @@
-"""The ``panel-tracker`` command: Flask's group (run, routes, shell) plus ours.
+"""The ``panel-tracker`` command's own groups (db, panels, users) and the helpers every
+domain's commands share. Each domain adds its commands in its ``init_app``; the entry
+point (Flask's group: run, routes, shell, plus all of these) is ``panel_tracker.__main__``.
 
 Exit codes: 0 done; 1 the work was refused or found a problem (validation errors, a
 broken audit chain, an altered file); 2 usage errors (unknown panel, bad arguments).
@@ -9,24 +11,16 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlmodel import select
 
-
-def _create_app():
-    from . import ConfigError, create_app
-
-    try:
-        return create_app()
-    except ConfigError as exc:  # a message to act on, not a traceback
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main() -> None:
-    """Panel Tracker: cases, evidence and correspondence of a sanctions panel."""
+from . import migrations
+from .auth.models import Panel
+from .auth.services import add_member, create_panel, find_user
+from .auth.sessions import end_other_sessions
+from .auth.twofactor import reset_two_factor
+from .db import get_engine, get_session
+from .validation import Invalid
 
 
 def fail_usage(message: str) -> None:
@@ -35,8 +29,6 @@ def fail_usage(message: str) -> None:
 
 
 def panel_or_exit(session, code: str):
-    from .auth.models import Panel
-
     panel = session.exec(select(Panel).where(Panel.code == code.strip().upper())).first()
     if panel is None:
         fail_usage(f"no panel with code {code!r} (create it with: panel-tracker panels create CODE --name NAME)")
@@ -53,9 +45,6 @@ db_cli = click.Group("db", help="Database schema (Alembic migrations).")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    from . import migrations
-    from .db import get_engine
-
     migrations.upgrade(get_engine(), revision)
     click.echo(f"database at revision {migrations.current(get_engine()) or 'base'}")
 
@@ -65,9 +54,6 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' removes every table)."""
-    from . import migrations
-    from .db import get_engine
-
     migrations.downgrade(get_engine(), revision)
     click.echo(f"database at revision {migrations.current(get_engine()) or 'base'}")
 
@@ -83,10 +69,6 @@ panels_cli = click.Group("panels", help="Panels (tenants).")
 @click.option("--regime", default="", help="e.g. 'resolution 2140 (2014)'")
 @with_appcontext
 def panels_create(code: str, name: str, regime: str) -> None:
-    from .auth.services import create_panel
-    from .db import get_session
-    from .validation import Invalid
-
     db = get_session()
     try:
         panel = create_panel(db, code, name, regime)
@@ -114,10 +96,6 @@ def users_create(email, panel_code, role, name, password_file, mandate_start, ma
 
     The operator's command: the membership is in force at once, and an existing account's
     password is never changed by it."""
-    from .auth.services import add_member, find_user
-    from .db import get_session
-    from .validation import Invalid
-
     db = get_session()
     panel = panel_or_exit(db, panel_code)
     password = None
@@ -145,11 +123,6 @@ def users_create(email, panel_code, role, name, password_file, mandate_start, ma
 def users_reset_two_factor(email) -> None:
     """Turn off a user's two-factor login (phone and recovery codes lost); their sessions end.
     The operator's command only: no panel admin can do this to an account."""
-    from .auth.services import find_user
-    from .auth.sessions import end_other_sessions
-    from .auth.twofactor import reset_two_factor
-    from .db import get_session
-
     db = get_session()
     user = find_user(db, email)
     if user is None:
@@ -160,51 +133,6 @@ def users_reset_two_factor(email) -> None:
     click.echo(f"two-factor login of {user.email} is off; they set it up again at their next login if a panel requires it")
 
 
-# ------------------------------------------------------------------ audit
-
-audit_cli = click.Group("audit", help="The tamper-evident audit log.")
-
-
-@audit_cli.command("verify")
-@with_appcontext
-def audit_verify() -> None:
-    """Re-hash the chain; exit 1 naming the first broken record."""
-    from . import audit
-    from .db import get_session
-
-    checked, broken = audit.verify(get_session())
-    if broken:
-        click.echo(f"audit chain BROKEN at record {broken.seq}: {broken.reason} ({checked} records before it are intact)", err=True)
-        sys.exit(1)
-    click.echo(f"audit chain intact: {checked} records")
-
-
-# ------------------------------------------------------------------ demo
-
-
-@click.command("demo")
-@with_appcontext
-def demo() -> None:
-    """Create (once) the demo panel with a user for each role, and print the logins."""
-    if current_app.config["ENV"] == "production":
-        click.echo("error: panel-tracker demo refuses to run in production (it creates known passwords).", err=True)
-        sys.exit(2)
-    from .demo import load_demo
-
-    for line in load_demo():
-        click.echo(line)
-
-
-def register_commands(app) -> None:
-    for group in (db_cli, panels_cli, users_cli, audit_cli, demo):
+def init_app(app) -> None:
+    for group in (db_cli, panels_cli, users_cli):
         app.cli.add_command(group)
-    try:
-        from .cases.cli import items_cli
-    except ImportError:
-        return
-    app.cli.add_command(items_cli)
-    from .evidence.cli import evidence_cli
-    from .jobs import jobs_cli
-
-    app.cli.add_command(evidence_cli)
-    app.cli.add_command(jobs_cli)  # panel-tracker worker [--burst]

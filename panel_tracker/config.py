@@ -64,6 +64,8 @@ DEFAULTS: dict[str, object] = {
     "EVIDENCE_DEBRIS_MINUTES": 60,
     "EVIDENCE_CLEAN_ON_START": True,  # remove old tmp files, fail dead imports when the app or a worker starts  # files left by an interrupted upload older than this are removed
     "JOBS_QUEUE": "panel_tracker",
+    # Audit anchors: the HMAC key; None: instance/audit_anchor.key (made on first use).
+    "AUDIT_ANCHOR_KEY": None,
 }
 
 
@@ -72,10 +74,9 @@ class ConfigError(RuntimeError):
 
 
 def default_instance_path() -> Path:
-    env = os.environ.get("PANEL_TRACKER_INSTANCE")
-    if env:
-        return Path(env).resolve()
-    return (Path(__file__).resolve().parent.parent / "instance").resolve()
+    """``PANEL_TRACKER_INSTANCE``, else ``./instance`` of the working directory (never inside
+    the installed package, which may be a read-only ``site-packages``)."""
+    return Path(os.environ.get("PANEL_TRACKER_INSTANCE") or "instance").resolve()
 
 
 def load_config(app, config: dict | None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, g
@@ -86,8 +87,6 @@ def make_engine(url: str, echo: bool = False) -> sa.Engine:
 def init_app(app) -> None:
     url = app.config["DATABASE_URL"]
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     app.extensions[EXTENSION_KEY] = make_engine(url, echo=app.config["SQL_ECHO"])
     app.teardown_appcontext(_close_session)

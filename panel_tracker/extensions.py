@@ -1,8 +1,12 @@
 """Flask extensions: Flask-Login for sessions, Flask-WTF's CSRF protection on every POST."""
 from __future__ import annotations
 
+from flask import abort, flash, redirect, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+
+from .auth.models import User
+from .db import get_session
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -18,16 +22,11 @@ def init_app(app) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from .auth.models import User
-        from .db import get_session
-
         user = get_session().get(User, int(user_id))
         return user if user is not None and user.active else None
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        from flask import abort, flash, redirect, request, url_for
-
         if request.blueprint == "api" or request.path.startswith("/api/"):
             abort(401)
         flash("Please log in.", "info")

@@ -25,8 +25,13 @@ import threading
 from collections.abc import Callable
 
 import click
+import redis
+import rq
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
+
+from .db import get_engine
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +51,6 @@ def resolve(func_path: str) -> Callable:
 
 def portable_config(app) -> dict:
     """What a worker process must be told to work on the same instance; nothing secret."""
-    import sqlalchemy as sa
-
     config = {"INSTANCE_PATH": app.instance_path}
     config.update({key: app.config[key] for key in PORTABLE_KEYS if app.config.get(key) is not None})
     if sa.engine.make_url(app.config["DATABASE_URL"]).password is None:
@@ -56,9 +59,6 @@ def portable_config(app) -> dict:
 
 
 def queue(app=None):
-    import redis
-    import rq
-
     app = app or current_app
     connection = redis.Redis.from_url(app.config["REDIS_URL"])
     return rq.Queue(app.config.get("JOBS_QUEUE") or DEFAULT_QUEUE, connection=connection)
@@ -94,8 +94,7 @@ def run_in_app(app, func_path: str, *args):
 
 def run(func_path: str, config: dict, *args):
     """The RQ entry point: build the app in this (worker) process, run the job, let go of the pool."""
-    from . import create_app
-    from .db import get_engine
+    from . import create_app  # here, not at the top: the package imports this module (for `worker`)
 
     app = create_app({**config, "EVIDENCE_CLEAN_ON_START": False})  # the worker cleaned when it started
     try:
@@ -111,9 +110,6 @@ def run(func_path: str, config: dict, *args):
 @with_appcontext
 def jobs_cli(burst: bool) -> None:
     """Run a worker for background jobs (bulk photo imports); needs REDIS_URL."""
-    import redis
-    from rq import Worker
-
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         click.echo("error: REDIS_URL is not set; without it jobs run inside the web process and need no worker.",
@@ -126,4 +122,8 @@ def jobs_cli(burst: bool) -> None:
         click.echo(f"error: Redis at {app.config['REDIS_URL']} is not reachable: {exc}", err=True)
         raise SystemExit(1)
     click.echo(f"worker listening on queue {q.name!r}")
-    Worker([q], connection=q.connection).work(burst=burst)
+    rq.Worker([q], connection=q.connection).work(burst=burst)
+
+
+def init_app(app) -> None:
+    app.cli.add_command(jobs_cli)  # panel-tracker worker [--burst]

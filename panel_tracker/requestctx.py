@@ -7,9 +7,13 @@ from datetime import date
 
 from flask import flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
+from sqlmodel import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.models import Membership, Panel
+from .auth.services import authenticate_token
+from .auth.sessions import COOKIE_KEY, find_live
+from .auth.twofactor import panels_requiring_two_factor
 from .db import get_session
 
 
@@ -70,8 +74,6 @@ def init_app(app) -> None:
 def _session_is_live(db) -> bool:
     """The cookie's session must be live on the server: a copy of a logged-out, revoked,
     idle or too old session's cookie is logged out here."""
-    from .auth.sessions import COOKIE_KEY, find_live
-
     live = find_live(db, session.get(COOKIE_KEY), current_user.id)
     if live is None:
         logout_user()
@@ -84,29 +86,21 @@ def _session_is_live(db) -> bool:
 
 def _must_enrol(db) -> bool:
     """A member of a panel that demands two-factor login, without it, reaches only enrolment."""
-    from .auth.twofactor import panels_requiring_two_factor
-
     if current_user.has_two_factor or request.endpoint in ENROLMENT_ENDPOINTS:
         return False
     return bool(panels_requiring_two_factor(db, current_user, today()))
 
 
 def _membership_query(user_id, panel_id):
-    from sqlmodel import select
-
     return select(Membership).where(Membership.user_id == user_id, Membership.panel_id == panel_id)
 
 
 def _first_membership_in_force(db, user_id):
-    from sqlmodel import select
-
     rows = db.exec(select(Membership).where(Membership.user_id == user_id).order_by(Membership.id)).all()
     return next((m for m in rows if m.in_force(today())), None)
 
 
 def _load_from_token() -> None:
-    from .auth.services import authenticate_token
-
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return

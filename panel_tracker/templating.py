@@ -11,6 +11,7 @@ from .auth.access import clearance, has_role
 from .auth.models import Membership, Panel
 from .classification import Classification
 from .db import get_session
+from .registry import nav_entries
 from .requestctx import today
 
 
@@ -28,7 +29,7 @@ def un_date(value) -> str:
 def init_app(app) -> None:
     app.jinja_env.filters["un_date"] = un_date
     app.jinja_env.globals["Classification"] = Classification
-    app.jinja_env.globals["url_rules"] = app.view_functions  # nav shows only what exists
+    app.jinja_env.globals["nav_entries"] = nav_entries
 
     @app.context_processor
     def panel_context():

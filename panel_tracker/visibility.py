@@ -192,15 +192,7 @@ def shown(obj, reader: Reader, names: Iterable[str] | None = None, *, refs: dict
 
 
 # ------------------------------------------------------------------ today's level, for masking the audit log
-
-
-def masked(db, rec, reader: Reader) -> tuple[dict, dict]:
-    """An audit record's before/after as ``reader`` may see them (``audit.masked_values``),
-    raised to how its object is classified today (:func:`current_levels`) when stricter."""
-    from .audit import masked_values
-
-    at_least, fields = current_levels(db, rec.object_type, rec.object_id)
-    return masked_values(rec, reader.clearance, at_least=at_least, fields_at_least=fields)
+# (audit.masked applies it to a record's before/after)
 
 
 def current_levels(db, object_type: str, object_id: int | None) -> tuple[Classification | None, dict]:

@@ -1,16 +1,26 @@
-"""Audit log: ``record()`` in the same transaction as every change, ``verify()`` the chain."""
+"""Audit log: ``record()`` in the same transaction as every change, ``verify()`` the chain.
+
+Every record is also handed to the after-commit change feed (``panel_tracker.changes``)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
+from pathlib import Path
 
 import sqlalchemy as sa
+from flask import has_request_context
+from flask_login import current_user
 from sqlmodel import Session, select
 
+from .. import changes as change_feed, registry, visibility
+from ..auth.models import Role
 from ..classification import Classification, coerce, may_see, most_restrictive
 from ..db import bulk_insert, utcnow
 from .models import GENESIS_HASH, AuditRecord
@@ -112,6 +122,7 @@ def record(
     rec = AuditRecord(**row)
     session.add(rec)
     session.flush()
+    change_feed.collect(session, [row])
     return rec
 
 
@@ -125,6 +136,7 @@ def record_many(session: Session, entries: list[dict], *, actor=None) -> int:
         return 0
     rows = _chain(session, entries, actor)
     bulk_insert(session.connection(), AuditRecord.__table__, rows)
+    change_feed.collect(session, rows)
     return len(rows)
 
 
@@ -157,14 +169,8 @@ def _chain(session: Session, entries: list[dict], actor) -> list[dict]:
 
 
 def _current_actor():
-    try:
-        from flask import has_request_context
-        from flask_login import current_user
-
-        if has_request_context() and current_user and current_user.is_authenticated:
-            return current_user._get_current_object()
-    except ImportError:  # pragma: no cover
-        pass
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user._get_current_object()
     return "system"
 
 
@@ -196,6 +202,86 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, ChainBreak | None]
         session.expunge_all()
 
 
+# ------------------------------------------------------------------ anchors
+#
+# The chain alone proves that no record was edited in place; it cannot prove that the
+# newest records were not deleted, nor that the whole chain was not recomputed by someone
+# with write access to the database. An anchor can: a line naming the chain's head
+# (sequence, hash, time) signed with HMAC-SHA256 under a key kept outside the database,
+# written down or e-mailed away from the server. ``verify_anchor`` then proves the chain
+# still holds that record with that very hash.
+
+ANCHOR_PREFIX = "panel-tracker-audit-anchor v1"
+ANCHOR_KEY_FILE = "audit_anchor.key"
+
+
+class AnchorError(ValueError):
+    """An anchor line that cannot be read or whose signature does not hold."""
+
+
+def anchor_key(config: dict, instance_path: str) -> bytes:
+    """``AUDIT_ANCHOR_KEY`` (``PANEL_TRACKER_AUDIT_ANCHOR_KEY``), else the file
+    ``instance/audit_anchor.key``, created with 32 random bytes (mode 0600) on first use."""
+    if config.get("AUDIT_ANCHOR_KEY"):
+        return str(config["AUDIT_ANCHOR_KEY"]).encode("utf-8")
+    path = Path(instance_path) / ANCHOR_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip().encode("utf-8")
+
+
+def _anchor_mac(key: bytes, seq: int, record_hash: str, at: str) -> str:
+    return hmac.new(key, f"{ANCHOR_PREFIX}|{seq}|{record_hash}|{at}".encode(), hashlib.sha256).hexdigest()
+
+
+def make_anchor(session: Session, key: bytes) -> str | None:
+    """The signed head of the chain as one line, or None when the chain is empty."""
+    last = session.exec(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    if last is None:
+        return None
+    at = _stamp(utcnow())[:19] + "Z"
+    return f"{ANCHOR_PREFIX} seq={last.seq} hash={last.hash} at={at} mac={_anchor_mac(key, last.seq, last.hash, at)}"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    seq: int
+    hash: str
+    at: str
+
+
+def parse_anchor(line: str, key: bytes) -> Anchor:
+    """The anchor a line holds, its signature checked; AnchorError says what is wrong."""
+    line = line.strip()
+    if not line.startswith(ANCHOR_PREFIX + " "):
+        raise AnchorError(f"not an anchor line (it starts {ANCHOR_PREFIX!r}): {line[:60]!r}")
+    fields = dict(part.partition("=")[::2] for part in line[len(ANCHOR_PREFIX) + 1:].split())
+    try:
+        anchor = Anchor(int(fields["seq"]), fields["hash"], fields["at"])
+        mac = fields["mac"]
+    except (KeyError, ValueError):
+        raise AnchorError(f"an anchor line needs seq=, hash=, at= and mac=: {line[:60]!r}") from None
+    if not hmac.compare_digest(mac, _anchor_mac(key, anchor.seq, anchor.hash, anchor.at)):
+        raise AnchorError(f"the anchor of record {anchor.seq} ({anchor.at}) does not carry a valid signature "
+                          "under this key: the line was altered, or the key is not the one that signed it")
+    return anchor
+
+
+def verify_anchor(session: Session, anchor: Anchor) -> str | None:
+    """None when the chain still holds record ``anchor.seq`` with ``anchor.hash``; else what is wrong."""
+    rec = session.exec(select(AuditRecord).where(AuditRecord.seq == anchor.seq)).first()
+    if rec is None:
+        last = session.exec(select(sa.func.max(AuditRecord.seq))).one() or 0
+        return (f"record {anchor.seq}, anchored at {anchor.at}, is gone: the chain now ends at record {last} "
+                "(records were deleted)")
+    if rec.hash != anchor.hash:
+        return (f"record {anchor.seq} no longer has the hash anchored at {anchor.at}: the chain up to it "
+                "was rewritten")
+    return None
+
+
 MASK = "•••• (withheld)"
 
 
@@ -219,3 +305,21 @@ def masked_values(rec: AuditRecord, clearance: Classification, *, at_least=None,
             if name in after:
                 after[name] = MASK
     return before, after
+
+
+def init_app(app) -> None:
+    """The audit page, ``panel-tracker audit``, and the navigation entry for coordinators."""
+    # Here, not at the top: both modules import this package's functions.
+    from .cli import audit_cli
+    from .views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(audit_cli)
+    registry.add_nav(app, "Audit log", "audit.index", role=Role.COORDINATOR, order=70)
+
+
+def masked(db, rec: AuditRecord, reader: visibility.Reader) -> tuple[dict, dict]:
+    """A record's before/after as ``reader`` may see them (:func:`masked_values`), raised to
+    how its object is classified today (:func:`visibility.current_levels`) when stricter."""
+    at_least, fields = visibility.current_levels(db, rec.object_type, rec.object_id)
+    return masked_values(rec, reader.clearance, at_least=at_least, fields_at_least=fields)

@@ -1,5 +1,5 @@
 """Browse and filter the audit log (admins and coordinators), values masked by classification
-(:func:`panel_tracker.visibility.masked`: by today's classification of the object and its
+(:func:`panel_tracker.audit.masked`: by today's classification of the object and its
 parents when that is stricter than when the change was recorded)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, time, timezone
 from flask import Blueprint, render_template, request
 from sqlmodel import select
 
-from .. import visibility
+from .. import audit, visibility
 from ..auth.access import panel_id, requires
 from ..auth.models import Role
 from ..cases.queries import reader
@@ -50,7 +50,7 @@ def index():
     rows = get_session().exec(stmt.order_by(AuditRecord.seq.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
     db, who = get_session(), reader()
     entries = [
-        {"rec": r, "values": visibility.masked(db, r, who),
+        {"rec": r, "values": audit.masked(db, r, who),
          "visible": may_see(who.clearance, most_restrictive(
              r.classification, visibility.current_levels(db, r.object_type, r.object_id)[0]))}
         for r in rows[:PAGE]

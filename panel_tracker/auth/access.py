@@ -11,8 +11,9 @@ another panel is a 404, never a 403 that would confirm it exists.
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlparse
 
-from flask import abort, g, request
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
@@ -91,14 +92,10 @@ def requires(minimum: Role | str):
 
 
 def _unauthenticated():
-    from flask import current_app
-
     return current_app.login_manager.unauthorized()
 
 
 def _no_panel():
-    from flask import flash, redirect, url_for
-
     if request.blueprint == "api":
         abort(403)
     flash("You have no panel in force. Your mandate may have ended; ask your panel admin.", "warning")
@@ -134,8 +131,6 @@ def refuse_cross_site() -> None:
     """For GET routes that write an audit record (exports): a navigation started by another
     site must not write it in the user's name. Browsers say where a request came from in
     ``Sec-Fetch-Site``; without it, the Referer's host must be ours when there is one."""
-    from urllib.parse import urlparse
-
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:
         if site not in ("same-origin", "none"):

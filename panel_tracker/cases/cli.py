@@ -12,6 +12,10 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from ..cli import fail_usage, panel_or_exit
+from ..db import get_session
+from .importer import import_items
+
 items_cli = click.Group("items", help="Items of seized materiel.")
 
 
@@ -26,10 +30,6 @@ def items_import(file: Path, panel_code: str, update: bool) -> None:
 
 @with_appcontext
 def _run_import(file: Path, panel_code: str, update: bool) -> None:
-    from ..cli import fail_usage, panel_or_exit
-    from ..db import get_session
-    from .importer import import_items
-
     if file.suffix.lower() not in (".csv", ".xlsx"):
         fail_usage(f"{file.name}: only .csv and .xlsx files can be imported")
     db = get_session()

@@ -6,11 +6,12 @@ import random
 from datetime import date
 from pathlib import Path
 
+from PIL import Image, ImageDraw, ImageFilter
 from sqlmodel import select
 
 from ..evidence.services import receive_photo
 from .importer import import_items
-from .models import Item
+from .models import Case, Item
 from .services import add_marking, create_inspection, link_marking_photo
 
 DEMO_ITEMS = Path(__file__).resolve().parent.parent / "data" / "demo_items.csv"
@@ -18,8 +19,6 @@ DEMO_ITEMS = Path(__file__).resolve().parent.parent / "data" / "demo_items.csv"
 
 def _demo_photo(serial: str) -> bytes:
     """A photo-like picture of a receiver with a stamped serial (made here: nothing downloaded)."""
-    from PIL import Image, ImageDraw, ImageFilter
-
     rng = random.Random(7)
     image = Image.effect_noise((1600, 1000), 40).convert("RGB")
     draw = ImageDraw.Draw(image)
@@ -40,8 +39,6 @@ def load_demo_cases(db, panel) -> list[str]:
         return ["Demo items already loaded."]
     report = import_items(db, panel, DEMO_ITEMS, actor="demo")
     item = db.exec(select(Item).where(Item.panel_id == panel.id, Item.item_ref == "YEM-2023-004/01")).one()
-    from .models import Case
-
     case = db.get(Case, item.case_id)
     case.title = "Dhow interdiction, Arabian Sea (fictional)"
     inspection = create_inspection(db, case, {"inspected_on": date(2023, 9, 12), "place": "Aden (fictional depot)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import abort, current_app, render_template, request, send_file
 from flask_login import current_user
 
 from ..auth.access import current_panel, current_role, refuse_cross_site, requires
@@ -17,10 +17,10 @@ from ..db import get_session
 from ..evidence.services import photo_store
 from ..validation import Invalid
 from . import exports
+from .blueprint import exports_bp as bp
 from .queries import load_or_404
 from .models import Case
 
-bp = Blueprint("exports", __name__)
 
 
 @bp.route("/cases/<int:case_id>/export")

@@ -5,6 +5,7 @@ bound to the user and the panel, and is deleted once imported or abandoned (a da
 """
 from __future__ import annotations
 
+import csv
 import json
 import secrets
 import time
@@ -14,17 +15,19 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from openpyxl import load_workbook
 from sqlmodel import select
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
+from .. import audit
 from ..auth.access import current_panel, requires
 from ..auth.models import Role
 from ..db import get_session
 from . import import_format
+from .blueprint import bp
 from .importer import import_items, validate_import
 from .models import ImportMapping
-from .views import bp
 
 ABANDONED_AFTER = 24 * 3600
 PREVIEW_ROWS = 20
@@ -104,13 +107,9 @@ def _header(path: Path, fmt: str) -> list[str]:
     header: list[str] = []
     try:
         if fmt == "csv":
-            import csv
-
             with open(path, encoding="utf-8-sig", newline="") as fh:
                 header = next(csv.reader(fh), [])
         else:
-            from openpyxl import load_workbook
-
             workbook = load_workbook(path, read_only=True)
             row = next(workbook.worksheets[0].iter_rows(max_row=1, values_only=True), ())
             header = [str(v) if v is not None else "" for v in row]
@@ -176,8 +175,6 @@ def import_mapping(upload_id: str):
                                                created_by_id=current_user.id)
                 saved.mapping = mapping
                 db.add(saved)
-                from .. import audit
-
                 db.flush()
                 audit.record(db, "import_mapping.save", obj=saved, label=saved.name, after={"mapping": mapping})
                 db.commit()

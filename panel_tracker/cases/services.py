@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .. import audit, countries
+from ..auth.models import Panel
 from ..classification import Classification, coerce, most_restrictive
 from ..db import utcnow
 from ..search.analysis import confusable_key, fold
@@ -102,8 +103,6 @@ def update_case(db: Session, case: Case, values: dict, actor) -> None:
     if "ref" in values:
         values["ref"] = values["ref"].strip().upper()
         if values["ref"] != case.ref:
-            from ..auth.models import Panel
-
             _check_case_ref(db, db.get(Panel, case.panel_id), values["ref"], exclude_id=case.id)
     for name in CASE_FIELDS:
         if name in values:
@@ -179,8 +178,6 @@ def _as_text(value) -> str:
 def check_item(db: Session, case: Case, values: dict, *, item_id: int | None = None) -> dict:
     """Validate an item with the very rules of the import format (one set of rules for the
     form, the API and the spreadsheet import), plus the fields the format does not carry."""
-    from ..auth.models import Panel
-
     panel = db.get(Panel, case.panel_id)
     record = {name: "" for name in import_format.COLUMNS}
     for name in import_format.COLUMNS:

@@ -2,11 +2,11 @@
 validate, call one service, commit once, redirect."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
-from .. import visibility
+from .. import audit, countries, visibility
 from ..audit.models import AuditRecord
 from ..auth.access import current_panel, has_role, panel_id, requires, scoped
 from ..auth.models import Role
@@ -15,12 +15,13 @@ from ..evidence.models import Photo
 from ..formutil import show_errors
 from ..validation import Invalid
 from . import queries, services
+from .blueprint import bp
 from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
                     SightingForm)
-from .models import Case, Inspection, Item, Marking, MarkingPhoto
+from .models import Case, Category, Inspection, Item, Legibility, Marking, MarkingPhoto
+from .page_actions import classify_and_redirect, delete_and_redirect
 from .queries import load_or_404
 
-bp = Blueprint("cases", __name__)
 
 
 @bp.app_template_global("withheld")
@@ -109,45 +110,10 @@ def edit_case(case_id: int):
     return render_template("cases/form.html", form=form, title=f"Edit case {case.ref}", case=case)
 
 
-def delete_and_redirect(obj, back: str, done: str = "Deleted. The record and its history stay in the audit log."):
-    """The soft delete of any page's delete form (reason required), then back."""
-    form = DeleteForm()
-    db = get_session()
-    if form.validate_on_submit():
-        try:
-            services.soft_delete(db, obj, _actor(), form.reason.data)
-            db.commit()
-            flash(done, "info")
-            return redirect(back)
-        except Invalid as exc:
-            db.rollback()
-            flash(next(iter(exc.errors.values())), "error")
-    else:
-        flash("Say why it is deleted; the reason goes into the audit log.", "error")
-    return redirect(request.referrer or back)
-
-
 @bp.route("/cases/<int:case_id>/delete", methods=["POST"])
 @requires(Role.EXPERT)
 def delete_case(case_id: int):
     return delete_and_redirect(load_or_404(Case, case_id), url_for("cases.index"))
-
-
-def classify_and_redirect(obj, back: str):
-    """The reclassification of any page's classification form, then back."""
-    form = ClassifyForm()
-    db = get_session()
-    field = form.field.data if form.field.data in ("classification", "source_classification") else "classification"
-    if form.validate_on_submit() and hasattr(obj, field):
-        try:
-            services.reclassify(db, obj, form.level.data, _actor(), field=field,
-                                confirm_public=form.confirm_public.data)
-            db.commit()
-            flash(f"Classification set to {form.level.data}.", "info")
-        except Invalid as exc:
-            db.rollback()
-            flash(next(iter(exc.errors.values())), "error")
-    return redirect(back)
 
 
 @bp.route("/cases/<int:case_id>/classify", methods=["POST"])
@@ -207,9 +173,6 @@ def items():
     stmt = queries.filter_items(queries.visible(Item), request.args)
     per_page, page = 100, _page()
     rows = get_session().exec(stmt.order_by(Item.item_ref).offset((page - 1) * per_page).limit(per_page + 1)).all()
-    from .. import countries
-    from .models import Category, Legibility
-
     return render_template("cases/items.html", items=rows[:per_page], page=page, more=len(rows) > per_page,
                            args=request.args, total=queries.count(stmt), categories=list(Category),
                            legibilities=list(Legibility), countries=countries.choices("any"))
@@ -361,7 +324,7 @@ def item_history(item_id: int):
     rows = db.exec(select(AuditRecord).where(AuditRecord.panel_id == panel_id(), condition)
                    .order_by(AuditRecord.seq)).all()
     who = queries.reader()
-    entries = [{"rec": r, "values": visibility.masked(db, r, who)} for r in rows]
+    entries = [{"rec": r, "values": audit.masked(db, r, who)} for r in rows]
     return render_template("cases/history.html", item=item, entries=entries)
 
 
@@ -457,5 +420,3 @@ def unlink_marking_photo(link_id: int):
     return redirect(url_for("cases.show_item", item_id=marking.item_id) + "#markings")
 
 
-
-from . import import_views  # noqa: E402,F401  (routes on the same blueprint)

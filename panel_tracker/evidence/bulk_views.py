@@ -23,7 +23,7 @@ from ..formutil import options, show_errors
 from ..validation import Invalid
 from . import bulk, images
 from .bulk_models import BulkImport, BulkImportStatus
-from .views import bp
+from .blueprint import bp
 
 log = logging.getLogger(__name__)
 

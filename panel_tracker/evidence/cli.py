@@ -6,6 +6,10 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from ..db import get_session
+from .debris import clean_debris, find_debris
+from .services import rebuild_derivatives, verify_store
+
 evidence_cli = click.Group("evidence", help="The store of original evidence files.")
 
 
@@ -13,10 +17,6 @@ evidence_cli = click.Group("evidence", help="The store of original evidence file
 @with_appcontext
 def verify() -> None:
     """Re-hash every stored original and look for debris; exit 1 listing any problem."""
-    from ..db import get_session
-    from .debris import find_debris
-    from .services import verify_store
-
     db = get_session()
     problems = verify_store(db)
     for code, sha, problem in problems:
@@ -39,9 +39,6 @@ def verify() -> None:
 @with_appcontext
 def clean(dry_run: bool) -> None:
     """Remove what interrupted uploads and imports left behind; mark dead imports failed (retryable)."""
-    from ..db import get_session
-    from .debris import clean_debris
-
     db = get_session()
     found = clean_debris(db, dry_run=dry_run)
     db.commit()
@@ -58,9 +55,6 @@ def clean(dry_run: bool) -> None:
 @with_appcontext
 def rebuild() -> None:
     """Rebuild the resized, EXIF-stripped copies that pages show, from the originals."""
-    from ..db import get_session
-    from .services import rebuild_derivatives
-
     done, failed = rebuild_derivatives(get_session())
     for line in failed:
         click.echo(line, err=True)

@@ -7,7 +7,7 @@ received again are linked to the first receipt and flagged, not silently merged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from .. import audit
 from ..auth.models import Panel
 from ..classification import coerce
+from ..db import utcnow
 from ..validation import Invalid
 from . import images
 from .models import Channel, Photo, PhotoReceipt
@@ -117,8 +118,6 @@ def receive_photo(db: Session, panel, stream, *, filename: str, actor, case_id: 
         width, height = info.display_size
         corrected = None
         if info.taken_at is not None:
-            from datetime import timedelta
-
             corrected = info.taken_at + timedelta(seconds=clock_offset_seconds)
         photo = Photo(panel_id=panel.id, case_id=case_id, item_id=item_id, sha256=stored.sha256,
                       size_bytes=stored.size, mime=info.mime, width=width, height=height, exif=info.exif,
@@ -176,10 +175,9 @@ def purge_photo(db: Session, photo: Photo, panel, actor, reason: str) -> None:
     """Destroy the bytes of a file uploaded by mistake (e.g. personal data).
 
     The tombstone — who, when, why, SHA-256 — stays in the audit chain; EXIF (which may
-    hold GPS) and the caption are wiped from the row.
+    hold GPS) and the caption are wiped from the row. The original and its derivatives are
+    destroyed after the transaction commits, by the change feed's subscriber.
     """
-    from ..db import utcnow
-
     if not reason.strip():
         raise Invalid({"reason": "Say why the file is purged; the reason stays in the audit log."})
     if photo.purged_at is not None:
@@ -191,7 +189,7 @@ def purge_photo(db: Session, photo: Photo, panel, actor, reason: str) -> None:
     photo.exif, photo.gps_lat, photo.gps_lon, photo.caption = {}, None, None, ""
     db.add(photo)
     db.flush()
-    photo_store().purge_original(panel.code, photo.sha256)
+    # The bytes go once this commits (evidence.feed.destroy_purged_bytes): a purge rolled back keeps them.
 
 
 def _stored_originals(db: Session) -> list[tuple[str, str]]:

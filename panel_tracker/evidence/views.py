@@ -1,7 +1,7 @@
 """Photo pages: upload, view, edit; originals and GPS only for experts and up, audited."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from ..auth.access import current_panel, requires, scoped
@@ -9,13 +9,13 @@ from ..auth.models import Role
 from ..cases import queries
 from ..cases.forms import ClassifyForm, DeleteForm
 from ..cases.models import Case, Item
-from ..cases.views import classify_and_redirect, delete_and_redirect
+from ..cases.page_actions import classify_and_redirect, delete_and_redirect
 from ..db import get_session
 from . import images, services
+from .blueprint import bp
 from .forms import PhotoForm, PurgeForm, UploadForm
 from .models import Photo, PhotoReceipt
 
-bp = Blueprint("evidence", __name__)
 
 
 def _actor():
@@ -204,5 +204,3 @@ def purge(photo_id: int):
     flash("Say why the file is purged.", "error")
     return redirect(url_for("evidence.show", photo_id=photo.id))
 
-
-from . import bulk_views  # noqa: E402,F401  (bulk photo import routes on this blueprint)

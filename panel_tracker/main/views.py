@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from ..auth.access import current_panel, public, requires
 from ..auth.models import Role
+from ..registry import dashboard_figures
 
 bp = Blueprint("main", __name__)
 
@@ -21,6 +22,4 @@ def index():
 @bp.route("/dashboard")
 @requires(Role.VIEWER)
 def dashboard():
-    from ..dashboard import summary
-
-    return render_template("main/dashboard.html", panel=current_panel(), summary=summary())
+    return render_template("main/dashboard.html", panel=current_panel(), summary=dashboard_figures())

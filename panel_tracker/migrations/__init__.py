@@ -5,6 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,7 +27,5 @@ def downgrade(engine, revision: str) -> None:
 
 
 def current(engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

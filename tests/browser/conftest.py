@@ -79,11 +79,15 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
-    """A fresh browser context (no cookies) and page per test."""
+    """A fresh browser context (no cookies) and page per test. A Content-Security-Policy
+    violation reported in the console fails the test."""
     context = chromium.new_context()
     context.set_default_timeout(10_000)
     page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     try:
         yield page
     finally:
         context.close()
+    assert violations == [], violations
