@@ -166,7 +166,27 @@ def update_inspection(db: Session, inspection: Inspection, values: dict, actor) 
 # ------------------------------------------------------------------ items
 
 
+# Any fixed 32-bit number: with the case id, the advisory lock that serialises numbering
+# within one case on PostgreSQL.
+_PG_ITEM_NUMBER_LOCK = 0x4954_4E4F
+
+
+def _lock_item_numbers(db: Session, case: Case) -> None:
+    """Hold the case's item numbering until this transaction ends, so two creates never
+    read the same highest number: a per-case advisory lock on PostgreSQL; on SQLite a
+    no-op write, which takes the database's write lock (waiting for the other writer)
+    before the read, as the audit log does."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(sa.text("SELECT pg_advisory_xact_lock(:k, :case_id)"),
+                   {"k": _PG_ITEM_NUMBER_LOCK, "case_id": case.id})
+    else:
+        db.execute(sa.text("UPDATE case_file SET id = id WHERE 0"))
+
+
 def next_item_ref(db: Session, case: Case) -> str:
+    """The case's next free number; the caller's transaction holds the numbering until it
+    ends (see :func:`_lock_item_numbers`)."""
+    _lock_item_numbers(db, case)
     refs = db.exec(select(Item.item_ref).where(Item.case_id == case.id)).all()
     numbers = [int(r.rsplit("/", 1)[1]) for r in refs if r.rsplit("/", 1)[-1].isdigit()]
     return f"{case.ref}/{(max(numbers) + 1) if numbers else 1:02d}"
