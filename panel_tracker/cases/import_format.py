@@ -10,7 +10,9 @@ are no errors may the caller stream the rows again with
 :meth:`ValidationResult.rows` and write them. Both passes stream, so a
 100,000-row file never sits in memory.
 
-Text is kept verbatim: nothing is stripped, transliterated or converted.
+Text is kept verbatim: nothing is stripped, transliterated or converted, except
+that a CSV's text cells are read through :func:`csv_restore`, the inverse of the
+:func:`csv_safe` that keeps exported text from running as a spreadsheet formula.
 Matching look-alike spellings is the job of ``panel_tracker.search.analysis``.
 """
 from __future__ import annotations
@@ -55,6 +57,10 @@ YES_NO: tuple[str, ...] = ("yes", "no")
 # Czechoslovakia, GDR, Serbia and Montenegro).
 FORMER_COUNTRY_CODES: frozenset[str] = frozenset({"SUN", "YUG", "CSK", "DDR", "SCG"})
 
+# Written as numbers; every other column is text (see csv_safe).
+NUMERIC_COLUMNS: frozenset[str] = frozenset({"quantity", "lat", "lon"})
+TEXT_COLUMNS: tuple[str, ...] = tuple(column for column in COLUMNS if column not in NUMERIC_COLUMNS)
+
 # The largest quantity one row may hold: the range of a database INTEGER.
 MAX_QUANTITY = 2_147_483_647
 # A broken 100,000-row file could produce millions of errors; nobody reads
@@ -74,6 +80,9 @@ _PARTIAL_DATE = re.compile(
     r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})(?:-(?P<day>[0-9]{2}))?)?"
 )
 _LONGEST_QUOTED_VALUE = 60
+# A text a spreadsheet would run as a formula (OWASP "CSV injection"), behind any
+# apostrophes already there: see csv_safe.
+_FORMULA_LIKE = re.compile(r"'*[=+\-@\t\r]")
 
 
 @dataclass(frozen=True)
@@ -272,6 +281,9 @@ def iter_records(
     left unaccounted for. Without one, the header must be exactly
     :data:`COLUMNS`, in order.
 
+    In a CSV file, a text column's leading ``'`` before ``=``, ``+``, ``-``, ``@``, tab
+    or CR is taken off (:func:`csv_restore`), so an export re-imports exactly.
+
     Structural problems (``bad_header``, after which nothing is yielded;
     ``wrong_field_count``, whose record is skipped; ``unreadable_file``,
     after which reading stops) are passed to ``on_error``; without it the
@@ -309,7 +321,12 @@ def iter_records(
             if len(fields) != width:
                 report([_wrong_field_count(line, len(fields), width)])
                 continue
-            yield line, {column: fields[index] for column, index in positions}
+            record = {column: fields[index] for column, index in positions}
+            if fmt == "csv":
+                for column in TEXT_COLUMNS:
+                    if record[column][:1] == "'":
+                        record[column] = csv_restore(record[column])
+            yield line, record
     except _UnreadableFile as problem:
         report([RowError(problem.line, "", "unreadable_file", problem.message, "")])
     finally:
@@ -484,6 +501,36 @@ def format_value(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+# --- formulas in CSV -------------------------------------------------------
+
+
+def csv_safe(value: str) -> str:
+    """A text value as written to CSV, so that no spreadsheet runs it as a formula.
+
+    A value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading ``'`` (as OWASP recommends; spreadsheets show the rest as text). So does one
+    starting with apostrophes followed by one of those, which keeps the escaping
+    reversible: :func:`csv_restore` gives back exactly ``value``. Other values, a leading
+    ``'`` included (``'66' in triangle``), are written as they are. For the text
+    columns only: numbers (:data:`NUMERIC_COLUMNS`) are written as numbers.
+    """
+    return "'" + value if _FORMULA_LIKE.match(value) else value
+
+
+def csv_restore(value: str) -> str:
+    """The inverse of :func:`csv_safe`, applied to the text columns of a CSV on import:
+    one leading ``'`` comes off a value that is apostrophes then ``=``, ``+``, ``-``,
+    ``@``, tab or CR."""
+    return value[1:] if value[:1] == "'" and _FORMULA_LIKE.match(value, 1) else value
+
+
+def csv_safe_record(record: Mapping[str, str]) -> dict[str, str]:
+    """A record of the format (text values, as :meth:`ItemRow.to_record` or the export
+    make them) with every text column passed through :func:`csv_safe`, for ``write_csv``."""
+    return {column: value if column in NUMERIC_COLUMNS else csv_safe(value)
+            for column, value in record.items()}
 
 
 # --- validating ------------------------------------------------------------
@@ -780,8 +827,11 @@ def write_csv(rows: Iterable[Mapping[str, object] | ItemRow],
     UTF-8 without BOM. Values go through :func:`format_value`, a missing
     column is empty, and a key that is not a column is an error (it would
     be silently lost). ``file`` is a path, a binary file, or a text file
-    opened with ``newline=""`` and UTF-8. What this writes, validate_file
-    reads back unchanged.
+    opened with ``newline=""`` and UTF-8. Text is written as given: a writer
+    of people's text for spreadsheets passes each record through
+    :func:`csv_safe_record` first. What this writes, validate_file reads back
+    unchanged (a raw text of apostrophes then ``=``, ``+``, ``-``, ``@``, tab
+    or CR excepted: see :func:`csv_restore`).
     """
     if isinstance(file, (str, os.PathLike)):
         with open(file, "w", encoding="utf-8", newline="") as text:
