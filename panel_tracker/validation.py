@@ -15,3 +15,8 @@ class Invalid(ValueError):
         self.errors = {"": errors} if isinstance(errors, str) else dict(errors)
         self.status = status
         super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in self.errors.items()))
+
+
+def too_long(length: int, limit: int) -> str:
+    """The one message for a text over its field's limit, in forms, the API and imports."""
+    return f"{length:,} characters long; at most {limit:,} characters"

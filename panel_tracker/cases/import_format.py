@@ -35,6 +35,9 @@ import openpyxl
 import pycountry
 from openpyxl.utils.exceptions import InvalidFileException
 
+from ..validation import too_long
+from .models import Case, Category, Condition, ItemBase, Legibility, max_lengths
+
 COLUMNS: tuple[str, ...] = (
     "case_ref", "item_ref", "category", "type", "make_marked", "make_attributed",
     "model", "calibre", "country_marked", "country_attributed", "year_marked",
@@ -45,17 +48,28 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED: frozenset[str] = frozenset(
     {"case_ref", "item_ref", "category", "type", "quantity", "source_confidential"}
 )
-# Tuples, not sets: their order is the order error messages list them in.
-CATEGORIES: tuple[str, ...] = (
-    "small_arm", "light_weapon", "ammunition", "component", "uav",
-    "ied_component", "packaging", "document", "other",
-)
-LEGIBILITIES: tuple[str, ...] = ("intact", "partial", "obliterated", "restored")
-CONDITIONS: tuple[str, ...] = ("new", "used", "damaged", "fragment", "unknown")
+# The enums of the item's field list; tuples, not sets: their order is the order error
+# messages list them in.
+CATEGORIES: tuple[str, ...] = tuple(member.value for member in Category)
+LEGIBILITIES: tuple[str, ...] = tuple(member.value for member in Legibility)
+CONDITIONS: tuple[str, ...] = tuple(member.value for member in Condition)
 YES_NO: tuple[str, ...] = ("yes", "no")
 # ISO 3166-3 codes that old materiel still carries (USSR, Yugoslavia,
 # Czechoslovakia, GDR, Serbia and Montenegro).
 FORMER_COUNTRY_CODES: frozenset[str] = frozenset({"SUN", "YUG", "CSK", "DDR", "SCG"})
+
+# The item field each column fills, where the names differ (the rest share their name;
+# source_confidential sets the classifications).
+COLUMN_FIELDS: dict[str, str] = {"calibre": "calibre_marked"}
+# The longest text each column takes: the limits of the item's field list (and of a
+# case's ref), so that the form, the API and the import refuse the same values.
+# Columns whose own rule bounds their length (unknown_country, bad_date) are left to it.
+MAX_LENGTHS: dict[str, int] = {
+    "case_ref": max_lengths(Case)["ref"],
+    **{column: limit for column in COLUMNS
+       if column not in ("country_marked", "country_attributed", "recovered_on")
+       and (limit := max_lengths(ItemBase).get(COLUMN_FIELDS.get(column, column))) is not None},
+}
 
 # Written as numbers; every other column is text (see csv_safe).
 NUMERIC_COLUMNS: frozenset[str] = frozenset({"quantity", "lat", "lon"})
@@ -567,6 +581,12 @@ def validate_record(
     for column in COLUMNS:
         if column in REQUIRED and record[column] == "":
             fail(column, "missing_value", f"{column} is required but empty")
+    too_long_columns = []
+    for column, limit in MAX_LENGTHS.items():
+        if len(record[column]) > limit:
+            too_long_columns.append(column)
+            errors.append(RowError(line, column, "too_long", too_long(len(record[column]), limit),
+                                   record[column][:_LONGEST_QUOTED_VALUE]))
 
     case_ref = record["case_ref"]
     if case_ref:
@@ -648,6 +668,9 @@ def validate_record(
              f"{_quote(confidential)} is not yes or no (lower case)")
 
     if errors:
+        if too_long_columns:  # a value too long is not also checked against its other rules
+            errors = [error for error in errors
+                      if error.column not in too_long_columns or error.code == "too_long"]
         errors.sort(key=lambda error: COLUMNS.index(error.column))
         return None, errors
     values: dict[str, object] = {column: record[column] for column in COLUMNS}
