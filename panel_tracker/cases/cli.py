@@ -26,6 +26,8 @@ def items_import(file: Path, panel_code: str, update: bool) -> None:
 
 @with_appcontext
 def _run_import(file: Path, panel_code: str, update: bool) -> None:
+    from flask import current_app
+
     from ..cli import fail_usage, panel_or_exit
     from ..db import get_session
     from .importer import import_items
@@ -34,7 +36,8 @@ def _run_import(file: Path, panel_code: str, update: bool) -> None:
         fail_usage(f"{file.name}: only .csv and .xlsx files can be imported")
     db = get_session()
     panel = panel_or_exit(db, panel_code)
-    report = import_items(db, panel, file, actor="cli", update=update)
+    report = import_items(db, panel, file, actor="cli", update=update,
+                          max_bytes=current_app.config["IMPORT_MAX_BYTES"])
     if not report.ok:
         db.rollback()
         for error in report.errors:

@@ -36,7 +36,7 @@ import pycountry
 from openpyxl.utils.exceptions import InvalidFileException
 
 from ..validation import too_long
-from .models import Case, Category, Condition, ItemBase, Legibility, max_lengths
+from .models import LONG_TEXT_MAX, Case, Category, Condition, ItemBase, Legibility, max_lengths
 
 COLUMNS: tuple[str, ...] = (
     "case_ref", "item_ref", "category", "type", "make_marked", "make_attributed",
@@ -80,6 +80,14 @@ MAX_QUANTITY = 2_147_483_647
 # A broken 100,000-row file could produce millions of errors; nobody reads
 # past the first thousand, and storing them all would unbound memory.
 MAX_STORED_ERRORS = 1000
+# What a file may hold, checked while reading (before openpyxl opens a workbook), so that
+# a small file cannot take the memory of a large one: no row wider than MAX_COLUMNS; no
+# cell longer than the longest field takes; an XLSX unpacked no larger than these.
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = LONG_TEXT_MAX
+MAX_CELL_BYTES = 8 * MAX_CELL_CHARS  # a cell's XML: UTF-8 and &amp; escapes, with its tags
+XLSX_MAX_UNPACKED_BYTES = 2 * 1024**3
+XLSX_MAX_SHARED_STRINGS_BYTES = 128 * 1024**2
 
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
 Format = Literal["csv", "xlsx"]
@@ -257,12 +265,12 @@ def is_known_country(code: str) -> bool:
 
 
 class _UnreadableFile(Exception):
-    """The bytes cannot be read as the format at all; reading stops."""
+    """The bytes cannot be read as the format at all, or not within the limits (``code``
+    says which); reading stops."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, code: str = "unreadable_file", column: str = "") -> None:
         super().__init__(message)
-        self.line = line
-        self.message = message
+        self.line, self.message, self.code, self.column = line, message, code, column
 
 
 def iter_records(
@@ -342,7 +350,21 @@ def iter_records(
                         record[column] = csv_restore(record[column])
             yield line, record
     except _UnreadableFile as problem:
-        report([RowError(problem.line, "", "unreadable_file", problem.message, "")])
+        report([RowError(problem.line, problem.column, problem.code, problem.message, "")])
+    finally:
+        raw_rows.close()
+
+
+def read_header(source: Source, *, fmt: Format | None = None) -> list[str]:
+    """The file's header (its first row that is not blank) as the import reads it, within
+    the same limits; [] for an empty file, ImportFormatError when it cannot be read."""
+    fmt = _check_format(fmt) if fmt else _infer_format(source)
+    raw_rows = _xlsx_rows(source) if fmt == "xlsx" else _csv_rows(source)
+    try:
+        return next((fields for _, fields in raw_rows if any(fields)), [])
+    except _UnreadableFile as problem:
+        raise ImportFormatError([RowError(problem.line, problem.column, problem.code, problem.message, "")]) \
+            from None
     finally:
         raw_rows.close()
 
@@ -430,9 +452,13 @@ def _csv_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
             except StopIteration:
                 return
             except csv.Error as problem:
+                if "field larger than field limit" in str(problem):
+                    raise _UnreadableFile(start, f"a field of this record is over {MAX_CELL_CHARS:,} "
+                                                 f"characters; no column takes that many", "too_long") from problem
                 raise _UnreadableFile(start, f"the record starting on this line cannot be read "
                                              f"({problem}); look for a missing or extra double "
                                              f"quote") from problem
+            _check_width(start, fields)
             yield start, fields
             start = reader.line_num + 1
 
@@ -463,26 +489,113 @@ def _text_lines(file: IO[str]) -> Iterator[str]:
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
+def _check_width(line: int, fields: list[str]) -> None:
+    if len(fields) > MAX_COLUMNS:
+        raise _UnreadableFile(line, f"the row has {len(fields):,} columns; at most {MAX_COLUMNS} "
+                                    f"can be imported (the format has 26)", "too_many_columns")
+
+
+_NOT_A_WORKBOOK = "the file is not an Excel workbook (.xlsx) that can be read; save it again as .xlsx, or as CSV UTF-8"
+
+
 def _xlsx_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(row number, cell texts)`` from the first sheet, trailing
-    empty cells dropped (a sheet does not tell them from absent ones)."""
+    empty cells dropped (a sheet does not tell them from absent ones).
+
+    The workbook is checked before openpyxl opens it (:func:`_check_workbook`), and
+    openpyxl parses its XML through defusedxml (installed), so no entity is expanded."""
     try:
+        _check_workbook(source)
         workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError) as problem:
-        raise _UnreadableFile(0, "the file is not an Excel workbook (.xlsx) that can be read; "
-                                 "save it again as .xlsx, or as CSV UTF-8") from problem
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as problem:
+        # openpyxl says ValueError for XML it cannot read (defusedxml's refusals included).
+        raise _UnreadableFile(0, _NOT_A_WORKBOOK) from problem
     try:
         sheet = workbook.worksheets[0]
         # Some writers record wrong sheet dimensions, which would cut rows
         # short; without them every cell present is read.
         sheet.reset_dimensions()
-        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+        rows = sheet.iter_rows(min_row=1, values_only=True)
+        number = 0
+        while True:
+            try:
+                values = next(rows, None)
+            except (ValueError, KeyError, SyntaxError) as problem:  # XML errors while streaming
+                raise _UnreadableFile(number + 1, _NOT_A_WORKBOOK) from problem
+            if values is None:
+                return
+            number += 1
             cells = [_cell_text(value) for value in values]
             while cells and cells[-1] == "":
                 cells.pop()
+            _check_width(number, cells)
             yield number, cells
     finally:
         workbook.close()
+
+
+def _check_workbook(source: Source) -> None:
+    """Refuse, before openpyxl reads a byte of XML, a workbook that would take too much
+    memory or hides XML declarations: parts larger unpacked than the limits, a text run of
+    the sheets or shared strings over :data:`MAX_CELL_BYTES` (openpyxl would build it whole
+    in memory), or a DTD (entity declarations) in any XML part. The sizes are the ones
+    the ZIP declares; zipfile never unpacks more than that."""
+    if not isinstance(source, (str, os.PathLike)):
+        position = source.tell()
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > XLSX_MAX_UNPACKED_BYTES:
+                raise _UnreadableFile(0, f"the workbook unpacks to {unpacked / 1e6:,.0f} MB; at most "
+                                         f"{XLSX_MAX_UNPACKED_BYTES / 1e6:,.0f} MB can be imported",
+                                      "file_too_large")
+            for member in members:
+                name = member.filename
+                if name.endswith("sharedStrings.xml") and member.file_size > XLSX_MAX_SHARED_STRINGS_BYTES:
+                    raise _UnreadableFile(0, f"the workbook's text table unpacks to "
+                                             f"{member.file_size / 1e6:,.0f} MB; at most "
+                                             f"{XLSX_MAX_SHARED_STRINGS_BYTES / 1e6:,.0f} MB can be imported",
+                                          "file_too_large")
+                if not name.endswith((".xml", ".rels")):
+                    continue
+                with archive.open(member) as part:
+                    if _declares_dtd(part.read(_PROLOG_BYTES)):
+                        raise _UnreadableFile(0, _NOT_A_WORKBOOK + " (it declares a DTD or XML entities, "
+                                                 "which an Excel workbook never does)")
+                    if name.startswith("xl/worksheets/") or name.endswith("sharedStrings.xml"):
+                        part.seek(0)
+                        _check_text_runs(part)
+    finally:
+        if not isinstance(source, (str, os.PathLike)):
+            source.seek(position)
+
+
+_PROLOG_BYTES = 64 * 1024
+
+
+def _declares_dtd(start: bytes) -> bool:
+    """True when the start of an XML part holds a ``<!DOCTYPE`` (where entities are
+    declared), or when its root element does not begin within it (a prolog so long is
+    padding, not a workbook)."""
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        start = start.decode("utf-16", errors="replace").encode("utf-8")
+    if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
+        return True
+    root = re.search(rb"<[A-Za-z_]", start)
+    return root is None and len(start) == _PROLOG_BYTES
+
+
+def _check_text_runs(part: IO[bytes]) -> None:
+    tail = 0  # length of the text run that the previous chunk ended in
+    while chunk := part.read(1024 * 1024):
+        pieces = chunk.split(b"<")
+        first = tail + len(pieces[0])
+        longest = max(first, max(map(len, pieces[1:]), default=0))
+        tail = first if len(pieces) == 1 else len(pieces[-1])
+        if longest > MAX_CELL_BYTES:
+            raise _UnreadableFile(0, f"a cell of the workbook holds over {MAX_CELL_CHARS:,} characters; no "
+                                     f"column takes that many", "too_long")
 
 
 def _cell_text(value: object) -> str:
@@ -803,6 +916,7 @@ def validate_file(
     mapping: Mapping[str, str] | None = None,
     existing_refs: AbstractSet[str] = frozenset(),
     update: bool = False,
+    max_bytes: int | None = None,
 ) -> ValidationResult:
     """Validate a whole file: the first pass of an all-or-nothing import.
 
@@ -810,14 +924,20 @@ def validate_file(
     mapping) and checks it (see :func:`validate_record`), keeping in memory
     only the item_refs seen and the errors. ``existing_refs`` are the
     item_refs the panel already holds; ``update`` allows rows to repeat
-    them, to update those items. When the result is ``ok``, write with
-    ``result.rows()``.
+    them, to update those items. A file over ``max_bytes`` is refused
+    (``file_too_large``) before a byte of it is read. When the result is
+    ``ok``, write with ``result.rows()``.
     """
     if not _PANEL_CODE.fullmatch(panel_code):
         raise ValueError(f"panel code {panel_code!r} is not 2-6 capital letters")
     fmt = _check_format(fmt) if fmt else _infer_format(source)
     result = ValidationResult(source=source, panel_code=panel_code, fmt=fmt, mapping=mapping,
                               existing_refs=existing_refs, update=update)
+    size = file_size(source)
+    if max_bytes is not None and size > max_bytes:
+        result.add_error(RowError(0, "", "file_too_large", f"the file is {size / 1e6:,.1f} MB; at most "
+                                  f"{max_bytes / 1e6:,.1f} MB can be imported (split it)", ""))
+        return result
     seen_refs: dict[str, int] = {}
     for line, record in iter_records(source, fmt=fmt, mapping=mapping,
                                      on_error=result.add_error):
@@ -827,6 +947,17 @@ def validate_file(
         for error in errors:
             result.add_error(error)
     return result
+
+
+def file_size(source: Source) -> int:
+    """The size of a file in bytes (a file object's, from its start), without reading it."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.stat(source).st_size
+    position = source.tell()
+    try:
+        return source.seek(0, os.SEEK_END)
+    finally:
+        source.seek(position)
 
 
 def _rewind(source: Source) -> None:
