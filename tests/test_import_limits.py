@@ -89,6 +89,19 @@ def test_browser_refuses_an_upload_over_the_import_limit(world, app):
     assert list((Path(app.instance_path) / "imports").glob("*.csv")) == []
 
 
+@pytest.mark.app_config(IMPORT_MAX_BYTES=1000)
+def test_browser_refuses_a_request_far_over_the_limit_before_building_the_form(world, app):
+    expert = world.client("expert")
+
+    response = expert.post("/items/import", data={"file": (io.BytesIO(b"x" * 200_000), "items.csv")},
+                           content_type="multipart/form-data")
+
+    assert response.status_code == 413
+    assert "at most 0.0 MB can be imported" in response.get_data(as_text=True)
+    assert not (Path(app.instance_path) / "imports").exists() or \
+        list((Path(app.instance_path) / "imports").glob("*.csv")) == []
+
+
 def test_validation_refuses_a_file_over_max_bytes_without_reading_it(tmp_path):
     result = validate_file(SAMPLE / "items.csv", panel_code="YEM", max_bytes=100)
 

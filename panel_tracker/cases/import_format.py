@@ -1,8 +1,9 @@
 """Read, validate and write the item import format (26 columns, CSV or XLSX).
 
 The format is specified in ``tests/data/sample/README.md``. This module is
-pure (no Flask, no database) so that the web upload, the CLI and the tests
-share one definition of what a valid row is.
+pure (no app, no database session) so that the web upload, the CLI and the
+tests share one definition of what a valid row is; its enums and length
+limits are those of the item's field list (``models.ItemBase``).
 
 Import is all-or-nothing: :func:`validate_file` reads the whole file once,
 keeping only the item_refs it has seen and the errors, and only when there
