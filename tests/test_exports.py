@@ -94,14 +94,13 @@ def csv_rows(data: bytes) -> list[dict]:
 
 def neutralised(data: bytes) -> bytes:
     """A CSV file as the export writes it: byte for byte, but every text cell through
-    ``csv_safe`` (the sample has cells starting with a quote or a minus sign)."""
+    ``csv_safe`` (the sample has cells starting with a minus sign)."""
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(rows[0])
     for row in rows[1:]:
-        writer.writerow([value if name in ("quantity", "lat", "lon") else import_format.csv_safe(value)
-                         for name, value in zip(rows[0], row)])
+        writer.writerow(import_format.csv_safe_record(dict(zip(rows[0], row))).values())
     return out.getvalue().encode("utf-8")
 
 

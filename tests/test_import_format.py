@@ -20,6 +20,9 @@ from panel_tracker.cases.import_format import (
     ItemRow,
     RowError,
     ValidationResult,
+    csv_restore,
+    csv_safe,
+    csv_safe_record,
     is_known_country,
     iter_records,
     validate_file,
@@ -645,3 +648,52 @@ def test_export_refuses_a_field_that_is_not_a_column() -> None:
 def test_row_error_without_a_column_names_only_the_line() -> None:
     assert str(RowError(3, "", "unreadable_file", "not UTF-8", "")) == \
         "line 3: unreadable_file: not UTF-8"
+
+
+# --- formulas -----------------------------------------------------------------
+
+FORMULA_LIKE = ["=HYPERLINK(\"http://evil.example\",\"see photo\")", "+1+cmd|' /C calc'!A0", "-2+3",
+                "@SUM(A1:A9)", "\tindented", "\rreturn", "'=typed with an apostrophe", "''+two apostrophes"]
+LEFT_ALONE = ["'66' in triangle", "'", "''", "plain", "", "1-2", "a=b", " =not at the start", "'x-y"]
+
+
+@pytest.mark.parametrize("value", FORMULA_LIKE)
+def test_text_a_spreadsheet_would_run_is_written_behind_an_apostrophe_and_read_back_exactly(value: str) -> None:
+    assert csv_safe(value) == "'" + value
+    assert csv_restore(csv_safe(value)) == value
+
+
+@pytest.mark.parametrize("value", LEFT_ALONE)
+def test_other_text_is_written_and_read_as_it_is(value: str) -> None:
+    assert csv_safe(value) == value
+    assert csv_restore(value) == value
+
+
+def test_numbers_stay_numbers_when_a_record_is_made_safe() -> None:
+    safe = csv_safe_record({**BASE_ROW, "lat": "-12.5", "lon": "-1.679", "serial": "-0042",
+                            "notes": "=1+1"})
+
+    assert (safe["lat"], safe["lon"]) == ("-12.5", "-1.679")
+    assert (safe["serial"], safe["notes"]) == ("'-0042", "'=1+1")
+
+
+def test_a_csv_written_safe_imports_to_the_very_values_typed(tmp_path: Path) -> None:
+    typed = row(item_ref="YEM-2024-017/01", serial="-0042", serial_legibility="intact",
+                other_marks=FORMULA_LIKE[0], notes="'=typed with an apostrophe", lat="-12.5")
+    exported = tmp_path / "export.csv"
+
+    write_csv([csv_safe_record(typed)], exported)
+
+    assert csv_as_lists(exported)[1][COLUMNS.index("other_marks")].startswith("'=HYPERLINK")
+    assert csv_as_lists(exported)[1][COLUMNS.index("lat")] == "-12.5"
+    result = validate_file(exported, panel_code="YEM")
+    assert result.ok, result.errors
+    assert next(result.rows()).to_record() == typed
+
+
+def test_a_workbook_cell_starting_with_an_apostrophe_is_kept_as_typed(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "items.xlsx", [list(COLUMNS), list(row(notes="'=kept").values())])
+
+    [(_, record)] = list(iter_records(path))
+
+    assert record["notes"] == "'=kept"

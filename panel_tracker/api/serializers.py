@@ -21,11 +21,12 @@ from sqlmodel import Field, SQLModel
 
 from ..cases.import_format import FORMER_COUNTRY_CODES, is_known_country
 from ..cases.models import (
-    AccessMode, CaseStatus, Category, Condition, Confidence, Item, Legibility, MarkingKind, Script,
-    SymbolShape, YearCalendar,
+    AccessMode, Case, CaseStatus, Category, Condition, Confidence, Inspection, Item, ItemBase as ItemFields,
+    Legibility, Marking, MarkingKind, Script, SymbolShape, YearCalendar, max_lengths,
 )
 from .. import visibility
 from ..classification import Classification
+from ..validation import too_long
 
 MAX_PER_PAGE = 200
 
@@ -38,6 +39,8 @@ def errors_of(exc: ValidationError) -> dict[str, str]:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "Unknown field; see docs/api.md for the fields this endpoint takes."
+        elif error["type"] == "string_too_long":  # the form's and the import's words
+            message = too_long(len(error["input"]), error["ctx"]["max_length"])
         errors.setdefault(field, message)
     return errors
 
@@ -92,11 +95,14 @@ class Classified(ApiInput):
 # ------------------------------------------------------------------ cases
 
 
+_CASE = max_lengths(Case)
+
+
 class CaseBase(Classified):
     NULLABLE: ClassVar[frozenset[str]] = Classified.NULLABLE | {"country_of_seizure"}
 
-    title: str = Field(default="", max_length=300)
-    summary: str = ""
+    title: str = Field(default="", max_length=_CASE["title"])
+    summary: str = Field(default="", max_length=_CASE["summary"])
     status: CaseStatus = CaseStatus.OPEN
     country_of_seizure: Optional[str] = None
 
@@ -107,11 +113,11 @@ class CaseBase(Classified):
 
 
 class CaseCreate(CaseBase):
-    ref: str = Field(max_length=32)
+    ref: str = Field(max_length=_CASE["ref"])
 
 
 class CaseUpdate(CaseBase):
-    ref: Optional[str] = Field(default=None, max_length=32)
+    ref: Optional[str] = Field(default=None, max_length=_CASE["ref"])
 
 
 class CasePublic(SQLModel):
@@ -128,12 +134,15 @@ class CasePublic(SQLModel):
 # ------------------------------------------------------------------ inspections
 
 
+_INSPECTION = max_lengths(Inspection)
+
+
 class InspectionBase(Classified):
-    place: str = Field(default="", max_length=300)
-    custodian: str = Field(default="", max_length=300)
+    place: str = Field(default="", max_length=_INSPECTION["place"])
+    custodian: str = Field(default="", max_length=_INSPECTION["custodian"])
     access_mode: AccessMode = AccessMode.PHYSICAL
-    inspectors: str = Field(default="", max_length=500)
-    notes: str = ""
+    inspectors: str = Field(default="", max_length=_INSPECTION["inspectors"])
+    notes: str = Field(default="", max_length=_INSPECTION["notes"])
 
 
 class InspectionCreate(InspectionBase):
@@ -160,8 +169,9 @@ class InspectionPublic(SQLModel):
 # ------------------------------------------------------------------ items
 
 
-class ItemBase(Classified):
-    """The item's fields; the service checks them with the import format's rules."""
+class ItemInput(Classified, ItemFields):
+    """The item's fields, as declared once in ``cases.models.ItemBase`` (types, enums, length
+    limits); the service checks them further with the import format's rules."""
 
     NULLABLE: ClassVar[frozenset[str]] = Classified.NULLABLE | {
         "source_classification", "inspection_id", "attribution_confidence", "country_marked",
@@ -169,46 +179,15 @@ class ItemBase(Classified):
     }
 
     source_classification: Optional[Classification] = None
-    item_ref: str = Field(default="", max_length=40)
-    inspection_id: Optional[int] = None
-    make_marked: str = Field(default="", max_length=200)
-    make_attributed: str = Field(default="", max_length=200)
-    attribution_basis: str = ""
-    attribution_confidence: Optional[Confidence] = None
-    model: str = Field(default="", max_length=120)
-    calibre_marked: str = Field(default="", max_length=60)
-    calibre: str = Field(default="", max_length=60)
-    country_marked: Optional[str] = None
-    country_attributed: Optional[str] = None
-    year_marked: str = Field(default="", max_length=40)
-    year_calendar: Optional[YearCalendar] = None
-    year_gregorian: Optional[int] = None
-    serial: str = Field(default="", max_length=120)
-    serial_legibility: Optional[Legibility] = None
-    lot: str = Field(default="", max_length=120)
-    factory_code: str = Field(default="", max_length=60)
-    headstamp: str = Field(default="", max_length=120)
-    import_mark: str = Field(default="", max_length=200)
-    other_marks: str = ""
-    quantity: int = 1
-    condition: Optional[Condition] = None
-    recovered_on: str = Field(default="", max_length=10)
-    recovered_place: str = Field(default="", max_length=300)
-    lat: Optional[float] = None
-    lon: Optional[float] = None
-    suspected_imitation: bool = False
-    state_ownership_mark: bool = False
-    notes: str = ""
 
 
-class ItemCreate(ItemBase):
-    category: Category
-    type: str = Field(max_length=300)
+class ItemCreate(ItemInput):
+    pass
 
 
-class ItemUpdate(ItemBase):
+class ItemUpdate(ItemInput):
     category: Optional[Category] = None
-    type: Optional[str] = Field(default=None, max_length=300)
+    type: Optional[str] = Field(default=None, max_length=max_lengths(ItemFields)["type"])
 
 
 class ItemPublic(SQLModel):
@@ -268,25 +247,28 @@ def item_public(item: Item, case_ref: str, reader: visibility.Reader, refs: dict
 # ------------------------------------------------------------------ markings
 
 
+_MARKING = max_lengths(Marking)
+
+
 class MarkingBase(ApiInput):
     """A marking has no classification of its own: it is seen with its item."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"script"})
 
-    location: str = Field(default="", max_length=120)
+    location: str = Field(default="", max_length=_MARKING["location"])
     script: Optional[Script] = None
     legibility: Legibility = Legibility.INTACT
     symbol_shape: SymbolShape = SymbolShape.NONE
-    notes: str = ""
+    notes: str = Field(default="", max_length=_MARKING["notes"])
 
 
 class MarkingCreate(MarkingBase):
-    text: str = Field(max_length=300)
+    text: str = Field(max_length=_MARKING["text"])
     kind: MarkingKind
 
 
 class MarkingUpdate(MarkingBase):
-    text: Optional[str] = Field(default=None, max_length=300)
+    text: Optional[str] = Field(default=None, max_length=_MARKING["text"])
     kind: Optional[MarkingKind] = None
 
 

@@ -48,13 +48,6 @@ def me():
 # ------------------------------------------------------------------ errors
 
 
-class BadRequest(Exception):
-    """A request the API cannot read at all (not JSON, no file): 400 with the reason."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-
-
 @bp.errorhandler(ValidationError)
 def _invalid_input(exc: ValidationError):
     get_session().rollback()
@@ -62,14 +55,11 @@ def _invalid_input(exc: ValidationError):
 
 
 @bp.errorhandler(Invalid)
-def _refused_by_service(exc: Invalid):
+def _refused(exc: Invalid):
+    """The one refusal type: a service's (422), an unreadable request's (400), a photo the
+    store will not take (its own status: 413, 415, 409)."""
     get_session().rollback()
-    return jsonify(errors=exc.errors), 422
-
-
-@bp.errorhandler(BadRequest)
-def _unreadable(exc: BadRequest):
-    return jsonify(errors=exc.errors), 400
+    return jsonify(errors=exc.errors), exc.status
 
 
 # ------------------------------------------------------------------ request and response helpers
@@ -78,7 +68,7 @@ def _unreadable(exc: BadRequest):
 def _body(model):
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise BadRequest({"": "Send a JSON object with Content-Type: application/json."})
+        raise Invalid({"": "Send a JSON object with Content-Type: application/json."}, status=400)
     return model.model_validate(data)
 
 
@@ -119,7 +109,7 @@ def _deletion_reason() -> str:
     if data is None:  # no JSON body: ?reason= in the query string
         data = {"reason": request.args.get("reason", "")}
     if not isinstance(data, dict):
-        raise BadRequest({"": "Send a JSON object with Content-Type: application/json."})
+        raise Invalid({"": "Send a JSON object with Content-Type: application/json."}, status=400)
     return s.Deletion.model_validate(data).reason
 
 
@@ -409,21 +399,17 @@ def upload_photo(case_id: int):
     case = load_or_404(Case, case_id)
     upload = request.files.get("file")
     if upload is None:
-        raise BadRequest({"file": "Send the photo as multipart/form-data in the field 'file'."})
+        raise Invalid({"file": "Send the photo as multipart/form-data in the field 'file'."}, status=400)
     form = s.PhotoUpload.model_validate({k: v for k, v in request.form.items()})
     if form.item_id is not None:
         item = get_session().exec(visible(Item).where(Item.id == form.item_id)).first()
         if item is None or item.case_id != case.id:
             raise Invalid({"item_id": f"Case {case.ref} has no item {form.item_id}."})
     db = get_session()
-    try:
-        received = evidence.receive_photo(
-            db, current_panel(), upload.stream, filename=upload.filename or "", actor=_actor(), case_id=case.id,
-            item_id=form.item_id, source=form.source, channel=Channel.API, is_original=form.is_original,
-            caption=form.caption)
-    except Invalid as exc:  # PhotoRefused says its status: 413 too large, 415 not an image, 409 purged
-        db.rollback()
-        return jsonify(errors=exc.errors), exc.status if isinstance(exc, evidence.PhotoRefused) else 400
+    received = evidence.receive_photo(
+        db, current_panel(), upload.stream, filename=upload.filename or "", actor=_actor(), case_id=case.id,
+        item_id=form.item_id, source=form.source, channel=Channel.API, is_original=form.is_original,
+        caption=form.caption)
     if not received.duplicate:
         _classify(received.photo, form)
     db.commit()

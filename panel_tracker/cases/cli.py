@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from ..cli import fail_usage, panel_or_exit
@@ -34,7 +35,8 @@ def _run_import(file: Path, panel_code: str, update: bool) -> None:
         fail_usage(f"{file.name}: only .csv and .xlsx files can be imported")
     db = get_session()
     panel = panel_or_exit(db, panel_code)
-    report = import_items(db, panel, file, actor="cli", update=update)
+    report = import_items(db, panel, file, actor="cli", update=update,
+                          max_bytes=current_app.config["IMPORT_MAX_BYTES"])
     if not report.ok:
         db.rollback()
         for error in report.errors:

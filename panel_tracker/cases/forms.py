@@ -4,14 +4,37 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, FloatField, HiddenField, IntegerField, SelectField, StringField,
-                     TextAreaField)
+                     TextAreaField, ValidationError)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from .. import countries
 from ..formutil import options
 from ..classification import Classification
-from .models import (AccessMode, CaseStatus, Category, Condition, Confidence, Legibility, MarkingKind, Script,
-                     SymbolShape, YearCalendar)
+from ..validation import too_long
+from .models import (AccessMode, Case, CaseStatus, Category, Condition, Confidence, Inspection, ItemBase, Legibility,
+                     Marking, MarkingKind, Script, SymbolShape, YearCalendar, max_lengths)
+
+
+class MaxLength:
+    """A field's length limit from the model's field list, with the words the API and the
+    import use; the browser is told too (``maxlength``)."""
+
+    def __init__(self, model, name: str):
+        self.max = max_lengths(model)[name]
+        self.field_flags = {"maxlength": self.max}
+
+    def __call__(self, form, field) -> None:
+        if field.data and len(field.data) > self.max:
+            raise ValidationError(too_long(len(field.data), self.max))
+
+
+def _item_label(name: str) -> str:
+    return ItemBase.model_fields[name].title
+
+
+def _item_text(name: str, field=StringField, validators=(), **kwargs):
+    """An item form field with the label and the length limit of the item's field list."""
+    return field(_item_label(name), validators=[*validators, MaxLength(ItemBase, name)], **kwargs)
 
 
 def _choices(enum, blank: str | None = None):
@@ -33,10 +56,10 @@ def _values(form) -> dict:
 
 
 class CaseForm(FlaskForm):
-    ref = StringField("Reference", validators=[DataRequired(), Length(max=32)],
+    ref = StringField("Reference", validators=[DataRequired(), MaxLength(Case, "ref")],
                       description="Panel code, year opened, number: e.g. YEM-2024-017")
-    title = StringField("Title", validators=[Length(max=300)])
-    summary = TextAreaField("Summary")
+    title = StringField("Title", validators=[MaxLength(Case, "title")])
+    summary = TextAreaField("Summary", validators=[MaxLength(Case, "summary")])
     status = SelectField("Status", choices=_choices(CaseStatus), default="open")
     country_of_seizure = SelectField("Country of seizure", default="", choices=[])
 
@@ -50,49 +73,53 @@ class CaseForm(FlaskForm):
 
 class InspectionForm(FlaskForm):
     inspected_on = DateField("Date", validators=[DataRequired(message="The date of the inspection.")])
-    place = StringField("Place", validators=[Length(max=300)])
-    custodian = StringField("Custodian", validators=[Length(max=300)],
+    place = StringField("Place", validators=[MaxLength(Inspection, "place")])
+    custodian = StringField("Custodian", validators=[MaxLength(Inspection, "custodian")],
                             description="The State or force that holds the materiel")
     access_mode = SelectField("Access", choices=_choices(AccessMode), default="physical")
-    inspectors = StringField("Inspected by", validators=[Length(max=500)])
-    notes = TextAreaField("Notes")
+    inspectors = StringField("Inspected by", validators=[MaxLength(Inspection, "inspectors")])
+    notes = TextAreaField("Notes", validators=[MaxLength(Inspection, "notes")])
 
 
 class ItemForm(FlaskForm):
-    item_ref = StringField("Item reference", validators=[Length(max=40)],
-                           description="Leave empty for the next number in the case")
-    inspection_id = SelectField("Inspection", default="", choices=[])
-    category = SelectField("Category", default="", choices=_choices(Category, "— choose —"))
-    type = StringField("Type", validators=[DataRequired(message="Say what the item is, e.g. assault rifle (AK-pattern)."),
-                                           Length(max=300)])
-    make_marked = StringField("Make as marked", validators=[Length(max=200)])
-    make_attributed = StringField("Make as attributed", validators=[Length(max=200)])
-    attribution_basis = TextAreaField("Basis of the attribution")
-    attribution_confidence = SelectField("Confidence", default="", choices=_choices(Confidence, "—"))
-    model = StringField("Model", validators=[Length(max=120)])
-    calibre_marked = StringField("Calibre as marked", validators=[Length(max=60)])
-    calibre = StringField("Calibre (normalised)", validators=[Length(max=60)], description="e.g. 7.62x39mm")
-    country_marked = SelectField("Country of manufacture as marked", default="", choices=[])
-    country_attributed = SelectField("Country of manufacture as attributed", default="", choices=[])
-    year_marked = StringField("Year as marked", validators=[Length(max=40)], description="Verbatim: 1976, 85, ۱۳۹۶")
-    year_calendar = SelectField("Calendar of that year", default="", choices=_choices(YearCalendar, "not confirmed"))
-    year_gregorian = IntegerField("Gregorian year", validators=[Optional()])
-    serial = StringField("Serial as read", validators=[Length(max=120)], description="? for an unreadable character")
-    serial_legibility = SelectField("Serial legibility", default="", choices=_choices(Legibility, "no serial"))
-    lot = StringField("Lot", validators=[Length(max=120)])
-    factory_code = StringField("Factory code", validators=[Length(max=60)])
-    headstamp = StringField("Headstamp", validators=[Length(max=120)], description="e.g. 71 85")
-    import_mark = StringField("Import mark", validators=[Length(max=200)])
-    other_marks = TextAreaField("Other marks")
-    quantity = IntegerField("Quantity", default=1, validators=[DataRequired(message="At least 1."), NumberRange(min=1)])
-    condition = SelectField("Condition", default="", choices=_choices(Condition, "—"))
-    recovered_on = StringField("Recovered on", validators=[Length(max=10)], description="YYYY-MM-DD, YYYY-MM or YYYY")
-    recovered_place = StringField("Recovered at", validators=[Length(max=300)])
-    lat = FloatField("Latitude", validators=[Optional(), NumberRange(-90, 90)])
-    lon = FloatField("Longitude", validators=[Optional(), NumberRange(-180, 180)])
-    suspected_imitation = BooleanField("Suspected imitation markings")
-    state_ownership_mark = BooleanField("Carries a State-ownership mark")
-    notes = TextAreaField("Notes (source details)")
+    """Labels and length limits come from the item's field list (``models.ItemBase``)."""
+
+    item_ref = _item_text("item_ref", description="Leave empty for the next number in the case")
+    inspection_id = SelectField(_item_label("inspection_id"), default="", choices=[])
+    category = SelectField(_item_label("category"), default="", choices=_choices(Category, "— choose —"))
+    type = _item_text("type", validators=[DataRequired(message="Say what the item is, e.g. assault rifle (AK-pattern).")])
+    make_marked = _item_text("make_marked")
+    make_attributed = _item_text("make_attributed")
+    attribution_basis = _item_text("attribution_basis", TextAreaField)
+    attribution_confidence = SelectField(_item_label("attribution_confidence"), default="",
+                                         choices=_choices(Confidence, "—"))
+    model = _item_text("model")
+    calibre_marked = _item_text("calibre_marked")
+    calibre = _item_text("calibre", description="e.g. 7.62x39mm")
+    country_marked = SelectField(_item_label("country_marked"), default="", choices=[])
+    country_attributed = SelectField(_item_label("country_attributed"), default="", choices=[])
+    year_marked = _item_text("year_marked", description="Verbatim: 1976, 85, ۱۳۹۶")
+    year_calendar = SelectField(_item_label("year_calendar"), default="",
+                                choices=_choices(YearCalendar, "not confirmed"))
+    year_gregorian = IntegerField(_item_label("year_gregorian"), validators=[Optional()])
+    serial = _item_text("serial", description="? for an unreadable character")
+    serial_legibility = SelectField(_item_label("serial_legibility"), default="",
+                                    choices=_choices(Legibility, "no serial"))
+    lot = _item_text("lot")
+    factory_code = _item_text("factory_code")
+    headstamp = _item_text("headstamp", description="e.g. 71 85")
+    import_mark = _item_text("import_mark")
+    other_marks = _item_text("other_marks", TextAreaField)
+    quantity = IntegerField(_item_label("quantity"), default=1,
+                            validators=[DataRequired(message="At least 1."), NumberRange(min=1)])
+    condition = SelectField(_item_label("condition"), default="", choices=_choices(Condition, "—"))
+    recovered_on = _item_text("recovered_on", description="YYYY-MM-DD, YYYY-MM or YYYY")
+    recovered_place = _item_text("recovered_place")
+    lat = FloatField(_item_label("lat"), validators=[Optional(), NumberRange(-90, 90)])
+    lon = FloatField(_item_label("lon"), validators=[Optional(), NumberRange(-180, 180)])
+    suspected_imitation = BooleanField(_item_label("suspected_imitation"))
+    state_ownership_mark = BooleanField(_item_label("state_ownership_mark"))
+    notes = _item_text("notes", TextAreaField)
 
     def __init__(self, *args, inspections=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,13 +133,14 @@ class ItemForm(FlaskForm):
 
 class MarkingForm(FlaskForm):
     text = StringField("Text exactly as read", validators=[DataRequired(message="Type the marking as read."),
-                                                          Length(max=300)])
+                                                          MaxLength(Marking, "text")])
     kind = SelectField("Kind", choices=_choices(MarkingKind), default="serial")
-    location = StringField("Where on the item", validators=[Length(max=120)], description="receiver, barrel, bolt…")
+    location = StringField("Where on the item", validators=[MaxLength(Marking, "location")],
+                           description="receiver, barrel, bolt…")
     script = SelectField("Script", default="", choices=_choices(Script, "detect"))
     legibility = SelectField("Legibility", choices=_choices(Legibility), default="intact")
     symbol_shape = SelectField("Symbol around it", choices=_choices(SymbolShape), default="none")
-    notes = TextAreaField("Notes")
+    notes = TextAreaField("Notes", validators=[MaxLength(Marking, "notes")])
 
     def values(self) -> dict:
         return _values(self)

@@ -1,8 +1,9 @@
 """Read, validate and write the item import format (26 columns, CSV or XLSX).
 
 The format is specified in ``tests/data/sample/README.md``. This module is
-pure (no Flask, no database) so that the web upload, the CLI and the tests
-share one definition of what a valid row is.
+pure (no app, no database session) so that the web upload, the CLI and the
+tests share one definition of what a valid row is; its enums and length
+limits are those of the item's field list (``models.ItemBase``).
 
 Import is all-or-nothing: :func:`validate_file` reads the whole file once,
 keeping only the item_refs it has seen and the errors, and only when there
@@ -10,7 +11,9 @@ are no errors may the caller stream the rows again with
 :meth:`ValidationResult.rows` and write them. Both passes stream, so a
 100,000-row file never sits in memory.
 
-Text is kept verbatim: nothing is stripped, transliterated or converted.
+Text is kept verbatim: nothing is stripped, transliterated or converted, except
+that a CSV's text cells are read through :func:`csv_restore`, the inverse of the
+:func:`csv_safe` that keeps exported text from running as a spreadsheet formula.
 Matching look-alike spellings is the job of ``panel_tracker.search.analysis``.
 """
 from __future__ import annotations
@@ -33,6 +36,9 @@ import openpyxl
 import pycountry
 from openpyxl.utils.exceptions import InvalidFileException
 
+from ..validation import too_long
+from .models import LONG_TEXT_MAX, Case, Category, Condition, ItemBase, Legibility, max_lengths
+
 COLUMNS: tuple[str, ...] = (
     "case_ref", "item_ref", "category", "type", "make_marked", "make_attributed",
     "model", "calibre", "country_marked", "country_attributed", "year_marked",
@@ -43,23 +49,46 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED: frozenset[str] = frozenset(
     {"case_ref", "item_ref", "category", "type", "quantity", "source_confidential"}
 )
-# Tuples, not sets: their order is the order error messages list them in.
-CATEGORIES: tuple[str, ...] = (
-    "small_arm", "light_weapon", "ammunition", "component", "uav",
-    "ied_component", "packaging", "document", "other",
-)
-LEGIBILITIES: tuple[str, ...] = ("intact", "partial", "obliterated", "restored")
-CONDITIONS: tuple[str, ...] = ("new", "used", "damaged", "fragment", "unknown")
+# The enums of the item's field list; tuples, not sets: their order is the order error
+# messages list them in.
+CATEGORIES: tuple[str, ...] = tuple(member.value for member in Category)
+LEGIBILITIES: tuple[str, ...] = tuple(member.value for member in Legibility)
+CONDITIONS: tuple[str, ...] = tuple(member.value for member in Condition)
 YES_NO: tuple[str, ...] = ("yes", "no")
 # ISO 3166-3 codes that old materiel still carries (USSR, Yugoslavia,
 # Czechoslovakia, GDR, Serbia and Montenegro).
 FORMER_COUNTRY_CODES: frozenset[str] = frozenset({"SUN", "YUG", "CSK", "DDR", "SCG"})
+
+# The item field each column fills, where the names differ (the rest share their name;
+# source_confidential sets the classifications).
+COLUMN_FIELDS: dict[str, str] = {"calibre": "calibre_marked"}
+# The longest text each column takes: the limits of the item's field list (and of a
+# case's ref), so that the form, the API and the import refuse the same values.
+# Columns whose own rule bounds their length (unknown_country, bad_date) are left to it.
+MAX_LENGTHS: dict[str, int] = {
+    "case_ref": max_lengths(Case)["ref"],
+    **{column: limit for column in COLUMNS
+       if column not in ("country_marked", "country_attributed", "recovered_on")
+       and (limit := max_lengths(ItemBase).get(COLUMN_FIELDS.get(column, column))) is not None},
+}
+
+# Written as numbers; every other column is text (see csv_safe).
+NUMERIC_COLUMNS: frozenset[str] = frozenset({"quantity", "lat", "lon"})
+TEXT_COLUMNS: tuple[str, ...] = tuple(column for column in COLUMNS if column not in NUMERIC_COLUMNS)
 
 # The largest quantity one row may hold: the range of a database INTEGER.
 MAX_QUANTITY = 2_147_483_647
 # A broken 100,000-row file could produce millions of errors; nobody reads
 # past the first thousand, and storing them all would unbound memory.
 MAX_STORED_ERRORS = 1000
+# What a file may hold, checked while reading (before openpyxl opens a workbook), so that
+# a small file cannot take the memory of a large one: no row wider than MAX_COLUMNS; no
+# cell longer than the longest field takes; an XLSX unpacked no larger than these.
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = LONG_TEXT_MAX
+MAX_CELL_BYTES = 8 * MAX_CELL_CHARS  # a cell's XML: UTF-8 and &amp; escapes, with its tags
+XLSX_MAX_UNPACKED_BYTES = 2 * 1024**3
+XLSX_MAX_SHARED_STRINGS_BYTES = 128 * 1024**2
 
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
 Format = Literal["csv", "xlsx"]
@@ -74,6 +103,9 @@ _PARTIAL_DATE = re.compile(
     r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})(?:-(?P<day>[0-9]{2}))?)?"
 )
 _LONGEST_QUOTED_VALUE = 60
+# A text a spreadsheet would run as a formula (OWASP "CSV injection"), behind any
+# apostrophes already there: see csv_safe.
+_FORMULA_LIKE = re.compile(r"'*[=+\-@\t\r]")
 
 
 @dataclass(frozen=True)
@@ -234,12 +266,12 @@ def is_known_country(code: str) -> bool:
 
 
 class _UnreadableFile(Exception):
-    """The bytes cannot be read as the format at all; reading stops."""
+    """The bytes cannot be read as the format at all, or not within the limits (``code``
+    says which); reading stops."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, code: str = "unreadable_file", column: str = "") -> None:
         super().__init__(message)
-        self.line = line
-        self.message = message
+        self.line, self.message, self.code, self.column = line, message, code, column
 
 
 def iter_records(
@@ -271,6 +303,9 @@ def iter_records(
     but each of our 26 must be present exactly once and no column may be
     left unaccounted for. Without one, the header must be exactly
     :data:`COLUMNS`, in order.
+
+    In a CSV file, a text column's leading ``'`` before ``=``, ``+``, ``-``, ``@``, tab
+    or CR is taken off (:func:`csv_restore`), so an export re-imports exactly.
 
     Structural problems (``bad_header``, after which nothing is yielded;
     ``wrong_field_count``, whose record is skipped; ``unreadable_file``,
@@ -309,9 +344,28 @@ def iter_records(
             if len(fields) != width:
                 report([_wrong_field_count(line, len(fields), width)])
                 continue
-            yield line, {column: fields[index] for column, index in positions}
+            record = {column: fields[index] for column, index in positions}
+            if fmt == "csv":
+                for column in TEXT_COLUMNS:
+                    if record[column][:1] == "'":
+                        record[column] = csv_restore(record[column])
+            yield line, record
     except _UnreadableFile as problem:
-        report([RowError(problem.line, "", "unreadable_file", problem.message, "")])
+        report([RowError(problem.line, problem.column, problem.code, problem.message, "")])
+    finally:
+        raw_rows.close()
+
+
+def read_header(source: Source, *, fmt: Format | None = None) -> list[str]:
+    """The file's header (its first row that is not blank) as the import reads it, within
+    the same limits; [] for an empty file, ImportFormatError when it cannot be read."""
+    fmt = _check_format(fmt) if fmt else _infer_format(source)
+    raw_rows = _xlsx_rows(source) if fmt == "xlsx" else _csv_rows(source)
+    try:
+        return next((fields for _, fields in raw_rows if any(fields)), [])
+    except _UnreadableFile as problem:
+        raise ImportFormatError([RowError(problem.line, problem.column, problem.code, problem.message, "")]) \
+            from None
     finally:
         raw_rows.close()
 
@@ -399,9 +453,13 @@ def _csv_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
             except StopIteration:
                 return
             except csv.Error as problem:
+                if "field larger than field limit" in str(problem):
+                    raise _UnreadableFile(start, f"a field of this record is over {MAX_CELL_CHARS:,} "
+                                                 f"characters; no column takes that many", "too_long") from problem
                 raise _UnreadableFile(start, f"the record starting on this line cannot be read "
                                              f"({problem}); look for a missing or extra double "
                                              f"quote") from problem
+            _check_width(start, fields)
             yield start, fields
             start = reader.line_num + 1
 
@@ -432,26 +490,113 @@ def _text_lines(file: IO[str]) -> Iterator[str]:
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
+def _check_width(line: int, fields: list[str]) -> None:
+    if len(fields) > MAX_COLUMNS:
+        raise _UnreadableFile(line, f"the row has {len(fields):,} columns; at most {MAX_COLUMNS} "
+                                    f"can be imported (the format has 26)", "too_many_columns")
+
+
+_NOT_A_WORKBOOK = "the file is not an Excel workbook (.xlsx) that can be read; save it again as .xlsx, or as CSV UTF-8"
+
+
 def _xlsx_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(row number, cell texts)`` from the first sheet, trailing
-    empty cells dropped (a sheet does not tell them from absent ones)."""
+    empty cells dropped (a sheet does not tell them from absent ones).
+
+    The workbook is checked before openpyxl opens it (:func:`_check_workbook`), and
+    openpyxl parses its XML through defusedxml (installed), so no entity is expanded."""
     try:
+        _check_workbook(source)
         workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError) as problem:
-        raise _UnreadableFile(0, "the file is not an Excel workbook (.xlsx) that can be read; "
-                                 "save it again as .xlsx, or as CSV UTF-8") from problem
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as problem:
+        # openpyxl says ValueError for XML it cannot read (defusedxml's refusals included).
+        raise _UnreadableFile(0, _NOT_A_WORKBOOK) from problem
     try:
         sheet = workbook.worksheets[0]
         # Some writers record wrong sheet dimensions, which would cut rows
         # short; without them every cell present is read.
         sheet.reset_dimensions()
-        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+        rows = sheet.iter_rows(min_row=1, values_only=True)
+        number = 0
+        while True:
+            try:
+                values = next(rows, None)
+            except (ValueError, KeyError, SyntaxError) as problem:  # XML errors while streaming
+                raise _UnreadableFile(number + 1, _NOT_A_WORKBOOK) from problem
+            if values is None:
+                return
+            number += 1
             cells = [_cell_text(value) for value in values]
             while cells and cells[-1] == "":
                 cells.pop()
+            _check_width(number, cells)
             yield number, cells
     finally:
         workbook.close()
+
+
+def _check_workbook(source: Source) -> None:
+    """Refuse, before openpyxl reads a byte of XML, a workbook that would take too much
+    memory or hides XML declarations: parts larger unpacked than the limits, a text run of
+    the sheets or shared strings over :data:`MAX_CELL_BYTES` (openpyxl would build it whole
+    in memory), or a DTD (entity declarations) in any XML part. The sizes are the ones
+    the ZIP declares; zipfile never unpacks more than that."""
+    if not isinstance(source, (str, os.PathLike)):
+        position = source.tell()
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > XLSX_MAX_UNPACKED_BYTES:
+                raise _UnreadableFile(0, f"the workbook unpacks to {unpacked / 1e6:,.0f} MB; at most "
+                                         f"{XLSX_MAX_UNPACKED_BYTES / 1e6:,.0f} MB can be imported",
+                                      "file_too_large")
+            for member in members:
+                name = member.filename
+                if name.endswith("sharedStrings.xml") and member.file_size > XLSX_MAX_SHARED_STRINGS_BYTES:
+                    raise _UnreadableFile(0, f"the workbook's text table unpacks to "
+                                             f"{member.file_size / 1e6:,.0f} MB; at most "
+                                             f"{XLSX_MAX_SHARED_STRINGS_BYTES / 1e6:,.0f} MB can be imported",
+                                          "file_too_large")
+                if not name.endswith((".xml", ".rels")):
+                    continue
+                with archive.open(member) as part:
+                    if _declares_dtd(part.read(_PROLOG_BYTES)):
+                        raise _UnreadableFile(0, _NOT_A_WORKBOOK + " (it declares a DTD or XML entities, "
+                                                 "which an Excel workbook never does)")
+                    if name.startswith("xl/worksheets/") or name.endswith("sharedStrings.xml"):
+                        part.seek(0)
+                        _check_text_runs(part)
+    finally:
+        if not isinstance(source, (str, os.PathLike)):
+            source.seek(position)
+
+
+_PROLOG_BYTES = 64 * 1024
+
+
+def _declares_dtd(start: bytes) -> bool:
+    """True when the start of an XML part holds a ``<!DOCTYPE`` (where entities are
+    declared), or when its root element does not begin within it (a prolog so long is
+    padding, not a workbook)."""
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        start = start.decode("utf-16", errors="replace").encode("utf-8")
+    if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
+        return True
+    root = re.search(rb"<[A-Za-z_]", start)
+    return root is None and len(start) == _PROLOG_BYTES
+
+
+def _check_text_runs(part: IO[bytes]) -> None:
+    tail = 0  # length of the text run that the previous chunk ended in
+    while chunk := part.read(1024 * 1024):
+        pieces = chunk.split(b"<")
+        first = tail + len(pieces[0])
+        longest = max(first, max(map(len, pieces[1:]), default=0))
+        tail = first if len(pieces) == 1 else len(pieces[-1])
+        if longest > MAX_CELL_BYTES:
+            raise _UnreadableFile(0, f"a cell of the workbook holds over {MAX_CELL_CHARS:,} characters; no "
+                                     f"column takes that many", "too_long")
 
 
 def _cell_text(value: object) -> str:
@@ -484,6 +629,36 @@ def format_value(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+# --- formulas in CSV -------------------------------------------------------
+
+
+def csv_safe(value: str) -> str:
+    """A text value as written to CSV, so that no spreadsheet runs it as a formula.
+
+    A value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading ``'`` (as OWASP recommends; spreadsheets show the rest as text). So does one
+    starting with apostrophes followed by one of those, which keeps the escaping
+    reversible: :func:`csv_restore` gives back exactly ``value``. Other values, a leading
+    ``'`` included (``'66' in triangle``), are written as they are. For the text
+    columns only: numbers (:data:`NUMERIC_COLUMNS`) are written as numbers.
+    """
+    return "'" + value if _FORMULA_LIKE.match(value) else value
+
+
+def csv_restore(value: str) -> str:
+    """The inverse of :func:`csv_safe`, applied to the text columns of a CSV on import:
+    one leading ``'`` comes off a value that is apostrophes then ``=``, ``+``, ``-``,
+    ``@``, tab or CR."""
+    return value[1:] if value[:1] == "'" and _FORMULA_LIKE.match(value, 1) else value
+
+
+def csv_safe_record(record: Mapping[str, str]) -> dict[str, str]:
+    """A record of the format (text values, as :meth:`ItemRow.to_record` or the export
+    make them) with every text column passed through :func:`csv_safe`, for ``write_csv``."""
+    return {column: value if column in NUMERIC_COLUMNS else csv_safe(value)
+            for column, value in record.items()}
 
 
 # --- validating ------------------------------------------------------------
@@ -520,6 +695,12 @@ def validate_record(
     for column in COLUMNS:
         if column in REQUIRED and record[column] == "":
             fail(column, "missing_value", f"{column} is required but empty")
+    too_long_columns = []
+    for column, limit in MAX_LENGTHS.items():
+        if len(record[column]) > limit:
+            too_long_columns.append(column)
+            errors.append(RowError(line, column, "too_long", too_long(len(record[column]), limit),
+                                   record[column][:_LONGEST_QUOTED_VALUE]))
 
     case_ref = record["case_ref"]
     if case_ref:
@@ -601,6 +782,9 @@ def validate_record(
              f"{_quote(confidential)} is not yes or no (lower case)")
 
     if errors:
+        if too_long_columns:  # a value too long is not also checked against its other rules
+            errors = [error for error in errors
+                      if error.column not in too_long_columns or error.code == "too_long"]
         errors.sort(key=lambda error: COLUMNS.index(error.column))
         return None, errors
     values: dict[str, object] = {column: record[column] for column in COLUMNS}
@@ -733,6 +917,7 @@ def validate_file(
     mapping: Mapping[str, str] | None = None,
     existing_refs: AbstractSet[str] = frozenset(),
     update: bool = False,
+    max_bytes: int | None = None,
 ) -> ValidationResult:
     """Validate a whole file: the first pass of an all-or-nothing import.
 
@@ -740,14 +925,20 @@ def validate_file(
     mapping) and checks it (see :func:`validate_record`), keeping in memory
     only the item_refs seen and the errors. ``existing_refs`` are the
     item_refs the panel already holds; ``update`` allows rows to repeat
-    them, to update those items. When the result is ``ok``, write with
-    ``result.rows()``.
+    them, to update those items. A file over ``max_bytes`` is refused
+    (``file_too_large``) before a byte of it is read. When the result is
+    ``ok``, write with ``result.rows()``.
     """
     if not _PANEL_CODE.fullmatch(panel_code):
         raise ValueError(f"panel code {panel_code!r} is not 2-6 capital letters")
     fmt = _check_format(fmt) if fmt else _infer_format(source)
     result = ValidationResult(source=source, panel_code=panel_code, fmt=fmt, mapping=mapping,
                               existing_refs=existing_refs, update=update)
+    size = file_size(source)
+    if max_bytes is not None and size > max_bytes:
+        result.add_error(RowError(0, "", "file_too_large", f"the file is {size / 1e6:,.1f} MB; at most "
+                                  f"{max_bytes / 1e6:,.1f} MB can be imported (split it)", ""))
+        return result
     seen_refs: dict[str, int] = {}
     for line, record in iter_records(source, fmt=fmt, mapping=mapping,
                                      on_error=result.add_error):
@@ -757,6 +948,17 @@ def validate_file(
         for error in errors:
             result.add_error(error)
     return result
+
+
+def file_size(source: Source) -> int:
+    """The size of a file in bytes (a file object's, from its start), without reading it."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.stat(source).st_size
+    position = source.tell()
+    try:
+        return source.seek(0, os.SEEK_END)
+    finally:
+        source.seek(position)
 
 
 def _rewind(source: Source) -> None:
@@ -771,10 +973,6 @@ def _rewind(source: Source) -> None:
 # --- writing ---------------------------------------------------------------
 
 
-def csv_safe(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "'") else value
-
-
 def write_csv(rows: Iterable[Mapping[str, object] | ItemRow],
               file: str | os.PathLike[str] | IO[bytes] | IO[str]) -> int:
     """Write rows in the import format and return how many were written.
@@ -784,8 +982,11 @@ def write_csv(rows: Iterable[Mapping[str, object] | ItemRow],
     UTF-8 without BOM. Values go through :func:`format_value`, a missing
     column is empty, and a key that is not a column is an error (it would
     be silently lost). ``file`` is a path, a binary file, or a text file
-    opened with ``newline=""`` and UTF-8. What this writes, validate_file
-    reads back unchanged.
+    opened with ``newline=""`` and UTF-8. Text is written as given: a writer
+    of people's text for spreadsheets passes each record through
+    :func:`csv_safe_record` first. What this writes, validate_file reads back
+    unchanged (a raw text of apostrophes then ``=``, ``+``, ``-``, ``@``, tab
+    or CR excepted: see :func:`csv_restore`).
     """
     if isinstance(file, (str, os.PathLike)):
         with open(file, "w", encoding="utf-8", newline="") as text:

@@ -5,7 +5,6 @@ bound to the user and the panel, and is deleted once imported or abandoned (a da
 """
 from __future__ import annotations
 
-import csv
 import json
 import secrets
 import time
@@ -15,7 +14,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from openpyxl import load_workbook
 from sqlmodel import select
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
@@ -31,6 +29,7 @@ from .models import ImportMapping
 
 ABANDONED_AFTER = 24 * 3600
 PREVIEW_ROWS = 20
+_FORM_OVERHEAD = 64 * 1024  # the multipart envelope and the other fields around the file
 
 
 class ImportForm(FlaskForm):
@@ -77,9 +76,24 @@ def _mapping_choices():
     return [("", "exactly the documented 26 columns")] + [(str(m.id), m.name) for m in rows]
 
 
+def _max_bytes() -> int:
+    return current_app.config["IMPORT_MAX_BYTES"]
+
+
+def _too_large(form, size: int):
+    form.file.errors = [f"The file is {size / 1e6:,.1f} MB; at most {_max_bytes() / 1e6:,.1f} MB can be "
+                        f"imported. Split it into several files."]
+    return render_template("cases/import.html", form=form), 413
+
+
 @bp.route("/items/import", methods=["GET", "POST"])
 @requires(Role.EXPERT)
 def import_items_start():
+    if request.method == "POST" and (request.content_length or 0) > _max_bytes() + _FORM_OVERHEAD:
+        # Refused before the upload is read (building the form would read it).
+        form = ImportForm(formdata=None)
+        form.mapping_id.choices = _mapping_choices()
+        return _too_large(form, request.content_length)
     form = ImportForm()
     form.mapping_id.choices = _mapping_choices()
     if form.validate_on_submit():
@@ -91,6 +105,10 @@ def import_items_start():
         upload_id = secrets.token_hex(16)
         path = _uploads() / f"{upload_id}.{fmt}"
         upload.save(path)
+        if path.stat().st_size > _max_bytes():
+            size = path.stat().st_size
+            path.unlink()
+            return _too_large(form, size)
         mapping = None
         if form.mapping_id.data:
             saved = get_session().get(ImportMapping, int(form.mapping_id.data))
@@ -104,19 +122,14 @@ def import_items_start():
 
 
 def _header(path: Path, fmt: str) -> list[str]:
-    header: list[str] = []
-    try:
-        if fmt == "csv":
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                header = next(csv.reader(fh), [])
-        else:
-            workbook = load_workbook(path, read_only=True)
-            row = next(workbook.worksheets[0].iter_rows(max_row=1, values_only=True), ())
-            header = [str(v) if v is not None else "" for v in row]
-            workbook.close()
-    except (UnicodeDecodeError, OSError, ValueError, KeyError):
+    """The file's header, read as the import reads it (same limits); [] when it cannot be
+    read, which the preview then reports."""
+    if path.stat().st_size > _max_bytes():
         return []
-    return header
+    try:
+        return import_format.read_header(path, fmt=fmt)
+    except (import_format.ImportFormatError, OSError):
+        return []
 
 
 @bp.route("/items/import/<upload_id>", methods=["GET"])
@@ -129,7 +142,7 @@ def import_preview(upload_id: str):
     db = get_session()
     try:
         result = validate_import(db, current_panel(), path, update=meta["update"], fmt=meta["fmt"],
-                                 mapping=meta.get("mapping"))
+                                 mapping=meta.get("mapping"), max_bytes=_max_bytes())
     except ValueError as exc:  # a saved mapping that no longer fits
         flash(f"The column mapping does not fit this file: {exc}", "error")
         return redirect(url_for("cases.import_mapping", upload_id=upload_id))
@@ -196,7 +209,8 @@ def import_commit(upload_id: str):
         abort(400)
     db = get_session()
     report = import_items(db, current_panel(), path, actor=current_user._get_current_object(),
-                          update=meta["update"], fmt=meta["fmt"], mapping=meta.get("mapping"))
+                          update=meta["update"], fmt=meta["fmt"], mapping=meta.get("mapping"),
+                          max_bytes=_max_bytes())
     if not report.ok:
         db.rollback()
         flash("The file changed or no longer validates; nothing was imported.", "error")

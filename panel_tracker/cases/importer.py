@@ -69,18 +69,20 @@ def existing_items(db: Session, panel_id: int) -> dict[str, int]:
 
 
 def validate_import(db: Session, panel, source, *, update: bool = False, fmt=None, mapping=None,
-                    existing: dict[str, int] | None = None):
+                    existing: dict[str, int] | None = None, max_bytes: int | None = None):
+    """``max_bytes`` is the IMPORT_MAX_BYTES setting: the web and the CLI pass it."""
     existing = existing_items(db, panel.id) if existing is None else existing
     return import_format.validate_file(source, panel_code=panel.code, fmt=fmt, mapping=mapping,
-                                       existing_refs=existing.keys(), update=update)
+                                       existing_refs=existing.keys(), update=update, max_bytes=max_bytes)
 
 
 def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt=None, mapping=None,
-                 progress=None) -> ImportReport:
+                 progress=None, max_bytes: int | None = None) -> ImportReport:
     """Validate, then write every row; the caller commits (or rolls back) once."""
     report = ImportReport()
     existing = existing_items(db, panel.id)
-    result = validate_import(db, panel, source, update=update, fmt=fmt, mapping=mapping, existing=existing)
+    result = validate_import(db, panel, source, update=update, fmt=fmt, mapping=mapping, existing=existing,
+                             max_bytes=max_bytes)
     if not result.ok:
         report.errors, report.error_count = result.errors, result.error_count
         return report

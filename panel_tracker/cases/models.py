@@ -105,6 +105,29 @@ class SymbolShape(str, Enum):
     OTHER = "other"
 
 
+#: The longest text a long-text field (notes, summaries, other marks) takes, in form, API
+#: and import alike; the database column itself is unbounded.
+LONG_TEXT_MAX = 20_000
+
+
+def text_field(max_length: int | None = None, *, default="", **kwargs):
+    """A text field: ``VARCHAR(max_length)``, or ``TEXT`` up to :data:`LONG_TEXT_MAX` when no
+    length is given. The limit is also the field's ``max_length``, which the API checks and
+    the form and the import read (:func:`max_lengths`)."""
+    return Field(default=default, sa_type=sa.String(max_length) if max_length else sa.Text,
+                 max_length=max_length or LONG_TEXT_MAX, **kwargs)
+
+
+def max_lengths(model: type[SQLModel]) -> dict[str, int]:
+    """``{field: longest text it takes}`` for every text field of a model."""
+    limits = {}
+    for name, info in model.model_fields.items():
+        for constraint in info.metadata:
+            if getattr(constraint, "max_length", None) is not None:
+                limits[name] = constraint.max_length
+    return limits
+
+
 class SoftDeletable(SQLModel):
     """Nothing is deleted outright: a deletion is a recorded, reversible event."""
 
@@ -119,9 +142,9 @@ class Case(SoftDeletable, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     panel_id: int = Field(foreign_key="panel.id", index=True)
-    ref: str = Field(sa_type=sa.String(32), index=True)
-    title: str = Field(default="", sa_type=sa.String(300))
-    summary: str = Field(default="", sa_type=sa.Text)
+    ref: str = text_field(32, default=..., index=True)
+    title: str = text_field(300)
+    summary: str = text_field()
     status: CaseStatus = Field(default=CaseStatus.OPEN, sa_type=enum_type(CaseStatus))
     country_of_seizure: Optional[str] = Field(default=None, sa_type=sa.String(3))
     classification: Classification = classification_field()
@@ -134,17 +157,66 @@ class Inspection(SoftDeletable, table=True):
     panel_id: int = Field(foreign_key="panel.id", index=True)
     case_id: int = Field(foreign_key="case_file.id", index=True)
     inspected_on: date
-    place: str = Field(default="", sa_type=sa.String(300))
-    custodian: str = Field(default="", sa_type=sa.String(300))
+    place: str = text_field(300)
+    custodian: str = text_field(300)
     access_mode: AccessMode = Field(default=AccessMode.PHYSICAL, sa_type=enum_type(AccessMode))
-    inspectors: str = Field(default="", sa_type=sa.String(500))
-    notes: str = Field(default="", sa_type=sa.Text)
+    inspectors: str = text_field(500)
+    notes: str = text_field()
     classification: Classification = classification_field()
     created_at: datetime = created_at_field()
     created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
 
 
-class Item(SoftDeletable, table=True):
+class ItemBase(SQLModel):
+    """An item's own fields, declared once: type, length limit, enum and label.
+
+    The table model (:class:`Item`) and the API's input models (``api.serializers``) are
+    built on it; from it come the fields the services save and audit
+    (``services.ITEM_FIELDS``), the import format's enums and length limits, and the item
+    form's labels and length limits. A field added here reaches them all;
+    ``tests/test_item_fields.py`` fails when one is added in one place only.
+    """
+
+    item_ref: str = text_field(40, title="Item reference", index=True)
+    inspection_id: Optional[int] = Field(default=None, foreign_key="inspection.id", index=True, title="Inspection")
+    category: Category = Field(sa_type=enum_type(Category), index=True, title="Category")
+    type: str = text_field(300, default=..., title="Type")
+    make_marked: str = text_field(200, title="Make as marked")
+    make_attributed: str = text_field(200, title="Make as attributed")
+    attribution_basis: str = text_field(title="Basis of the attribution")
+    attribution_confidence: Optional[Confidence] = Field(default=None, sa_type=enum_type(Confidence),
+                                                         title="Confidence")
+    model: str = text_field(120, title="Model")
+    calibre_marked: str = text_field(60, title="Calibre as marked")
+    calibre: str = text_field(60, title="Calibre (normalised)")  # e.g. 7.62x39mm
+    country_marked: Optional[str] = Field(default=None, sa_type=sa.String(3), max_length=3, index=True,
+                                          title="Country of manufacture as marked")
+    country_attributed: Optional[str] = Field(default=None, sa_type=sa.String(3), max_length=3, index=True,
+                                              title="Country of manufacture as attributed")
+    year_marked: str = text_field(40, title="Year as marked")
+    year_calendar: Optional[YearCalendar] = Field(default=None, sa_type=enum_type(YearCalendar),
+                                                  title="Calendar of that year")
+    year_gregorian: Optional[int] = Field(default=None, title="Gregorian year")
+    serial: str = text_field(120, title="Serial as read")
+    serial_legibility: Optional[Legibility] = Field(default=None, sa_type=enum_type(Legibility), index=True,
+                                                    title="Serial legibility")
+    lot: str = text_field(120, title="Lot")
+    factory_code: str = text_field(60, title="Factory code")
+    headstamp: str = text_field(120, title="Headstamp")
+    import_mark: str = text_field(200, title="Import mark")
+    other_marks: str = text_field(title="Other marks")
+    quantity: int = Field(default=1, title="Quantity")
+    condition: Optional[Condition] = Field(default=None, sa_type=enum_type(Condition), title="Condition")
+    recovered_on: str = text_field(10, title="Recovered on")  # YYYY, YYYY-MM or YYYY-MM-DD
+    recovered_place: str = text_field(300, title="Recovered at")
+    lat: Optional[float] = Field(default=None, title="Latitude")
+    lon: Optional[float] = Field(default=None, title="Longitude")
+    suspected_imitation: bool = Field(default=False, title="Suspected imitation markings")
+    state_ownership_mark: bool = Field(default=False, title="Carries a State-ownership mark")
+    notes: str = text_field(title="Notes (source details)")
+
+
+class Item(SoftDeletable, ItemBase, table=True):
     """One weapon, one ammunition lot, one component (domain.md §2).
 
     Two classifications: ``classification`` for the item itself, ``source_classification``
@@ -157,41 +229,9 @@ class Item(SoftDeletable, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     panel_id: int = Field(foreign_key="panel.id", index=True)
     case_id: int = Field(foreign_key="case_file.id", index=True)
-    inspection_id: Optional[int] = Field(default=None, foreign_key="inspection.id", index=True)
-    item_ref: str = Field(sa_type=sa.String(40), index=True)
-    category: Category = Field(sa_type=enum_type(Category), index=True)
-    type: str = Field(sa_type=sa.String(300))
-    make_marked: str = Field(default="", sa_type=sa.String(200))
-    make_attributed: str = Field(default="", sa_type=sa.String(200))
-    attribution_basis: str = Field(default="", sa_type=sa.Text)
-    attribution_confidence: Optional[Confidence] = Field(default=None, sa_type=enum_type(Confidence))
-    model: str = Field(default="", sa_type=sa.String(120))
-    calibre_marked: str = Field(default="", sa_type=sa.String(60))
-    calibre: str = Field(default="", sa_type=sa.String(60))  # normalised, e.g. 7.62x39mm
-    country_marked: Optional[str] = Field(default=None, sa_type=sa.String(3), index=True)
-    country_attributed: Optional[str] = Field(default=None, sa_type=sa.String(3), index=True)
-    year_marked: str = Field(default="", sa_type=sa.String(40))
-    year_calendar: Optional[YearCalendar] = Field(default=None, sa_type=enum_type(YearCalendar))
-    year_gregorian: Optional[int] = None
-    serial: str = Field(default="", sa_type=sa.String(120))
     serial_folded: str = Field(default="", sa_type=sa.String(120), index=True)  # search.analysis.fold
     serial_key: str = Field(default="", sa_type=sa.String(120), index=True)  # confusables folded too
-    serial_legibility: Optional[Legibility] = Field(default=None, sa_type=enum_type(Legibility), index=True)
-    lot: str = Field(default="", sa_type=sa.String(120))
-    factory_code: str = Field(default="", sa_type=sa.String(60))
-    headstamp: str = Field(default="", sa_type=sa.String(120))
-    import_mark: str = Field(default="", sa_type=sa.String(200))
-    other_marks: str = Field(default="", sa_type=sa.Text)
-    quantity: int = Field(default=1)
-    condition: Optional[Condition] = Field(default=None, sa_type=enum_type(Condition))
-    recovered_on: str = Field(default="", sa_type=sa.String(10))  # YYYY, YYYY-MM or YYYY-MM-DD
-    recovered_date: Optional[date] = Field(default=None, index=True)  # first day of that period
-    recovered_place: str = Field(default="", sa_type=sa.String(300))
-    lat: Optional[float] = None
-    lon: Optional[float] = None
-    suspected_imitation: bool = Field(default=False)
-    state_ownership_mark: bool = Field(default=False)
-    notes: str = Field(default="", sa_type=sa.Text)
+    recovered_date: Optional[date] = Field(default=None, index=True)  # first day of recovered_on's period
     sighting_of_id: Optional[int] = Field(default=None, foreign_key="item.id", index=True)
     classification: Classification = classification_field()
     source_classification: Classification = classification_field()
@@ -206,14 +246,14 @@ class Marking(SoftDeletable, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     panel_id: int = Field(foreign_key="panel.id", index=True)
     item_id: int = Field(foreign_key="item.id", index=True)
-    text: str = Field(sa_type=sa.String(300))  # exactly as read, any script
+    text: str = text_field(300, default=...)  # exactly as read, any script
     text_folded: str = Field(default="", sa_type=sa.String(300), index=True)
     kind: MarkingKind = Field(sa_type=enum_type(MarkingKind), index=True)
-    location: str = Field(default="", sa_type=sa.String(120))  # receiver, barrel, bolt, slide, packaging
+    location: str = text_field(120)  # receiver, barrel, bolt, slide, packaging
     script: Optional[Script] = Field(default=None, sa_type=enum_type(Script))
     legibility: Legibility = Field(default=Legibility.INTACT, sa_type=enum_type(Legibility))
     symbol_shape: SymbolShape = Field(default=SymbolShape.NONE, sa_type=enum_type(SymbolShape))
-    notes: str = Field(default="", sa_type=sa.Text)
+    notes: str = text_field()
     created_at: datetime = created_at_field()
     created_by_id: Optional[int] = Field(default=None, foreign_key="user_account.id")
 

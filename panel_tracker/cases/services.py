@@ -13,22 +13,24 @@ from ..auth.models import Panel
 from ..classification import Classification, coerce, most_restrictive
 from ..db import utcnow
 from ..search.analysis import confusable_key, fold
-from ..validation import Invalid
+from ..validation import Invalid, too_long
 from . import import_format
-from .models import Case, Inspection, Item, Marking, MarkingPhoto, Script
+from .models import Case, Inspection, Item, ItemBase, Marking, MarkingPhoto, Script, max_lengths
 
 CASE_REF = re.compile(r"^(?P<panel>[A-Z]{2,6})-(?P<year>[0-9]{4})-[0-9]{3,}$")
 
 CASE_FIELDS = ("ref", "title", "summary", "status", "country_of_seizure")
 INSPECTION_FIELDS = ("inspected_on", "place", "custodian", "access_mode", "inspectors", "notes")
-ITEM_FIELDS = (
-    "item_ref", "inspection_id", "category", "type", "make_marked", "make_attributed", "attribution_basis",
-    "attribution_confidence", "model", "calibre_marked", "calibre", "country_marked", "country_attributed",
-    "year_marked", "year_calendar", "year_gregorian", "serial", "serial_legibility", "lot", "factory_code",
-    "headstamp", "import_mark", "other_marks", "quantity", "condition", "recovered_on", "recovered_place",
-    "lat", "lon", "suspected_imitation", "state_ownership_mark", "notes",
-)
+ITEM_FIELDS = tuple(ItemBase.model_fields)  # the item's own fields: saved and audited
 MARKING_FIELDS = ("text", "kind", "location", "script", "legibility", "symbol_shape", "notes")
+
+
+def check_lengths(model, values: dict) -> None:
+    """Refuse a text longer than its field takes (the limits of the model's field list)."""
+    problems = {name: too_long(len(values[name]), limit) for name, limit in max_lengths(model).items()
+                if isinstance(values.get(name), str) and len(values[name]) > limit}
+    if problems:
+        raise Invalid(problems)
 
 
 def snapshot(obj, fields) -> dict:
@@ -75,6 +77,7 @@ def _check_country(values: dict) -> None:
 
 
 def create_case(db: Session, panel, values: dict, actor) -> Case:
+    check_lengths(Case, values)
     ref = (values.get("ref") or "").strip().upper()
     _check_case_ref(db, panel, ref)
     _check_country(values)
@@ -98,6 +101,7 @@ def _check_case_ref(db: Session, panel, ref: str, exclude_id: int | None = None)
 
 
 def update_case(db: Session, case: Case, values: dict, actor) -> None:
+    check_lengths(Case, values)
     _check_country(values)
     before = snapshot(case, CASE_FIELDS)
     if "ref" in values:
@@ -144,6 +148,7 @@ def reclassify(db: Session, obj, level, actor, *, field: str = "classification",
 
 
 def create_inspection(db: Session, case: Case, values: dict, actor) -> Inspection:
+    check_lengths(Inspection, values)
     inspection = Inspection(panel_id=case.panel_id, case_id=case.id, created_by_id=getattr(actor, "id", None),
                             **{k: v for k, v in values.items() if k in INSPECTION_FIELDS})
     db.add(inspection)
@@ -153,6 +158,7 @@ def create_inspection(db: Session, case: Case, values: dict, actor) -> Inspectio
 
 
 def update_inspection(db: Session, inspection: Inspection, values: dict, actor) -> None:
+    check_lengths(Inspection, values)
     before = snapshot(inspection, INSPECTION_FIELDS)
     for name in INSPECTION_FIELDS:
         if name in values:
@@ -165,7 +171,27 @@ def update_inspection(db: Session, inspection: Inspection, values: dict, actor) 
 # ------------------------------------------------------------------ items
 
 
+# Any fixed 32-bit number: with the case id, the advisory lock that serialises numbering
+# within one case on PostgreSQL.
+_PG_ITEM_NUMBER_LOCK = 0x4954_4E4F
+
+
+def _lock_item_numbers(db: Session, case: Case) -> None:
+    """Hold the case's item numbering until this transaction ends, so two creates never
+    read the same highest number: a per-case advisory lock on PostgreSQL; on SQLite a
+    no-op write, which takes the database's write lock (waiting for the other writer)
+    before the read, as the audit log does."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(sa.text("SELECT pg_advisory_xact_lock(:k, :case_id)"),
+                   {"k": _PG_ITEM_NUMBER_LOCK, "case_id": case.id})
+    else:
+        db.execute(sa.text("UPDATE case_file SET id = id WHERE 0"))
+
+
 def next_item_ref(db: Session, case: Case) -> str:
+    """The case's next free number; the caller's transaction holds the numbering until it
+    ends (see :func:`_lock_item_numbers`)."""
+    _lock_item_numbers(db, case)
     refs = db.exec(select(Item.item_ref).where(Item.case_id == case.id)).all()
     numbers = [int(r.rsplit("/", 1)[1]) for r in refs if r.rsplit("/", 1)[-1].isdigit()]
     return f"{case.ref}/{(max(numbers) + 1) if numbers else 1:02d}"
@@ -205,6 +231,10 @@ def check_item(db: Session, case: Case, values: dict, *, item_id: int | None = N
             problems["inspection_id"] = "Choose an inspection of this case."
     if gregorian is not None and not 1800 <= int(gregorian) <= date.today().year + 1:
         problems["year_gregorian"] = "A Gregorian year between 1800 and next year."
+    for name, limit in max_lengths(ItemBase).items():  # the fields the format does not carry
+        value = values.get(name)
+        if name not in problems and isinstance(value, str) and len(value) > limit:
+            problems[name] = too_long(len(value), limit)
     if problems:
         raise Invalid(problems)
     return {"recovered_date": row.recovered_date}
@@ -325,6 +355,7 @@ def add_marking(db: Session, item: Item, values: dict, actor) -> Marking:
     if not text:
         raise Invalid({"text": "Type the marking exactly as read; use ? for an unreadable character."})
     values = {**values, "text": text}
+    check_lengths(Marking, values)
     if not values.get("script"):
         values["script"] = guess_script(text)
     marking = Marking(panel_id=item.panel_id, item_id=item.id, created_by_id=getattr(actor, "id", None),
@@ -339,6 +370,7 @@ def add_marking(db: Session, item: Item, values: dict, actor) -> Marking:
 def update_marking(db: Session, marking: Marking, item: Item, values: dict, actor) -> None:
     if "text" in values and not (values["text"] or "").strip():
         raise Invalid({"text": "A marking needs its text."})
+    check_lengths(Marking, {**values, "text": values.get("text", marking.text).strip()})
     before = snapshot(marking, MARKING_FIELDS)
     for name in MARKING_FIELDS:
         if name in values:

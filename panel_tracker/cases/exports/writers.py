@@ -38,8 +38,6 @@ from . import selection
 _CHUNK = 1024 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _EXT_BY_MIME = {mime: EXTENSIONS[fmt][0] for fmt, mime in MIME_TYPES.items()} | {"image/heif": ".heif"}
-#: Columns that hold numbers, not text: written as they are, never prefixed by csv_safe.
-_NUMBER_COLUMNS = frozenset({"quantity", "lat", "lon"})
 
 
 @dataclass
@@ -86,9 +84,7 @@ def _rows(db: Session, ids: list[int], reader: visibility.Reader, counts: Export
 
 def write_csv(db: Session, ids: list[int], reader: visibility.Reader, file: IO[bytes]) -> Written:
     written = Written()
-    import_format.write_csv(({name: value if name in _NUMBER_COLUMNS else import_format.csv_safe(value)
-                              for name, value in row.items()}
-                             for row in _rows(db, ids, reader, written.counts)), file)
+    import_format.write_csv(map(import_format.csv_safe_record, _rows(db, ids, reader, written.counts)), file)
     return written
 
 
