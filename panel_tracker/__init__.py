@@ -29,6 +29,9 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     extensions.init_app(app)
     _register_blueprints(app)
+    from . import traces
+
+    traces.init_app(app)
 
     from . import errors, requestctx, templating
 
