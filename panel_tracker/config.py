@@ -53,6 +53,12 @@ DEFAULTS: dict[str, object] = {
     "BULK_IMPORT_STAGING": None,  # None: instance/bulk_staging
     "BULK_IMPORT_SYNC": False,  # True: run the import inside the request
     "JOBS_QUEUE": "panel_tracker",
+    # Mail (the coordinators' digest of letters overdue): an SMTP server, the sender, and
+    # the address of this site for links in the mail.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_FROM": "panel-tracker@localhost",
+    "BASE_URL": None,
 }
 
 

@@ -19,4 +19,8 @@ def summary() -> dict:
     except ImportError:
         return figures
     figures.update(dashboard_figures())
+    from flask import current_app
+
+    for more in current_app.extensions.get("panel_tracker.dashboard", []):  # domains' own figures
+        figures.update(more())
     return figures

@@ -85,13 +85,13 @@ def settings():
     panel = current_panel()
     form = PanelSettingsForm(
         data={"name": panel.name, "regime": panel.regime,
-              **{k: panel.setting(k) for k in ("acknowledgement_due_days", "reply_due_days", "min_independent_sources")}}
+              **{k: panel.setting(k) for k in ("acknowledgement_due_days", "reply_due_days", "reminder_interval_days", "min_independent_sources")}}
         if request.method == "GET" else None)
     if form.validate_on_submit():
         services.update_panel_settings(
             db, panel, name=form.name.data, regime=form.regime.data or "",
             settings={k: getattr(form, k).data for k in
-                      ("acknowledgement_due_days", "reply_due_days", "min_independent_sources")},
+                      ("acknowledgement_due_days", "reply_due_days", "reminder_interval_days", "min_independent_sources")},
             actor=current_user)
         db.commit()
         flash("Panel settings saved.", "info")

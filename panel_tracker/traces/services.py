@@ -268,7 +268,7 @@ def move_letter(db: Session, letter: Letter, to: LetterStatus | str, on: date, a
                              f"{to.label.lower()}."})
     _check_date(on, letter, "on", today)
     if to == LetterStatus.CLOSED:
-        if outcome in (None, ""):
+        if outcome not in {o.value for o in Outcome} | set(Outcome):
             raise Invalid({"outcome": "A closed letter needs its outcome: traced, inconclusive, untraceable or refused."})
         letter.outcome = Outcome(outcome)
     if to == LetterStatus.WITHDRAWN and not note.strip():
@@ -368,6 +368,8 @@ def _check_item_outcome(db: Session, panel, letter: Letter, entry: dict, actor) 
     link = db.get(LetterItem, int(entry["letter_item_id"]))
     if link is None or link.letter_id != letter.id:
         raise Invalid({"items": "An item outcome names an item this letter does not list."})
+    if entry["outcome"] not in {o.value for o in ItemOutcome}:
+        raise Invalid({"items": "Choose an outcome from the list."})
     outcome = ItemOutcome(entry["outcome"])
     party_id = entry.get("party_id") or None
     party_name = (entry.get("party_name") or "").strip()
