@@ -116,7 +116,7 @@ def index():
 @bp.route("/dashboard")
 @requires(Role.VIEWER)
 def dashboard():
-    on = _today()
+    on = _date_arg("on", _today())
     rules = _rules()
     facts = _facts()
     table, total = stats.by_addressee(get_session(), facts, on, rules)
