@@ -120,6 +120,7 @@ def letter_context(db: Session, panel, letter: Letter, level: Classification, *,
                    "model": i.model, "calibre": i.calibre_marked or i.calibre, "serial": i.serial, "lot": i.lot,
                    "country": countries.name(i.country_marked or i.country_attributed), "quantity": i.quantity,
                    "year": i.year_marked, "factory_code": i.factory_code, "headstamp": i.headstamp,
+                   "other_marks": i.other_marks, "import_mark": i.import_mark,
                    "markings": [{"kind": m.kind.value.replace("_", " "), "text": m.text, "location": m.location}
                                 for m in markings.get(i.id, [])],
                    "photos": photos[i.id]} for i in items],
@@ -198,7 +199,8 @@ def render_docx(db: Session, panel, context: dict) -> bytes:
     doc.add_paragraph(context["panel"]["name"])
     doc.add_paragraph(f"Ref.: {letter['ref']}" + (f" ({letter['sent_reference']})" if letter["sent_reference"] else ""))
     doc.add_paragraph(letter["date"])
-    doc.add_paragraph(context["addressee"]["formal"])
+    formal = context["addressee"]["formal"]
+    doc.add_paragraph(formal[:1].upper() + formal[1:])
     doc.add_heading(letter["subject"] or letter["kind_label"], level=1)
     for text in paragraphs(render_body(db, panel, context)):
         doc.add_paragraph(text)
@@ -213,7 +215,12 @@ def render_docx(db: Session, panel, context: dict) -> bytes:
             cells[1].text = " ".join(x for x in (item["type"], item["make"], item["model"]) if x)
             cells[2].text = item["calibre"]
             cells[3].text = "; ".join(filter(None, [f"serial {item['serial']}" if item["serial"] else "",
-                                                     f"lot {item['lot']}" if item["lot"] else ""]
+                                                     f"lot {item['lot']}" if item["lot"] else "",
+                                                     f"year {item['year']}" if item["year"] else "",
+                                                     f"factory code {item['factory_code']}" if item["factory_code"] else "",
+                                                     f"headstamp {item['headstamp']}" if item["headstamp"] else "",
+                                                     f"import mark {item['import_mark']}" if item["import_mark"] else "",
+                                                     item["other_marks"]]
                                              + [f"{m['kind']}: {m['text']}" for m in item["markings"]]))
             cells[4].text = str(item["quantity"])
         for item in context["items"]:

@@ -120,7 +120,7 @@ def dashboard():
     rules = _rules()
     facts = _facts()
     table, total = stats.by_addressee(get_session(), facts, on, rules)
-    months = stats.per_month(facts, on)[-24:]
+    months = stats.per_month(facts, on)[-36:]  # three years at most, so the chart fits a page
     return render_template("traces/dashboard.html", on=on, overdue=queries.overdue_list(facts, on, rules),
                            due_soon=queries.due_soon(facts, on, rules), table=table, total=total,
                            chart=_chart(months), rules=rules)
@@ -137,7 +137,7 @@ def _chart(months):
         x = 30 + n * 40
         bars.append({"month": month, "x": x, "sent": sent, "answered": answered,
                      "sent_h": round(sent / top * (height - 30)), "answered_h": round(answered / top * (height - 30)),
-                     "label": month[2:] if month.endswith("-01") or n == 0 else month[5:]})
+                     "label": month[:4] if month.endswith("-01") or n == 0 else month[5:]})
     return {"bars": bars, "width": width + 40, "height": height, "bar": bar, "top": top, "base": height - 10}
 
 
