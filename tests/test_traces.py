@@ -273,3 +273,14 @@ def test_an_edited_template_cannot_reach_the_server(world):
 
     paragraphs = [p.text for p in Document(io.BytesIO(coordinator.get(f"/traces/{letter.id}/letter.docx").data)).paragraphs]
     assert "We ask about 2 item(s)." in paragraphs
+
+
+def test_a_viewer_sees_only_the_addressees_of_letters_they_may_see(world):
+    items = _items(world, 1)
+    _draft(world, items, to="CHN", level=Classification.COMMITTEE)
+    db = get_session()
+    services.named_addressee(db, world.panel, "Secret Brokers Ltd", "ARE", None)
+    db.commit()
+    viewer_page = world.client("viewer").get("/traces/addressees").get_data(as_text=True)
+    assert "China" in viewer_page and "Secret Brokers" not in viewer_page
+    assert "Secret Brokers" in world.client("expert").get("/traces/addressees").get_data(as_text=True)

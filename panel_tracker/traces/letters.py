@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from .. import countries
 from ..classification import Classification, where_visible
+from ..db import utcnow
 from ..templating import un_date
 from ..validation import Invalid
 from .models import Addressee, Letter, LetterItem, LetterKind, LetterTemplate
@@ -114,7 +115,7 @@ def letter_context(db: Session, panel, letter: Letter, level: Classification, *,
                       "country_name": countries.name(addressee.country), "kind": addressee.kind.value},
         "letter": {"ref": letter.ref, "kind": letter.kind.value, "kind_label": letter.kind.label,
                    "subject": letter.subject, "body": letter.body, "reply_by": un_date(letter.reply_by),
-                   "date": un_date(letter.sent_on or on or date.today()),
+                   "date": un_date(letter.sent_on or on or utcnow().date()),
                    "sent_reference": letter.sent_reference},
         "items": [{"item_ref": i.item_ref, "type": i.type, "make": i.make_marked or i.make_attributed,
                    "model": i.model, "calibre": i.calibre_marked or i.calibre, "serial": i.serial, "lot": i.lot,

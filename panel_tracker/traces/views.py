@@ -15,6 +15,7 @@ from sqlmodel import select
 from .. import countries
 from ..auth.access import clearance, current_panel, has_role, panel_id, requires
 from ..auth.models import Role
+from ..classification import Classification
 from ..db import get_session, utcnow
 from ..formutil import options, show_errors
 from ..validation import Invalid
@@ -157,8 +158,13 @@ def status_table():
 @bp.route("/addressees")
 @requires(Role.VIEWER)
 def addressees():
-    rows = get_session().exec(select(Addressee).where(Addressee.panel_id == panel_id())
-                              .order_by(Addressee.kind, Addressee.name)).all()
+    stmt = select(Addressee).where(Addressee.panel_id == panel_id())
+    if clearance() != Classification.PANEL:
+        # Whom the panel writes to is as confidential as the letters: below panel clearance,
+        # only the addressees of letters the reader may see.
+        stmt = stmt.where(Addressee.id.in_(queries.visible_letters(panel_id(), clearance())
+                                           .with_only_columns(Letter.addressee_id)))
+    rows = get_session().exec(stmt.order_by(Addressee.kind, Addressee.name)).all()
     return render_template("traces/addressees.html", rows=rows, countries=countries)
 
 
