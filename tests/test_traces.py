@@ -284,3 +284,28 @@ def test_a_viewer_sees_only_the_addressees_of_letters_they_may_see(world):
     viewer_page = world.client("viewer").get("/traces/addressees").get_data(as_text=True)
     assert "China" in viewer_page and "Secret Brokers" not in viewer_page
     assert "Secret Brokers" in world.client("expert").get("/traces/addressees").get_data(as_text=True)
+
+
+def test_the_letter_shows_the_marking_photos_the_reader_may_see(world, tmp_path):
+    from docx import Document
+
+    from panel_tracker.cases.models import Marking
+    from panel_tracker.cases.services import link_marking_photo
+    from panel_tracker.evidence.services import receive_photo
+    from tests.imagefactory import photographic_jpeg
+
+    items = _items(world, 1)
+    db = get_session()
+    marking = db.exec(select(Marking)).one()
+    with open(photographic_jpeg(tmp_path / "serial.jpg", 800, 600), "rb") as fh:
+        photo = receive_photo(db, world.panel, fh, filename="serial.jpg", actor=None, case_id=items[0].case_id,
+                              item_id=items[0].id).photo
+    link_marking_photo(db, marking, photo, None, None)
+    db.commit()
+    letter = _sent(world, items)
+    client = world.client("expert")
+    document = Document(io.BytesIO(client.get(f"/traces/{letter.id}/letter.docx").data))
+    assert len(document.inline_shapes) == 1
+    assert any(p.text == "Markings of YEM-2024-030/01. Source: Panel" for p in document.paragraphs)
+    pdf = client.get(f"/traces/{letter.id}/letter.pdf").data
+    assert b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf
