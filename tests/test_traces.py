@@ -309,3 +309,25 @@ def test_the_letter_shows_the_marking_photos_the_reader_may_see(world, tmp_path)
     assert any(p.text == "Markings of YEM-2024-030/01. Source: Panel" for p in document.paragraphs)
     pdf = client.get(f"/traces/{letter.id}/letter.pdf").data
     assert b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf
+
+
+def test_rendering_a_letter_leaves_photo_uploads_strict(world, tmp_path):
+    """Importing WeasyPrint switches on Pillow's LOAD_TRUNCATED_IMAGES; after a letter
+    is rendered, photos must still be received (the evidence pipeline refuses otherwise)."""
+    from panel_tracker.evidence.services import receive_photo
+    from tests.imagefactory import photographic_jpeg
+
+    letter = _sent(world, _items(world, 1))
+    assert world.client("expert").get(f"/traces/{letter.id}/letter.pdf").status_code == 200
+    db = get_session()
+    with open(photographic_jpeg(tmp_path / "after.jpg", 640, 480), "rb") as fh:
+        received = receive_photo(db, world.panel, fh, filename="after.jpg", actor=None,
+                                 case_id=_case_id(letter))
+    assert received.photo.sha256
+
+
+def _case_id(letter) -> int:
+    from panel_tracker.cases.models import Item
+
+    link = get_session().exec(select(services.LetterItem).where(services.LetterItem.letter_id == letter.id)).first()
+    return get_session().get(Item, link.item_id).case_id

@@ -178,9 +178,22 @@ def _refuse_fetching():
     return DataOnly()
 
 
+def _weasyprint_html():
+    """WeasyPrint's HTML class. Importing WeasyPrint sets Pillow's global
+    ``LOAD_TRUNCATED_IMAGES``, which would make the evidence pipeline accept truncated
+    photos (``evidence/images.py`` refuses to decode while it is set): put it back. The
+    letter embeds only our own derivatives, which are whole."""
+    from PIL import ImageFile
+    from weasyprint import HTML
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return HTML
+
+
 def render_pdf(db: Session, panel, context: dict) -> bytes:
     from flask import render_template
-    from weasyprint import HTML
+
+    HTML = _weasyprint_html()
 
     photo_urls = {sha: _data_uri(path) for item in context["items"] for sha in item["photos"]
                   if (path := _photo_path(panel, sha))}
