@@ -331,3 +331,18 @@ def _case_id(letter) -> int:
 
     link = get_session().exec(select(services.LetterItem).where(services.LetterItem.letter_id == letter.id)).first()
     return get_session().get(Item, link.item_id).case_id
+
+
+def test_the_admin_sets_the_reminder_interval_and_the_letter_page_uses_it(world):
+    admin = world.client("admin")
+    response = admin.post("/admin/settings", data={"name": "Panel of Experts on Yemen", "acknowledgement_due_days": 30,
+                                                   "reply_due_days": 90, "reminder_interval_days": 14,
+                                                   "min_independent_sources": 2})
+    assert response.status_code == 302
+    letter = _sent(world, _items(world, 1))
+    db = get_session()
+    services.add_reminder(db, letter, date(2024, 4, 10), None, today=TODAY)
+    services.add_reminder(db, letter, date(2024, 5, 10), None, today=TODAY)
+    db.commit()
+    page = admin.get(f"/traces/{letter.id}").get_data(as_text=True)
+    assert "next reminder 24 May 2024" in page  # 14 days after the last reminder; due dates unchanged

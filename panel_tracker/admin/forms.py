@@ -31,7 +31,7 @@ class PanelSettingsForm(FlaskForm):
     acknowledgement_due_days = IntegerField(
         "Acknowledgement due (days after a letter is sent)", validators=[DataRequired(), NumberRange(1, 365)])
     reply_due_days = IntegerField("Reply due (days after a letter is sent)", validators=[DataRequired(), NumberRange(1, 730)])
-    reminder_interval_days = IntegerField("Remind every (days, once a letter is overdue)",
-                                          validators=[DataRequired(), NumberRange(1, 365)])
+    reminder_interval_days = IntegerField("Remind every (days, once a letter is overdue)", default=30,
+                                          validators=[Optional(), NumberRange(1, 365)])
     min_independent_sources = IntegerField(
         "Independent sources a finding needs", validators=[DataRequired(), NumberRange(1, 10)])
