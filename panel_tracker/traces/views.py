@@ -6,7 +6,7 @@ clearance allows.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
