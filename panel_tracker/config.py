@@ -66,6 +66,12 @@ DEFAULTS: dict[str, object] = {
     "JOBS_QUEUE": "panel_tracker",
     # Audit anchors: the HMAC key; None: instance/audit_anchor.key (made on first use).
     "AUDIT_ANCHOR_KEY": None,
+    # Mail (the coordinators' digest of letters overdue): an SMTP server, the sender, and
+    # the address of this site for links in the mail.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_FROM": "panel-tracker@localhost",
+    "BASE_URL": None,
 }
 
 

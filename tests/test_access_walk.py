@@ -268,6 +268,52 @@ def _item_import_upload(actor: Actor) -> str:
     return urlparse(response.headers["Location"]).path.split("/")[3]
 
 
+def _letter(actor: Actor):
+    """A committee-level trace request, sent, about a committee-level item (every role may see it)."""
+    from datetime import date
+
+    from panel_tracker.traces import services as traces
+
+    db = get_session()
+    addressee = traces.state_addressee(db, actor.world.panel, "CHN", None)
+    letter = traces.draft_letter(db, actor.world.panel, {"kind": "trace_request", "addressee_id": addressee.id,
+                                                         "classification": "committee"},
+                                 None, item_ids=[_item(actor).id], ref=f"YEM-L-W{_next()}")
+    traces.send_letter(db, letter, None, sent_on=date(2024, 3, 1))
+    return _committed(letter)
+
+
+def _item_reply(actor: Actor):
+    """A reply naming another party for the letter's item (a follow-up may be drafted)."""
+    from datetime import date
+
+    from panel_tracker.traces import services as traces
+    from panel_tracker.traces.models import ItemReply, LetterItem
+
+    db = get_session()
+    letter = _letter(actor)
+    link = db.exec(select(LetterItem).where(LetterItem.letter_id == letter.id)).one()
+    reply = traces.record_reply(db, letter, None, received_on=date(2024, 4, 1), summary="Exported.", complete=False,
+                                item_outcomes=[{"letter_item_id": link.id, "outcome": "transferred",
+                                                "party_country": "ARE"}])
+    db.commit()
+    return db.exec(select(ItemReply).where(ItemReply.reply_id == reply.id)).one()
+
+
+def _reply_document(actor: Actor) -> int:
+    import io
+    from datetime import date
+
+    from panel_tracker.traces import services as traces
+    from panel_tracker.traces.models import ReplyDocument
+
+    db = get_session()
+    reply = traces.record_reply(db, _letter(actor), None, received_on=date(2024, 4, 1), summary="Note verbale.",
+                                complete=True, documents=[(io.BytesIO(b"%PDF-1.4 walk " + str(_next()).encode()), "nv.pdf")])
+    db.commit()
+    return db.exec(select(ReplyDocument).where(ReplyDocument.reply_id == reply.id)).one().id
+
+
 # Add a line here when a route takes a new URL parameter: the name in the rule, and a
 # function of the Actor returning the id (or value) of a panel-YEM object to put in the URL.
 # Make a fresh object on each call: a POST with an empty form may well delete the last one.
@@ -284,6 +330,11 @@ PARAMS: dict[str, Param] = {
     "bulk_id": panel_object(_bulk_import),
     "upload_id": panel_object(_item_import_upload),
     "size": plain_value(lambda a: "thumb"),
+    "letter_id": panel_object(lambda a: _letter(a).id),
+    "addressee_id": panel_object(lambda a: _letter(a).addressee_id),
+    "item_reply_id": panel_object(lambda a: _item_reply(a).id),
+    "document_id": panel_object(_reply_document),
+    "fmt": plain_value(lambda a: "pdf"),
 }
 
 

@@ -31,6 +31,8 @@ class PanelSettingsForm(FlaskForm):
     acknowledgement_due_days = IntegerField(
         "Acknowledgement due (days after a letter is sent)", validators=[DataRequired(), NumberRange(1, 365)])
     reply_due_days = IntegerField("Reply due (days after a letter is sent)", validators=[DataRequired(), NumberRange(1, 730)])
+    reminder_interval_days = IntegerField("Remind every (days, once a letter is overdue)", default=30,
+                                          validators=[Optional(), NumberRange(1, 365)])
     min_independent_sources = IntegerField(
         "Independent sources a finding needs", validators=[DataRequired(), NumberRange(1, 10)])
     require_two_factor = BooleanField(
@@ -38,4 +40,5 @@ class PanelSettingsForm(FlaskForm):
         description="A member without it is sent to set it up after their password and can reach nothing else until then.")
 
 
-SETTING_FIELDS = ("acknowledgement_due_days", "reply_due_days", "min_independent_sources", "require_two_factor")
+SETTING_FIELDS = ("acknowledgement_due_days", "reply_due_days", "reminder_interval_days", "min_independent_sources",
+                  "require_two_factor")

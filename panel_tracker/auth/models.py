@@ -30,6 +30,7 @@ DEFAULT_PANEL_SETTINGS = {
     # Overdue is panel policy, not law (domain.md §6): days after the letter was sent.
     "acknowledgement_due_days": 30,
     "reply_due_days": 90,
+    "reminder_interval_days": 30,
     # Corroboration the panel asks of a finding (domain.md §5).
     "min_independent_sources": 2,
     # Members must log in with a second factor (TOTP) to reach anything.
