@@ -30,8 +30,9 @@ def create_app(config: dict | None = None) -> Flask:
     extensions.init_app(app)
     _register_blueprints(app)
 
-    from . import errors, requestctx, templating
+    from . import errors, inputs, requestctx, templating
 
+    inputs.init_app(app)
     requestctx.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

@@ -33,6 +33,8 @@ import openpyxl
 import pycountry
 from openpyxl.utils.exceptions import InvalidFileException
 
+from ..validation import unstorable_character
+
 COLUMNS: tuple[str, ...] = (
     "case_ref", "item_ref", "category", "type", "make_marked", "make_attributed",
     "model", "calibre", "country_marked", "country_attributed", "year_marked",
@@ -520,6 +522,9 @@ def validate_record(
     for column in COLUMNS:
         if column in REQUIRED and record[column] == "":
             fail(column, "missing_value", f"{column} is required but empty")
+        unstorable = unstorable_character(record[column])
+        if unstorable:  # refused, not cleaned: the text is kept as read or not at all
+            fail(column, "control_character", f"{column} {unstorable}")
 
     case_ref = record["case_ref"]
     if case_ref:

@@ -11,8 +11,9 @@ from sqlmodel import select
 from flask import abort
 
 from ..auth.access import clearance, panel_id
-from ..classification import visible_levels, where_visible
+from ..classification import Classification, visible_levels, where_visible
 from ..db import get_session
+from ..inputs import known
 from ..evidence.models import Photo
 from .models import Case, Category, Inspection, Item, Legibility, Marking
 
@@ -88,7 +89,7 @@ def filter_items(stmt, args: Mapping[str, str]):
                                 Photo.classification.in_(visible_levels(clearance())))
         stmt = stmt.where(has if args["has_photos"] in ("yes", "true", "1") else ~has)
     if args.get("classification"):
-        stmt = stmt.where(Item.classification == args["classification"])
+        stmt = stmt.where(Item.classification == known(Classification, args["classification"]))
     if args.get("case"):
         stmt = stmt.where(Item.case_id.in_(select(Case.id).where(Case.ref == args["case"].strip().upper(),
                                                                  Case.panel_id == Item.panel_id)
