@@ -28,6 +28,7 @@ MAX_PAGE = 1_000_000  # far past any list; keeps OFFSET well inside a 64-bit int
 
 def init_app(app) -> None:
     app.before_request(refuse_hostile_input)
+    app.add_template_global(query_args)
 
 
 def _api() -> bool:
@@ -115,3 +116,11 @@ def known(enum_cls, text: str):
     with None, which matches no row of a column that is never empty (an unknown status or
     classification shows no match, as an unknown category does)."""
     return next((member for member in enum_cls if member.value == text), None)
+
+
+def query_args(args, **overrides) -> dict:
+    """A list page's query string, to build its next-page and export links with ``url_for``:
+    without the names ``url_for`` itself takes (``endpoint``, ``_external``, ``_scheme``…),
+    which a hand-typed URL could carry, and with ``overrides`` applied."""
+    return {**{name: value for name, value in args.items() if name != "endpoint" and not name.startswith("_")},
+            **overrides}
