@@ -2,8 +2,8 @@
 
 What no view should have to think about, and what once made 500s:
 
-* an id in the URL that no 64-bit column can hold (``/items/9223372036854775808``) names
-  nothing: 404, as any id that does not exist;
+* an id in the URL that no id column can hold (``/items/2147483648``: ids are INTEGER,
+  32 bits on PostgreSQL) names nothing: 404, as any id that does not exist;
 * text that cannot be stored exactly as sent — a C0 control character other than tab,
   line feed and carriage return (PostgreSQL refuses NUL), or an unpaired surrogate — in
   any query-string value, form field, uploaded file name or JSON string is refused, never
@@ -22,7 +22,9 @@ from flask import abort, jsonify, make_response, render_template, request
 
 from .validation import unstorable_character
 
-MAX_ID = 2**63 - 1  # the largest value of a 64-bit signed integer (SQLite INTEGER, BIGINT)
+# The largest id, and the largest whole number the API takes: the range of an INTEGER
+# column on PostgreSQL (SQLite's holds 64 bits; both backends must answer alike).
+MAX_ID = 2**31 - 1
 MAX_PAGE = 1_000_000  # far past any list; keeps OFFSET well inside a 64-bit integer
 
 

@@ -77,7 +77,7 @@ class ApiInput(SQLModel):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_ints(cls, value):
-        """An id or number no 64-bit column can hold is refused here, not by the database."""
+        """An id or number no INTEGER column can hold is refused here, not by the database."""
         if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ID - 1 <= value <= MAX_ID:
             raise ValueError(f"A whole number from {-MAX_ID - 1} to {MAX_ID}.")
         return value
