@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import (admin, api, audit, auth, cases, cli, db, demo, errors, evidence, extensions, jobs, main,
-               requestctx, security_headers, templating, traces)
+               inputs, requestctx, security_headers, templating, traces)
 from .config import ConfigError, default_instance_path, load_config
 
 __all__ = ["create_app", "ConfigError"]
@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     extensions.init_app(app)
     for domain in DOMAINS:
         domain.init_app(app)
+    inputs.init_app(app)
     requestctx.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

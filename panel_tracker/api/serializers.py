@@ -27,6 +27,7 @@ from ..cases.models import (
 from .. import visibility
 from ..classification import Classification
 from ..validation import too_long
+from ..inputs import MAX_ID, MAX_PAGE
 
 MAX_PER_PAGE = 200
 
@@ -76,6 +77,14 @@ class ApiInput(SQLModel):
             return None if value == "" else value
         if value is None:
             raise ValueError("Cannot be null; leave the field out to keep its value.")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_ints(cls, value):
+        """An id or number no INTEGER column can hold is refused here, not by the database."""
+        if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ID - 1 <= value <= MAX_ID:
+            raise ValueError(f"A whole number from {-MAX_ID - 1} to {MAX_ID}.")
         return value
 
     def service_values(self, *, only_given: bool = False) -> dict[str, Any]:
@@ -390,7 +399,7 @@ class Page(ApiInput):
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"page", "per_page"})
 
-    page: Optional[int] = Field(default=None, ge=1)
+    page: Optional[int] = Field(default=None, ge=1, le=MAX_PAGE)
     per_page: Optional[int] = Field(default=None, ge=1, le=MAX_PER_PAGE)
 
     @property

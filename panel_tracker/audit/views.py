@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timezone
 
 from flask import Blueprint, render_template, request
+from sqlalchemy import false
 from sqlmodel import select
 
 from .. import audit, visibility
@@ -14,6 +15,7 @@ from ..auth.models import Role
 from ..cases.queries import reader
 from ..classification import may_see, most_restrictive
 from ..db import get_session
+from ..inputs import page_number, whole_number
 from .models import AuditRecord
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -35,8 +37,9 @@ def index():
     stmt = select(AuditRecord).where(AuditRecord.panel_id == panel_id())
     if args.get("object_type"):
         stmt = stmt.where(AuditRecord.object_type == args["object_type"])
-    if args.get("object_id", "").isdigit():
-        stmt = stmt.where(AuditRecord.object_id == int(args["object_id"]))
+    if args.get("object_id", "").isdigit():  # "²" too: an id no record can have matches nothing
+        object_id = whole_number(args["object_id"])
+        stmt = stmt.where(AuditRecord.object_id == object_id if object_id is not None else false())
     if args.get("actor"):
         stmt = stmt.where(AuditRecord.actor.contains(args["actor"].strip().lower()))
     if args.get("action"):
@@ -46,7 +49,7 @@ def index():
         stmt = stmt.where(AuditRecord.at >= datetime.combine(since, time.min, timezone.utc))
     if until:
         stmt = stmt.where(AuditRecord.at <= datetime.combine(until, time.max, timezone.utc))
-    page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
+    page = page_number()
     rows = get_session().exec(stmt.order_by(AuditRecord.seq.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
     db, who = get_session(), reader()
     entries = [

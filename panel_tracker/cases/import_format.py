@@ -36,7 +36,7 @@ import openpyxl
 import pycountry
 from openpyxl.utils.exceptions import InvalidFileException
 
-from ..validation import too_long
+from ..validation import too_long, unstorable_character
 from .models import LONG_TEXT_MAX, Case, Category, Condition, ItemBase, Legibility, max_lengths
 
 COLUMNS: tuple[str, ...] = (
@@ -695,6 +695,9 @@ def validate_record(
     for column in COLUMNS:
         if column in REQUIRED and record[column] == "":
             fail(column, "missing_value", f"{column} is required but empty")
+        unstorable = unstorable_character(record[column])
+        if unstorable:  # refused, not cleaned: the text is kept as read or not at all
+            fail(column, "control_character", f"{column} {unstorable}")
     too_long_columns = []
     for column, limit in MAX_LENGTHS.items():
         if len(record[column]) > limit:

@@ -12,7 +12,9 @@ from sqlmodel import select
 
 from .. import visibility
 from ..auth.access import clearance, panel_id
+from ..classification import Classification
 from ..db import get_session
+from ..inputs import known
 from ..evidence.models import Photo
 from .models import Case, Category, Inspection, Item, Legibility, Marking
 
@@ -70,7 +72,7 @@ def filter_items(stmt, args: Mapping[str, str], who: visibility.Reader | None = 
                                 Photo.id.in_(visibility.visible_ids(Photo, who or reader())))
         stmt = stmt.where(has if args["has_photos"] in ("yes", "true", "1") else ~has)
     if args.get("classification"):
-        stmt = stmt.where(Item.classification == args["classification"])
+        stmt = stmt.where(Item.classification == known(Classification, args["classification"]))
     if args.get("case"):
         stmt = stmt.where(Item.case_id.in_(select(Case.id).where(Case.ref == args["case"].strip().upper(),
                                                                  Case.panel_id == Item.panel_id)

@@ -13,12 +13,13 @@ from ..auth.models import Role
 from ..db import get_session
 from ..evidence.models import Photo
 from ..formutil import show_errors
+from ..inputs import known, page_number
 from ..validation import Invalid
 from . import queries, services
 from .blueprint import bp
 from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
                     SightingForm)
-from .models import Case, Category, Inspection, Item, Legibility, Marking, MarkingPhoto
+from .models import Case, CaseStatus, Category, Inspection, Item, Legibility, Marking, MarkingPhoto
 from .page_actions import classify_and_redirect, delete_and_redirect
 from .queries import load_or_404
 
@@ -39,11 +40,6 @@ def _show_errors(form, exc: Invalid) -> None:
     show_errors(form, exc.errors)
 
 
-def _page() -> int:
-    value = request.args.get("page", "1")
-    return max(int(value), 1) if value.isdigit() else 1
-
-
 # ------------------------------------------------------------------ cases
 
 
@@ -52,11 +48,11 @@ def _page() -> int:
 def index():
     stmt = queries.visible(Case)
     if request.args.get("status"):
-        stmt = stmt.where(Case.status == request.args["status"])
+        stmt = stmt.where(Case.status == known(CaseStatus, request.args["status"]))  # unknown: no match
     if request.args.get("q"):
         needle = f"%{request.args['q'].strip()}%"
         stmt = stmt.where(Case.ref.ilike(needle) | Case.title.ilike(needle))
-    per_page, page = 50, _page()
+    per_page, page = 50, page_number()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,
                            args=request.args)
@@ -171,7 +167,7 @@ def delete_inspection(inspection_id: int):
 @requires(Role.VIEWER)
 def items():
     stmt = queries.filter_items(queries.visible(Item), request.args)
-    per_page, page = 100, _page()
+    per_page, page = 100, page_number()
     rows = get_session().exec(stmt.order_by(Item.item_ref).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/items.html", items=rows[:per_page], page=page, more=len(rows) > per_page,
                            args=request.args, total=queries.count(stmt), categories=list(Category),
