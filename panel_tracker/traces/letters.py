@@ -190,6 +190,13 @@ def _weasyprint_html():
     return HTML
 
 
+def _print_css():
+    """The letter's print stylesheet (a file, so that templates hold no inline style)."""
+    from weasyprint import CSS
+
+    return CSS(filename=str(Path(__file__).resolve().parent.parent / "static" / "print" / "letter.css"))
+
+
 def render_pdf(db: Session, panel, context: dict) -> bytes:
     from flask import render_template
 
@@ -199,7 +206,7 @@ def render_pdf(db: Session, panel, context: dict) -> bytes:
                   if (path := _photo_path(panel, sha))}
     html = render_template("traces/letter_print.html", c=context, body=paragraphs(render_body(db, panel, context)),
                            photo_urls=photo_urls)
-    return HTML(string=html, url_fetcher=_refuse_fetching()).write_pdf()
+    return HTML(string=html, url_fetcher=_refuse_fetching()).write_pdf(stylesheets=[_print_css()])
 
 
 def render_docx(db: Session, panel, context: dict) -> bytes:

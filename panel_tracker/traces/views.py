@@ -18,6 +18,7 @@ from ..auth.models import Role
 from ..classification import Classification
 from ..db import get_session, utcnow
 from ..formutil import options, show_errors
+from ..inputs import whole_number
 from ..validation import Invalid
 from . import letters as letter_render
 from . import policy, queries, services, stats
@@ -86,8 +87,9 @@ def index():
     rules = _rules()
     rows = _facts()
     args = request.args
-    if args.get("addressee", "").isdigit():
-        rows = [f for f in rows if f.addressee.id == int(args["addressee"])]
+    if args.get("addressee"):
+        wanted = whole_number(args["addressee"])
+        rows = [f for f in rows if f.addressee.id == wanted]
     if args.get("status") in {s.value for s in LetterStatus}:
         rows = [f for f in rows if f.status_on(on).value == args["status"]]
     if args.get("kind") in {k.value for k in LetterKind}:
@@ -217,17 +219,21 @@ def _letter_form_choices(form: LetterForm, letter: Letter | None = None):
         for a in db.exec(select(Addressee).where(Addressee.panel_id == panel_id())
                          .order_by(Addressee.kind, Addressee.name))])
     stmt = visible(Item)
-    if request.args.get("case", "").isdigit():
-        stmt = stmt.where(Item.case_id == int(request.args["case"]))
+    if request.args.get("case"):
+        stmt = stmt.where(Item.case_id == whole_number(request.args["case"]))
     items = db.exec(stmt.order_by(Item.item_ref).limit(1000)).all()
     form.item_ids.choices = options((str(i.id), f"{i.item_ref} — {i.type}" + (f", {i.calibre}" if i.calibre else "")
                                      + (f", serial {i.serial}" if i.serial else "")) for i in items)
     return items
 
 
+def _ids(values) -> list[int]:
+    """Ids picked in a form; anything that is not one (hostile or stale input) is left out."""
+    return [i for i in map(whole_number, map(str, values or [])) if i is not None]
+
+
 def _letter_values(form: LetterForm) -> dict:
-    return {"kind": form.kind.data, "addressee_id": int(form.addressee_id.data) if (form.addressee_id.data or "").isdigit()
-            else None, "subject": form.subject.data or "", "body": form.body.data or "",
+    return {"kind": form.kind.data, "addressee_id": whole_number(form.addressee_id.data), "subject": form.subject.data or "", "body": form.body.data or "",
             "reply_by": form.reply_by.data, "notes": form.notes.data or ""}
 
 
@@ -244,7 +250,7 @@ def new_letter():
         db = get_session()
         try:
             letter = services.draft_letter(db, current_panel(), _letter_values(form), _actor(),
-                                           item_ids=[int(i) for i in form.item_ids.data if str(i).isdigit()])
+                                           item_ids=_ids(form.item_ids.data))
             db.commit()
             flash(f"Draft {letter.ref} saved. A coordinator approves and sends it.", "info")
             return _back(letter)
@@ -268,7 +274,7 @@ def edit_letter(letter_id: int):
     if form.validate_on_submit():
         try:
             services.update_letter(db, letter, _letter_values(form), _actor(),
-                                   item_ids=[int(i) for i in form.item_ids.data if str(i).isdigit()])
+                                   item_ids=_ids(form.item_ids.data))
             db.commit()
             flash("Draft saved.", "info")
             return _back(letter)
@@ -406,7 +412,7 @@ def classify(letter_id: int):
 def _item_entries(links) -> list[dict]:
     form = request.form
     return [{"letter_item_id": link.id, "outcome": form.get(f"outcome-{link.id}", ""),
-             "party_id": int(form[f"party-{link.id}"]) if form.get(f"party-{link.id}", "").isdigit() else None,
+             "party_id": whole_number(form.get(f"party-{link.id}")),
              "party_country": form.get(f"party_country-{link.id}", ""),
              "party_name": form.get(f"party_name-{link.id}", ""),
              "transferred_on": form.get(f"transferred_on-{link.id}", ""),
