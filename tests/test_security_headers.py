@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from panel_tracker import templates_folder
 from panel_tracker.cases.models import Case
-from panel_tracker.db import get_session
+from panel_tracker.db import get_engine, get_session
 from panel_tracker.security_headers import CONTENT_SECURITY_POLICY
 from tests.conftest import make_test_app
 
@@ -41,7 +41,10 @@ def test_pages_errors_files_and_the_api_carry_the_security_headers(world):
 
 def test_production_adds_hsts(database, tmp_path):
     app = make_test_app(database, tmp_path / "instance", ENV="production", SECRET_KEY="x" * 32)
-    _assert_secured(app.test_client().get("/login"), production=True)
+    try:
+        _assert_secured(app.test_client().get("/login"), production=True)
+    finally:
+        get_engine(app).dispose()  # start-up cleaning opened a connection; leave none to the GC
 
 
 def test_no_template_holds_inline_script_style_or_event_handler():
