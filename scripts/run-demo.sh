@@ -10,6 +10,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet -e .
+bash scripts/debian-packages.sh   # the Noto fonts letters print with, when missing
 
 .venv/bin/panel-tracker db upgrade
 .venv/bin/panel-tracker demo

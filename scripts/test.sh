@@ -3,8 +3,9 @@
 #   bash scripts/test.sh            # the whole suite, SQLite and PostgreSQL
 #   bash scripts/test.sh -x -k auth # any pytest arguments
 # It creates .venv if missing, installs the project with its test extras, installs Debian's
-# chromium and poppler-utils only when they are missing, starts PostgreSQL if it is not
-# running, then runs pytest. "No tests collected" (pytest exit 5) counts as a failure.
+# chromium, poppler-utils and the Noto fonts only when they are missing
+# (scripts/debian-packages.sh), starts PostgreSQL if it is not running, then runs pytest.
+# "No tests collected" (pytest exit 5) counts as a failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,18 +20,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ ! -x .venv/bin/pane
     touch "$stamp"
 fi
 
+bash scripts/debian-packages.sh --tests
+
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
-
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "Installing Debian packages: ${missing[*]}"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
 
 if ! pg_isready -q -h 127.0.0.1; then
     if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null 2>&1; then
