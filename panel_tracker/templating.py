@@ -26,8 +26,17 @@ def un_date(value) -> str:
     return str(value)
 
 
+def counted(number: int, name: str) -> str:
+    """``1 photo``, ``2 photos``: ``name`` is the plural, its first word loses its s for one."""
+    words = name.replace("_", " ").split(" ")
+    if number == 1 and words[0].endswith("s"):
+        words[0] = words[0][:-1]
+    return f"{number:,} {' '.join(words)}"
+
+
 def init_app(app) -> None:
     app.jinja_env.filters["un_date"] = un_date
+    app.jinja_env.filters["counted"] = counted
     app.jinja_env.globals["Classification"] = Classification
     app.jinja_env.globals["nav_entries"] = nav_entries
 

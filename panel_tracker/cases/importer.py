@@ -6,6 +6,7 @@ so memory stays bounded for 100,000 rows and a failure part-way rolls everything
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ class ImportReport:
     error_count: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # rows of existing items whose values were the item's already
     cases: set = field(default_factory=set)
     new_cases: int = 0
 
@@ -37,13 +39,23 @@ class ImportReport:
 
     @property
     def summary(self) -> str:
-        return f"imported {self.created + self.updated} items in {len(self.cases)} cases"
+        return f"imported {self.created + self.updated + self.unchanged} items in {len(self.cases)} cases"
+
+    @property
+    def counts(self) -> str:
+        return (f"{self.created} new, {self.updated} updated, {self.unchanged} unchanged; "
+                f"{self.new_cases} new cases")
+
+
+_CALIBRE_TIMES = re.compile(r"(?<=\d)\s*[xX×]\s*(?=\d)")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 
 def normalise_calibre(text: str) -> str:
-    """``7.62 x 39 mm`` → ``7.62x39mm``; anything unusual is kept as written."""
-    value = text.strip().lower().replace("×", "x").replace(" ", "")
-    return value if value else ""
+    """``7.62 × 39 mm`` → ``7.62x39mm``, ``7,62X54R`` → ``7.62x54R``: separators and spacing
+    only. Letter case is kept, as it carries meaning (the R of a rimmed cartridge)."""
+    value = _DECIMAL_COMMA.sub(".", _CALIBRE_TIMES.sub("x", text.strip()))
+    return re.sub(r"\s+", "", value)
 
 
 def row_values(row: import_format.ItemRow) -> dict:
@@ -99,8 +111,10 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
             item = db.get(Item, existing[row.item_ref])
             # The fields only: a spreadsheet never changes what may be published (that is
             # an explicit, audited act on the item), whatever its source_confidential says.
-            update_item(db, item, {k: v for k, v in values.items() if k in ITEM_FIELDS}, actor)
-            report.updated += 1
+            if update_item(db, item, {k: v for k, v in values.items() if k in ITEM_FIELDS}, actor):
+                report.updated += 1
+            else:
+                report.unchanged += 1
             continue
         writer.add_item({**values, "panel_id": panel.id, "case_id": cases[row.case_ref],
                          "serial_folded": fold(row.serial), "serial_key": confusable_key(row.serial),
@@ -112,8 +126,9 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
     report.created += writer.flush()
     _open_new_cases(db, panel, writer.new_case_ids, actor)
     audit.record(db, "items.import", actor=actor, panel_id=panel.id, object_type="panel", object_id=panel.id,
-                 label=f"{report.created} created, {report.updated} updated",
-                 after={"created": report.created, "updated": report.updated, "cases": len(report.cases),
+                 label=f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged",
+                 after={"created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+                        "cases": len(report.cases),
                         "new_cases": report.new_cases, "update_mode": update})
     db.flush()
     return report
