@@ -96,16 +96,20 @@ def index():
 
 
 
-@bp.route("/<int:seq>/<any(before, after):side>/<name>")
+@bp.route("/<int:seq>")
 @requires(Role.COORDINATOR)
-def value(seq: int, side: str, name: str):
-    """The whole of one long value of a record, masked as on the log page."""
+def record(seq: int):
+    """One record with every value whole (the log page cuts long ones), masked as there."""
     rec = get_session().exec(select(AuditRecord).where(AuditRecord.panel_id == panel_id(),
                                                        AuditRecord.seq == seq)).first()
     if rec is None:
         abort(404)
     before, after = audit.masked(get_session(), rec, reader())
-    values = before if side == "before" else after
-    if name not in values:
-        abort(404)
-    return Response(readable(values[name]), mimetype="text/plain")
+    lines = [f"#{rec.seq}  {rec.at:%Y-%m-%d %H:%M} UTC  {rec.actor}  {rec.action}  {rec.object_type} {rec.object_id or ''}"]
+    for name in dict.fromkeys([*after, *before]):
+        lines.append(f"\n{name}")
+        if name in before:
+            lines.append(f"  before: {readable(before[name])}")
+        if name in after:
+            lines.append(f"  after: {readable(after[name])}")
+    return Response("\n".join(lines) + "\n", mimetype="text/plain")

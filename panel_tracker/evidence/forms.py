@@ -10,7 +10,8 @@ from ..formutil import IsoDateField, options
 
 class UploadForm(FlaskForm):
     files = MultipleFileField("Photos", validators=[DataRequired(message="Choose one or more photos.")],
-                              description="JPEG, PNG, HEIC, TIFF or WebP; several at once")
+                              description="JPEG, PNG, HEIC, TIFF or WebP; several at once",
+                              render_kw={"accept": "image/*,.heic,.heif,.tif,.tiff"})
     item_id = SelectField("Item shown", default="", choices=[])
     source = StringField("Received from", validators=[Length(max=300)],
                          description="e.g. Panel inspection; Member State; open source")

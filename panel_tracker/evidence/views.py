@@ -79,6 +79,8 @@ def upload(case_id: int):
         if accepted and not refused:
             for category, message in results:
                 flash(message, category)
+            if item_id is not None:  # uploaded from the item's page: back to it
+                return redirect(url_for("cases.show_item", item_id=item_id))
             return redirect(url_for("cases.show", case_id=case.id))
         if refused and not accepted:
             status = statuses.pop() if len(statuses) == 1 else 400
