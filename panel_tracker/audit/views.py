@@ -17,6 +17,7 @@ from ..cases.queries import reader
 from ..classification import may_see, most_restrictive
 from ..db import get_session
 from ..inputs import page_number, whole_number
+from ..templating import day
 from .models import AuditRecord
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -38,10 +39,7 @@ def readable(value) -> str:
     if isinstance(value, list):
         return ", ".join(readable(v) for v in value) or "(empty)"
     if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc)
-        return f"{moment:%Y-%m-%d %H:%M} UTC"
+        return day(datetime.fromisoformat(value.replace("Z", "+00:00")))
     return str(value)
 
 
@@ -105,7 +103,7 @@ def record(seq: int):
     if rec is None:
         abort(404)
     before, after = audit.masked(get_session(), rec, reader())
-    lines = [f"#{rec.seq}  {rec.at:%Y-%m-%d %H:%M} UTC  {rec.actor}  {rec.action}  {rec.object_type} {rec.object_id or ''}"]
+    lines = [f"#{rec.seq}  {day(rec.at)}  {rec.actor}  {rec.action}  {rec.object_type} {rec.object_id or ''}"]
     for name in dict.fromkeys([*after, *before]):
         lines.append(f"\n{name}")
         if name in before:

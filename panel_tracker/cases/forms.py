@@ -103,7 +103,8 @@ class ItemForm(FlaskForm):
 
     item_ref = _item_text("item_ref", description="Leave empty for the next number in the case")
     inspection_id = SelectField(_item_label("inspection_id"), default="", choices=[])
-    category = SelectField(_item_label("category"), default="", choices=_choices(Category, "— choose —"))
+    category = SelectField(_item_label("category"), default="", choices=_choices(Category, "— choose —"),
+                           validators=[DataRequired(message="Choose a category.")])
     type = _item_text("type", validators=[DataRequired(message="Say what the item is, e.g. assault rifle (AK-pattern).")])
     make_marked = _item_text("make_marked")
     make_attributed = _item_text("make_attributed")
@@ -151,7 +152,9 @@ class ItemForm(FlaskForm):
 class MarkingForm(FlaskForm):
     text = StringField("Text exactly as read", validators=[DataRequired(message="Type the marking as read."),
                                                           MaxLength(Marking, "text")])
-    kind = SelectField("Kind", choices=_choices(MarkingKind), default="serial")
+    # No default: a marking saved as a serial because nobody chose is a wrong record.
+    kind = SelectField("Kind", choices=_choices(MarkingKind, "— choose —"), default="",
+                       validators=[DataRequired(message="Choose what kind of marking this is.")])
     location = StringField("Where on the item", validators=[MaxLength(Marking, "location")],
                            description="receiver, barrel, bolt…")
     script = SelectField("Script", default="", choices=_choices(Script, "detect"))

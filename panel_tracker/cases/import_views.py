@@ -168,12 +168,49 @@ def import_sample():
 def _header(path: Path, fmt: str) -> list[str]:
     """The file's header, read as the import reads it (same limits); [] when it cannot be
     read, which the preview then reports."""
+    rows = _first_rows(path, fmt, 1)
+    return rows[0] if rows else []
+
+
+def _first_rows(path: Path, fmt: str, count: int) -> list[list[str]]:
     if path.stat().st_size > _max_bytes():
         return []
     try:
-        return import_format.read_header(path, fmt=fmt)
+        return import_format.read_first_rows(path, fmt=fmt, count=count)
     except (import_format.ImportFormatError, OSError):
         return []
+
+
+# Names people give the columns, folded (lower case, letters and digits only), beyond our own.
+_OBVIOUS_NAMES = {
+    "case": "case_ref", "caseref": "case_ref", "casereference": "case_ref", "caseno": "case_ref",
+    "item": "item_ref", "itemref": "item_ref", "itemreference": "item_ref", "itemno": "item_ref",
+    "serialno": "serial", "serialnumber": "serial", "sn": "serial", "lotno": "lot", "lotnumber": "lot",
+    "caliber": "calibre", "qty": "quantity", "latitude": "lat", "longitude": "lon", "lng": "lon",
+    "recovered": "recovered_on", "recoverydate": "recovered_on", "daterecovered": "recovered_on",
+    "place": "recovered_place", "location": "recovered_place", "confidential": "source_confidential",
+    "remarks": "notes", "comments": "notes", "legibility": "serial_legibility", "make": "make_marked",
+    "manufacturer": "make_marked", "year": "year_marked", "country": "country_marked",
+}
+
+
+def _fold_name(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def guess_columns(header: list[str]) -> dict[str, str]:
+    """Our column for each of the file's names, where it is obvious (``Case``, ``Item``,
+    ``Serial no.``); a column of ours is given to one name only."""
+    ours = {_fold_name(c): c for c in import_format.COLUMNS} | _OBVIOUS_NAMES
+    guesses, taken = {}, set()
+    for name in header:
+        column = name if name in import_format.COLUMNS else ours.get(_fold_name(name), "")
+        if column and column not in taken:
+            guesses[name] = column
+            taken.add(column)
+        else:
+            guesses[name] = ""
+    return guesses
 
 
 @bp.route("/items/import/<upload_id>", methods=["GET"])
@@ -239,11 +276,14 @@ def import_mapping(upload_id: str):
             meta["mapping"] = mapping
             _save_meta(upload_id, meta)
             return redirect(url_for("cases.import_preview", upload_id=upload_id))
-    guesses = {name: name if name in import_format.COLUMNS else "" for name in header}
+    guesses = guess_columns(header)
     if meta.get("mapping"):
         guesses.update(meta["mapping"])
-    return render_template("cases/import_mapping.html", form=form, header=header, guesses=guesses,
-                           columns=import_format.COLUMNS, errors=errors, meta=meta), 422 if errors else 200
+    samples = [[row[index] for row in _first_rows(path, meta["fmt"], 4)[1:] if index < len(row) and row[index]]
+               for index in range(len(header))]
+    return render_template("cases/import_mapping.html", form=form, header=header, guesses=guesses, samples=samples,
+                           columns=import_format.COLUMNS, help=COLUMN_HELP, errors=errors, meta=meta), \
+        422 if errors else 200
 
 
 @bp.route("/items/import/<upload_id>/commit", methods=["POST"])

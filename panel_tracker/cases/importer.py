@@ -17,7 +17,7 @@ from ..classification import Classification
 from ..db import bulk_insert, utcnow
 from ..search.analysis import confusable_key, fold
 from . import import_format
-from .models import Case, Item
+from .models import Case, Item, max_lengths
 from .services import ITEM_FIELDS, update_item
 
 BATCH = 2000
@@ -56,6 +56,17 @@ def normalise_calibre(text: str) -> str:
     only. Letter case is kept, as it carries meaning (the R of a rimmed cartridge)."""
     value = _DECIMAL_COMMA.sub(".", _CALIBRE_TIMES.sub("x", text.strip()))
     return re.sub(r"\s+", "", value)
+
+
+def case_title(ref: str, row: import_format.ItemRow | None) -> str:
+    """A new case's title from its first row: what and where (``assault rifle (AK-pattern),
+    Arabian Sea``). A confidential row gives nothing (the reference again): the case may be
+    opened to the public with a later public item, and its title with it."""
+    if row is None or row.source_confidential:
+        return ref
+    title = ", ".join(part for part in (row.type, row.recovered_place) if part)
+    limit = max_lengths(Case)["title"]
+    return title if len(title) <= limit else title[:limit - 1] + "…"
 
 
 def row_values(row: import_format.ItemRow) -> dict:
@@ -102,7 +113,7 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
     cases = dict(db.exec(select(Case.ref, Case.id).where(Case.panel_id == panel.id)).all())
     for row in result.rows():
         if row.case_ref not in cases:
-            cases[row.case_ref] = writer.add_case(row.case_ref)
+            cases[row.case_ref] = writer.add_case(row.case_ref, row)
             report.new_cases += 1
         report.cases.add(row.case_ref)
         values = row_values(row)
@@ -175,13 +186,15 @@ class _Writer:
         self.audit: list[dict] = []
         self.new_case_ids: list[int] = []
 
-    def add_case(self, ref: str) -> int:
-        case = Case(panel_id=self.panel.id, ref=ref, title=ref, created_by_id=getattr(self.actor, "id", None))
+    def add_case(self, ref: str, row: import_format.ItemRow | None = None) -> int:
+        case = Case(panel_id=self.panel.id, ref=ref, title=case_title(ref, row),
+                    created_by_id=getattr(self.actor, "id", None))
         values = case.model_dump(exclude={"id"})
         case_id = self.db.connection().execute(
             sa.insert(Case.__table__).values(**values).returning(Case.__table__.c.id)).scalar_one()
         self.audit.append({"action": "case.create", "panel_id": self.panel.id, "object_type": "case_file",
-                           "object_id": case_id, "label": ref, "after": {"ref": ref, "via": "import"},
+                           "object_id": case_id, "label": ref,
+                           "after": {"ref": ref, "title": case.title, "via": "import"},
                            "classification": case.classification})
         self.new_case_ids.append(case_id)
         return case_id

@@ -55,7 +55,7 @@ def index():
     per_page, page = 50, page_number()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,
-                           args=request.args)
+                           args=request.args, total=queries.count(stmt), per_page=per_page)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -170,7 +170,7 @@ def items():
     per_page, page = 100, page_number()
     rows = get_session().exec(stmt.order_by(Item.item_ref).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/items.html", items=rows[:per_page], page=page, more=len(rows) > per_page,
-                           args=request.args, total=queries.count(stmt), categories=list(Category),
+                           args=request.args, total=queries.count(stmt), per_page=per_page, categories=list(Category),
                            legibilities=list(Legibility), countries=countries.choices("any"))
 
 
