@@ -30,4 +30,6 @@ def init_app(app) -> None:
         if request.blueprint == "api" or request.path.startswith("/api/"):
             abort(401)
         flash("Please log in.", "info")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        # full_path ends in "?" when there is no query string.
+        back = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=back))

@@ -314,6 +314,15 @@ def _reply_document(actor: Actor) -> int:
     return db.exec(select(ReplyDocument).where(ReplyDocument.reply_id == reply.id)).one().id
 
 
+def _audit_seq(actor: Actor) -> int:
+    """The seq of an audit record of panel YEM (a case's creation)."""
+    from panel_tracker.audit.models import AuditRecord
+
+    case = _case(actor)
+    return get_session().exec(select(AuditRecord.seq).where(AuditRecord.action == "case.create",
+                                                            AuditRecord.object_id == case.id)).first()
+
+
 # Add a line here when a route takes a new URL parameter: the name in the rule, and a
 # function of the Actor returning the id (or value) of a panel-YEM object to put in the URL.
 # Make a fresh object on each call: a POST with an empty form may well delete the last one.
@@ -335,6 +344,7 @@ PARAMS: dict[str, Param] = {
     "item_reply_id": panel_object(lambda a: _item_reply(a).id),
     "document_id": panel_object(_reply_document),
     "fmt": plain_value(lambda a: "pdf"),
+    "seq": panel_object(_audit_seq),
 }
 
 

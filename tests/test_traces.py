@@ -181,7 +181,7 @@ def test_expert_drafts_from_two_items_and_coordinator_sends_it(world):
     get_session().refresh(letter)
     assert letter.status == LetterStatus.SENT and letter.sent_on == date(2024, 3, 1)
     page = coordinator.get(f"/traces/{letter.id}").get_data(as_text=True)
-    assert "1 March 2024: sent" in page
+    assert "1 Mar 2024: sent" in page
 
 
 def test_draft_form_keeps_typed_values_and_says_what_is_missing(world):

@@ -3,9 +3,10 @@
 parents when that is stricter than when the change was recorded)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timezone
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import false
 from sqlmodel import select
 
@@ -16,11 +17,37 @@ from ..cases.queries import reader
 from ..classification import may_see, most_restrictive
 from ..db import get_session
 from ..inputs import page_number, whole_number
+from ..templating import day
 from .models import AuditRecord
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE = 100
+SHOWN_CHARS = 300  # a longer value is cut on the page, with a link to the whole of it
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
+
+
+def readable(value) -> str:
+    """A recorded value as a person reads it: yes/no, empty for none, times to the minute
+    in UTC, lists and objects as ``key: value`` pairs (not Python's or JSON's notation)."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {readable(v)}" for k, v in value.items()) or "(empty)"
+    if isinstance(value, list):
+        return ", ".join(readable(v) for v in value) or "(empty)"
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
+        return day(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return str(value)
+
+
+@bp.app_template_filter("audit_value")
+def audit_value(value) -> dict:
+    """``{"text": shown, "cut": True when longer than the page shows}``."""
+    text = readable(value)
+    return {"text": text[:SHOWN_CHARS] + "…" if len(text) > SHOWN_CHARS else text, "cut": len(text) > SHOWN_CHARS}
 
 
 def _parse_date(value: str | None):
@@ -65,3 +92,22 @@ def index():
                            types=types, args=args)
 
 
+
+
+@bp.route("/<int:seq>")
+@requires(Role.COORDINATOR)
+def record(seq: int):
+    """One record with every value whole (the log page cuts long ones), masked as there."""
+    rec = get_session().exec(select(AuditRecord).where(AuditRecord.panel_id == panel_id(),
+                                                       AuditRecord.seq == seq)).first()
+    if rec is None:
+        abort(404)
+    before, after = audit.masked(get_session(), rec, reader())
+    lines = [f"#{rec.seq}  {day(rec.at)}  {rec.actor}  {rec.action}  {rec.object_type} {rec.object_id or ''}"]
+    for name in dict.fromkeys([*after, *before]):
+        lines.append(f"\n{name}")
+        if name in before:
+            lines.append(f"  before: {readable(before[name])}")
+        if name in after:
+            lines.append(f"  after: {readable(after[name])}")
+    return Response("\n".join(lines) + "\n", mimetype="text/plain")

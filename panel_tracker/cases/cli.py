@@ -47,4 +47,4 @@ def _run_import(file: Path, panel_code: str, update: bool) -> None:
         sys.exit(1)
     db.commit()
     click.echo(report.summary)
-    click.echo(f"({report.created} new, {report.updated} updated; {report.new_cases} new cases)")
+    click.echo(f"({report.counts})")

@@ -2,13 +2,15 @@
 the services re-check every rule, so the API and imports are held to the same ones."""
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, FloatField, HiddenField, IntegerField, SelectField, StringField,
+from wtforms import (BooleanField, FloatField, HiddenField, IntegerField, SelectField, StringField,
                      TextAreaField, ValidationError)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from .. import countries
-from ..formutil import options
+from ..formutil import IsoDateField, options
 from ..classification import Classification
 from ..validation import too_long
 from .models import (AccessMode, Case, CaseStatus, Category, Condition, Confidence, Inspection, ItemBase, Legibility,
@@ -35,6 +37,21 @@ def _item_label(name: str) -> str:
 def _item_text(name: str, field=StringField, validators=(), **kwargs):
     """An item form field with the label and the length limit of the item's field list."""
     return field(_item_label(name), validators=[*validators, MaxLength(ItemBase, name)], **kwargs)
+
+
+# The item rules are shared with the import, whose messages name columns (``serial_legibility``,
+# ``lon``); on the form the same words are the fields' labels.
+_FIELD_NAMES = re.compile(r"\b(%s)\b" % "|".join(
+    sorted((n for n in ItemBase.model_fields if "_" in n or n in ("lat", "lon")), key=len, reverse=True)))
+
+
+def labelled(errors: dict[str, str]) -> dict[str, str]:
+    """A service's item errors as the form words them: field names become labels."""
+    out = {}
+    for name, message in errors.items():
+        text = _FIELD_NAMES.sub(lambda m: _item_label(m.group(1)).lower(), message)
+        out[name] = text[:1].upper() + text[1:]
+    return out
 
 
 def _choices(enum, blank: str | None = None):
@@ -72,7 +89,7 @@ class CaseForm(FlaskForm):
 
 
 class InspectionForm(FlaskForm):
-    inspected_on = DateField("Date", validators=[DataRequired(message="The date of the inspection.")])
+    inspected_on = IsoDateField("Date", validators=[InputRequired(message="Give the date of the inspection.")])
     place = StringField("Place", validators=[MaxLength(Inspection, "place")])
     custodian = StringField("Custodian", validators=[MaxLength(Inspection, "custodian")],
                             description="The State or force that holds the materiel")
@@ -86,7 +103,8 @@ class ItemForm(FlaskForm):
 
     item_ref = _item_text("item_ref", description="Leave empty for the next number in the case")
     inspection_id = SelectField(_item_label("inspection_id"), default="", choices=[])
-    category = SelectField(_item_label("category"), default="", choices=_choices(Category, "— choose —"))
+    category = SelectField(_item_label("category"), default="", choices=_choices(Category, "— choose —"),
+                           validators=[DataRequired(message="Choose a category.")])
     type = _item_text("type", validators=[DataRequired(message="Say what the item is, e.g. assault rifle (AK-pattern).")])
     make_marked = _item_text("make_marked")
     make_attributed = _item_text("make_attributed")
@@ -134,7 +152,9 @@ class ItemForm(FlaskForm):
 class MarkingForm(FlaskForm):
     text = StringField("Text exactly as read", validators=[DataRequired(message="Type the marking as read."),
                                                           MaxLength(Marking, "text")])
-    kind = SelectField("Kind", choices=_choices(MarkingKind), default="serial")
+    # No default: a marking saved as a serial because nobody chose is a wrong record.
+    kind = SelectField("Kind", choices=_choices(MarkingKind, "— choose —"), default="",
+                       validators=[DataRequired(message="Choose what kind of marking this is.")])
     location = StringField("Where on the item", validators=[MaxLength(Marking, "location")],
                            description="receiver, barrel, bolt…")
     script = SelectField("Script", default="", choices=_choices(Script, "detect"))
@@ -148,10 +168,10 @@ class MarkingForm(FlaskForm):
 
 class MarkingPhotoForm(FlaskForm):
     photo_id = SelectField("Photo", coerce=int, choices=[])
-    box_x = FloatField(validators=[Optional()])
-    box_y = FloatField(validators=[Optional()])
-    box_w = FloatField(validators=[Optional()])
-    box_h = FloatField(validators=[Optional()])
+    box_x = FloatField("x", validators=[Optional()])
+    box_y = FloatField("y", validators=[Optional()])
+    box_w = FloatField("width", validators=[Optional()])
+    box_h = FloatField("height", validators=[Optional()])
 
 
 class DeleteForm(FlaskForm):

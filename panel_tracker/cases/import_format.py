@@ -359,10 +359,23 @@ def iter_records(
 def read_header(source: Source, *, fmt: Format | None = None) -> list[str]:
     """The file's header (its first row that is not blank) as the import reads it, within
     the same limits; [] for an empty file, ImportFormatError when it cannot be read."""
+    rows = read_first_rows(source, fmt=fmt, count=1)
+    return rows[0] if rows else []
+
+
+def read_first_rows(source: Source, *, fmt: Format | None = None, count: int = 4) -> list[list[str]]:
+    """The file's first ``count`` rows that are not blank (the header first), read as the
+    import reads them; ImportFormatError when they cannot be read."""
     fmt = _check_format(fmt) if fmt else _infer_format(source)
     raw_rows = _xlsx_rows(source) if fmt == "xlsx" else _csv_rows(source)
+    found: list[list[str]] = []
     try:
-        return next((fields for _, fields in raw_rows if any(fields)), [])
+        for _, fields in raw_rows:
+            if any(fields):
+                found.append(fields)
+                if len(found) == count:
+                    break
+        return found
     except _UnreadableFile as problem:
         raise ImportFormatError([RowError(problem.line, problem.column, problem.code, problem.message, "")]) \
             from None

@@ -5,12 +5,13 @@ bound to the user and the panel, and is deleted once imported or abandoned (a da
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -24,6 +25,7 @@ from ..auth.models import Role
 from ..db import get_session
 from . import import_format
 from .blueprint import bp
+from .demo import DEMO_ITEMS
 from .importer import import_items, validate_import
 from .models import ImportMapping
 
@@ -32,10 +34,43 @@ PREVIEW_ROWS = 20
 _FORM_OVERHEAD = 64 * 1024  # the multipart envelope and the other fields around the file
 
 
+UPDATE_LABEL = "Rows whose item reference already exists update that item"
+SAMPLE_ROWS = 5
+# What each column of the format holds, for the upload page (the rules are import_format's).
+COLUMN_HELP = {
+    "case_ref": "the case, e.g. YEM-2024-017 (a new reference opens a case)",
+    "item_ref": "the item, e.g. YEM-2024-017/01",
+    "category": ", ".join(import_format.CATEGORIES),
+    "type": "what the item is, e.g. assault rifle (AK-pattern)",
+    "make_marked": "the maker's name as marked", "make_attributed": "the maker the panel attributes it to",
+    "model": "", "calibre": "as marked, e.g. 7.62x39mm",
+    "country_marked": "ISO 3166 alpha-3 code as marked (SUN, YUG… allowed)",
+    "country_attributed": "ISO 3166 alpha-3 code the panel attributes", "year_marked": "verbatim: 1976, 85, ۱۳۹۶",
+    "serial": "as read; ? for an unreadable character",
+    "serial_legibility": ", ".join(import_format.LEGIBILITIES) + " (empty when there is no serial)",
+    "lot": "", "factory_code": "", "headstamp": "", "import_mark": "", "other_marks": "",
+    "quantity": "a whole number, 1 when the row has a serial",
+    "condition": ", ".join(import_format.CONDITIONS) + " or empty",
+    "recovered_on": "a day YYYY-MM-DD, a month YYYY-MM or a year YYYY", "recovered_place": "",
+    "lat": "latitude in decimal degrees, e.g. 15.431", "lon": "longitude in decimal degrees, e.g. 44.207",
+    "source_confidential": "yes (panel only) or no (public)", "notes": "",
+}
+
+
 class ImportForm(FlaskForm):
     file = FileField("Spreadsheet (CSV or XLSX)", validators=[FileRequired("Choose a file.")])
-    update = BooleanField("Rows whose item reference already exists update that item")
+    update = BooleanField(UPDATE_LABEL)
     mapping_id = SelectField("Column names", default="", choices=[])
+
+
+def _web_message(message: str) -> str:
+    """An import message for the browser, which has a checkbox where the CLI has --update."""
+    return message.replace("use --update to update it", f"tick “{UPDATE_LABEL}” to update it")
+
+
+def _import_page(form):
+    return render_template("cases/import.html", form=form, columns=import_format.COLUMNS,
+                           required=import_format.REQUIRED, help=COLUMN_HELP)
 
 
 def _uploads() -> Path:
@@ -83,7 +118,7 @@ def _max_bytes() -> int:
 def _too_large(form, size: int):
     form.file.errors = [f"The file is {size / 1e6:,.1f} MB; at most {_max_bytes() / 1e6:,.1f} MB can be "
                         f"imported. Split it into several files."]
-    return render_template("cases/import.html", form=form), 413
+    return _import_page(form), 413
 
 
 @bp.route("/items/import", methods=["GET", "POST"])
@@ -101,7 +136,7 @@ def import_items_start():
         fmt = Path(upload.filename or "").suffix.lower().lstrip(".")
         if fmt not in ("csv", "xlsx"):
             form.file.errors.append("Only .csv and .xlsx files can be imported.")
-            return render_template("cases/import.html", form=form), 415
+            return _import_page(form), 415
         upload_id = secrets.token_hex(16)
         path = _uploads() / f"{upload_id}.{fmt}"
         upload.save(path)
@@ -118,18 +153,64 @@ def import_items_start():
         _save_meta(upload_id, {"user_id": current_user.id, "panel_id": current_panel().id, "fmt": fmt,
                                "filename": upload.filename, "update": form.update.data, "mapping": mapping})
         return redirect(url_for("cases.import_preview", upload_id=upload_id))
-    return render_template("cases/import.html", form=form), 200 if request.method == "GET" else 400
+    return _import_page(form), 200 if request.method == "GET" else 400
+
+
+@bp.route("/items/import/sample.csv")
+@requires(Role.EXPERT)
+def import_sample():
+    """A few rows of the documented format (the demo's fictional items) to start from."""
+    lines = DEMO_ITEMS.read_text(encoding="utf-8").splitlines(keepends=True)[:SAMPLE_ROWS + 1]
+    return Response("".join(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=items-sample.csv"})
 
 
 def _header(path: Path, fmt: str) -> list[str]:
     """The file's header, read as the import reads it (same limits); [] when it cannot be
     read, which the preview then reports."""
+    rows = _first_rows(path, fmt, 1)
+    return rows[0] if rows else []
+
+
+def _first_rows(path: Path, fmt: str, count: int) -> list[list[str]]:
     if path.stat().st_size > _max_bytes():
         return []
     try:
-        return import_format.read_header(path, fmt=fmt)
+        return import_format.read_first_rows(path, fmt=fmt, count=count)
     except (import_format.ImportFormatError, OSError):
         return []
+
+
+# Names people give the columns, folded (lower case, letters and digits only), beyond our own.
+_OBVIOUS_NAMES = {
+    "case": "case_ref", "caseref": "case_ref", "casereference": "case_ref", "caseno": "case_ref",
+    "item": "item_ref", "itemref": "item_ref", "itemreference": "item_ref", "itemno": "item_ref",
+    "serialno": "serial", "serialnumber": "serial", "sn": "serial", "lotno": "lot", "lotnumber": "lot",
+    "caliber": "calibre", "qty": "quantity", "latitude": "lat", "longitude": "lon", "lng": "lon",
+    "recovered": "recovered_on", "recoverydate": "recovered_on", "daterecovered": "recovered_on",
+    "place": "recovered_place", "location": "recovered_place", "confidential": "source_confidential",
+    "remarks": "notes", "comments": "notes", "legibility": "serial_legibility", "make": "make_marked",
+    "manufacturer": "make_marked", "year": "year_marked", "country": "country_marked",
+}
+
+
+def _fold_name(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def guess_columns(header: list[str]) -> dict[str, str]:
+    """Our column for each of the file's names, where it is obvious (``Case``, ``Item``,
+    ``Serial no.``); a column of ours is given to one name only."""
+    ours = {_fold_name(c): c for c in import_format.COLUMNS} | _OBVIOUS_NAMES
+    guesses, taken = {}, set()
+    for name in header:
+        column = name if name in import_format.COLUMNS else ours.get(_fold_name(name), "")
+        if column and column not in taken:
+            guesses[name] = column
+            taken.add(column)
+        else:
+            guesses[name] = ""
+    return guesses
 
 
 @bp.route("/items/import/<upload_id>", methods=["GET"])
@@ -146,13 +227,14 @@ def import_preview(upload_id: str):
     except ValueError as exc:  # a saved mapping that no longer fits
         flash(f"The column mapping does not fit this file: {exc}", "error")
         return redirect(url_for("cases.import_mapping", upload_id=upload_id))
+    errors = [dataclasses.replace(e, message=_web_message(e.message)) for e in result.errors]
     preview, cases = [], set()
     if result.ok:
         for row in result.rows():
             cases.add(row.case_ref)
             if len(preview) < PREVIEW_ROWS:
                 preview.append(row)
-    return render_template("cases/import_preview.html", meta=meta, result=result, preview=preview,
+    return render_template("cases/import_preview.html", meta=meta, result=result, errors=errors, preview=preview,
                            cases=sorted(cases), upload_id=upload_id, form=FlaskForm()), 200 if result.ok else 422
 
 
@@ -194,11 +276,14 @@ def import_mapping(upload_id: str):
             meta["mapping"] = mapping
             _save_meta(upload_id, meta)
             return redirect(url_for("cases.import_preview", upload_id=upload_id))
-    guesses = {name: name if name in import_format.COLUMNS else "" for name in header}
+    guesses = guess_columns(header)
     if meta.get("mapping"):
         guesses.update(meta["mapping"])
-    return render_template("cases/import_mapping.html", form=form, header=header, guesses=guesses,
-                           columns=import_format.COLUMNS, errors=errors, meta=meta), 422 if errors else 200
+    samples = [[row[index] for row in _first_rows(path, meta["fmt"], 4)[1:] if index < len(row) and row[index]]
+               for index in range(len(header))]
+    return render_template("cases/import_mapping.html", form=form, header=header, guesses=guesses, samples=samples,
+                           columns=import_format.COLUMNS, help=COLUMN_HELP, errors=errors, meta=meta), \
+        422 if errors else 200
 
 
 @bp.route("/items/import/<upload_id>/commit", methods=["POST"])
@@ -217,5 +302,5 @@ def import_commit(upload_id: str):
         return redirect(url_for("cases.import_preview", upload_id=upload_id))
     db.commit()
     _discard(upload_id)
-    flash(f"{report.summary} ({report.created} new, {report.updated} updated, {report.new_cases} new cases).", "info")
+    flash(f"{report.summary} ({report.counts}).", "info")
     return redirect(url_for("cases.index"))

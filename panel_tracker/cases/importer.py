@@ -6,6 +6,7 @@ so memory stays bounded for 100,000 rows and a failure part-way rolls everything
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from ..classification import Classification
 from ..db import bulk_insert, utcnow
 from ..search.analysis import confusable_key, fold
 from . import import_format
-from .models import Case, Item
+from .models import Case, Item, max_lengths
 from .services import ITEM_FIELDS, update_item
 
 BATCH = 2000
@@ -28,6 +29,7 @@ class ImportReport:
     error_count: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # rows of existing items whose values were the item's already
     cases: set = field(default_factory=set)
     new_cases: int = 0
 
@@ -37,13 +39,34 @@ class ImportReport:
 
     @property
     def summary(self) -> str:
-        return f"imported {self.created + self.updated} items in {len(self.cases)} cases"
+        return f"imported {self.created + self.updated + self.unchanged} items in {len(self.cases)} cases"
+
+    @property
+    def counts(self) -> str:
+        return (f"{self.created} new, {self.updated} updated, {self.unchanged} unchanged; "
+                f"{self.new_cases} new cases")
+
+
+_CALIBRE_TIMES = re.compile(r"(?<=\d)\s*[xX×]\s*(?=\d)")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 
 def normalise_calibre(text: str) -> str:
-    """``7.62 x 39 mm`` → ``7.62x39mm``; anything unusual is kept as written."""
-    value = text.strip().lower().replace("×", "x").replace(" ", "")
-    return value if value else ""
+    """``7.62 × 39 mm`` → ``7.62x39mm``, ``7,62X54R`` → ``7.62x54R``: separators and spacing
+    only. Letter case is kept, as it carries meaning (the R of a rimmed cartridge)."""
+    value = _DECIMAL_COMMA.sub(".", _CALIBRE_TIMES.sub("x", text.strip()))
+    return re.sub(r"\s+", "", value)
+
+
+def case_title(ref: str, row: import_format.ItemRow | None) -> str:
+    """A new case's title from its first row: what and where (``assault rifle (AK-pattern),
+    Arabian Sea``). A confidential row gives nothing (the reference again): the case may be
+    opened to the public with a later public item, and its title with it."""
+    if row is None or row.source_confidential:
+        return ref
+    title = ", ".join(part for part in (row.type, row.recovered_place) if part)
+    limit = max_lengths(Case)["title"]
+    return title if len(title) <= limit else title[:limit - 1] + "…"
 
 
 def row_values(row: import_format.ItemRow) -> dict:
@@ -90,7 +113,7 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
     cases = dict(db.exec(select(Case.ref, Case.id).where(Case.panel_id == panel.id)).all())
     for row in result.rows():
         if row.case_ref not in cases:
-            cases[row.case_ref] = writer.add_case(row.case_ref)
+            cases[row.case_ref] = writer.add_case(row.case_ref, row)
             report.new_cases += 1
         report.cases.add(row.case_ref)
         values = row_values(row)
@@ -99,8 +122,10 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
             item = db.get(Item, existing[row.item_ref])
             # The fields only: a spreadsheet never changes what may be published (that is
             # an explicit, audited act on the item), whatever its source_confidential says.
-            update_item(db, item, {k: v for k, v in values.items() if k in ITEM_FIELDS}, actor)
-            report.updated += 1
+            if update_item(db, item, {k: v for k, v in values.items() if k in ITEM_FIELDS}, actor):
+                report.updated += 1
+            else:
+                report.unchanged += 1
             continue
         writer.add_item({**values, "panel_id": panel.id, "case_id": cases[row.case_ref],
                          "serial_folded": fold(row.serial), "serial_key": confusable_key(row.serial),
@@ -112,8 +137,9 @@ def import_items(db: Session, panel, source, *, actor, update: bool = False, fmt
     report.created += writer.flush()
     _open_new_cases(db, panel, writer.new_case_ids, actor)
     audit.record(db, "items.import", actor=actor, panel_id=panel.id, object_type="panel", object_id=panel.id,
-                 label=f"{report.created} created, {report.updated} updated",
-                 after={"created": report.created, "updated": report.updated, "cases": len(report.cases),
+                 label=f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged",
+                 after={"created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+                        "cases": len(report.cases),
                         "new_cases": report.new_cases, "update_mode": update})
     db.flush()
     return report
@@ -160,13 +186,15 @@ class _Writer:
         self.audit: list[dict] = []
         self.new_case_ids: list[int] = []
 
-    def add_case(self, ref: str) -> int:
-        case = Case(panel_id=self.panel.id, ref=ref, title=ref, created_by_id=getattr(self.actor, "id", None))
+    def add_case(self, ref: str, row: import_format.ItemRow | None = None) -> int:
+        case = Case(panel_id=self.panel.id, ref=ref, title=case_title(ref, row),
+                    created_by_id=getattr(self.actor, "id", None))
         values = case.model_dump(exclude={"id"})
         case_id = self.db.connection().execute(
             sa.insert(Case.__table__).values(**values).returning(Case.__table__.c.id)).scalar_one()
         self.audit.append({"action": "case.create", "panel_id": self.panel.id, "object_type": "case_file",
-                           "object_id": case_id, "label": ref, "after": {"ref": ref, "via": "import"},
+                           "object_id": case_id, "label": ref,
+                           "after": {"ref": ref, "title": case.title, "via": "import"},
                            "classification": case.classification})
         self.new_case_ids.append(case_id)
         return case_id

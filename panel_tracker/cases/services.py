@@ -263,19 +263,22 @@ def create_item(db: Session, case: Case, values: dict, actor) -> Item:
     return item
 
 
-def update_item(db: Session, item: Item, values: dict, actor) -> None:
+def update_item(db: Session, item: Item, values: dict, actor) -> bool:
+    """Apply ``values``; True when a field changed (then audited and ``updated_at`` set),
+    False when they were the item's values already (nothing written)."""
     case = db.get(Case, item.case_id)
     merged = {**snapshot(item, ITEM_FIELDS), **values}
     derived = check_item(db, case, merged, item_id=item.id)
     before = snapshot(item, ITEM_FIELDS)
     _apply_item(item, merged, derived)
-    item.updated_at = utcnow()
-    db.add(item)
     b, a = audit.changes(before, snapshot(item, ITEM_FIELDS))
     if b or a:
+        item.updated_at = utcnow()
+        db.add(item)
         audit.record(db, "item.update", actor=actor, obj=item, label=item.item_ref, before=b, after=a,
                      classification=item.classification, field_classes=item_field_classes(item))
     db.flush()
+    return bool(b or a)
 
 
 def sighting_candidates(db: Session, item: Item, limit: int = 10) -> list[Item]:

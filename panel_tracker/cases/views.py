@@ -18,7 +18,7 @@ from ..validation import Invalid
 from . import queries, services
 from .blueprint import bp
 from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
-                    SightingForm)
+                    SightingForm, labelled)
 from .models import Case, CaseStatus, Category, Inspection, Item, Legibility, Marking, MarkingPhoto
 from .page_actions import classify_and_redirect, delete_and_redirect
 from .queries import load_or_404
@@ -55,7 +55,7 @@ def index():
     per_page, page = 50, page_number()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,
-                           args=request.args)
+                           args=request.args, total=queries.count(stmt), per_page=per_page)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -170,12 +170,29 @@ def items():
     per_page, page = 100, page_number()
     rows = get_session().exec(stmt.order_by(Item.item_ref).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/items.html", items=rows[:per_page], page=page, more=len(rows) > per_page,
-                           args=request.args, total=queries.count(stmt), categories=list(Category),
+                           args=request.args, total=queries.count(stmt), per_page=per_page, categories=list(Category),
                            legibilities=list(Legibility), countries=countries.choices("any"))
 
 
 def _item_form(case: Case, **kwargs) -> ItemForm:
     return ItemForm(inspections=queries.inspections_for_case(case), **kwargs)
+
+
+def _item_problems(form: ItemForm, case: Case, item: Item | None = None) -> None:
+    """The form refused some fields: also check the others with the item rules, so that every
+    error shows in one round (an impossible date with a bad quantity)."""
+    db = get_session()
+    values = form.values()
+    for name, field in form._fields.items():
+        if field.errors and name in values:
+            values[name] = "" if isinstance(values[name], str) else None
+    if not values.get("item_ref"):
+        values["item_ref"] = item.item_ref if item else services.next_item_ref(db, case)
+    try:
+        services.check_item(db, case, values, item_id=item.id if item else None)
+    except Invalid as exc:
+        show_errors(form, {name: message for name, message in labelled(exc.errors).items()
+                           if name not in form._fields or not form._fields[name].errors})
 
 
 @bp.route("/cases/<int:case_id>/items/new", methods=["GET", "POST"])
@@ -193,12 +210,13 @@ def new_item(case_id: int):
             db.commit()
         except Invalid as exc:
             db.rollback()
-            _show_errors(form, exc)
+            show_errors(form, labelled(exc.errors))
             status = 422
         else:
             flash(f"Item {item.item_ref} saved. Add its markings and photos below.", "info")
             return redirect(url_for("cases.show_item", item_id=item.id))
     elif request.method == "POST":
+        _item_problems(form, case)
         status = 422
     return render_template("cases/item_form.html", form=form, case=case, title=f"New item — {case.ref}"), status
 
@@ -259,12 +277,13 @@ def edit_item(item_id: int):
             db.commit()
         except Invalid as exc:
             db.rollback()
-            _show_errors(form, exc)
+            show_errors(form, labelled(exc.errors))
             status = 422
         else:
             flash("Item saved.", "info")
             return redirect(url_for("cases.show_item", item_id=item.id))
     elif request.method == "POST":
+        _item_problems(form, case, item)
         status = 422
     return render_template("cases/item_form.html", form=form, case=case, item=item,
                            title=f"Edit item {item.item_ref}"), status
@@ -385,19 +404,34 @@ def link_marking_photo(marking_id: int):
     form = MarkingPhotoForm()
     form.photo_id.choices = [(p.id, str(p.id)) for p in db.exec(
         queries.visible(Photo).where(Photo.item_id == item.id)).all()]
-    if form.validate_on_submit():
-        photo = load_or_404(Photo, form.photo_id.data)
-        box = (form.box_x.data, form.box_y.data, form.box_w.data, form.box_h.data)
-        try:
-            services.link_marking_photo(db, marking, photo, None if None in box else box, _actor())
-            db.commit()
-            flash("Photo linked to the marking." + (" Box saved." if None not in box else ""), "info")
-        except Invalid as exc:
-            db.rollback()
-            flash(next(iter(exc.errors.values())), "error")
-    else:
-        flash("Choose one of this item's photos.", "error")
+    if not form.validate_on_submit():
+        flash(_link_refusal(form), "error")
+        return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
+    photo = load_or_404(Photo, form.photo_id.data)
+    box = (form.box_x.data, form.box_y.data, form.box_w.data, form.box_h.data)
+    if None in box and any(v is not None for v in box):
+        flash("A box needs all four numbers (x, y, width, height), or none to link the photo without a box. "
+              "Nothing was saved.", "error")
+        return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
+    try:
+        services.link_marking_photo(db, marking, photo, None if None in box else box, _actor())
+        db.commit()
+        flash("Photo linked to the marking." + (" Box saved." if None not in box else ""), "info")
+    except Invalid as exc:
+        db.rollback()
+        flash(next(iter(exc.errors.values())), "error")
     return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
+
+
+def _link_refusal(form: MarkingPhotoForm) -> str:
+    """Why a photo could not be linked to a marking, in the words of the field at fault."""
+    if form.photo_id.errors or not form.photo_id.data:
+        return "Choose one of this item's photos."
+    bad = [name for name in ("box_x", "box_y", "box_w", "box_h") if form[name].errors]
+    if bad:
+        return ("The box is wrong: x, y, width and height are numbers between 0 and 1 "
+                f"({', '.join(form[name].label.text for name in bad)} is not). Nothing was saved.")
+    return "The form expired; reload the page and try again."
 
 
 @bp.route("/marking-photos/<int:link_id>/delete", methods=["POST"])

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..formutil import options
+from ..formutil import IsoDateField, options
 
 
 class UploadForm(FlaskForm):
     files = MultipleFileField("Photos", validators=[DataRequired(message="Choose one or more photos.")],
-                              description="JPEG, PNG, HEIC, TIFF or WebP; several at once")
+                              description="JPEG, PNG, HEIC, TIFF or WebP; several at once",
+                              render_kw={"accept": "image/*,.heic,.heif,.tif,.tiff"})
     item_id = SelectField("Item shown", default="", choices=[])
     source = StringField("Received from", validators=[Length(max=300)],
                          description="e.g. Panel inspection; Member State; open source")
@@ -27,7 +28,7 @@ class PhotoForm(FlaskForm):
     caption = TextAreaField("Caption")
     source_line = StringField("Source line", validators=[Length(max=300)])
     photographer = StringField("Photographer", validators=[Length(max=200)])
-    photo_date = DateField("Date of the photo", validators=[Optional()])
+    photo_date = IsoDateField("Date of the photo", validators=[Optional()])
 
 
 class PurgeForm(FlaskForm):

@@ -72,13 +72,15 @@ def upload(case_id: int):
                 results.append(("error", exc.errors["file"]))
                 continue
             accepted += 1
-            note = (f"{upload_file.filename}: the same file was already received (first receipt "
-                    f"#{received.receipt.duplicate_of_id}); recorded as another receipt and flagged"
+            note = (f"{upload_file.filename}: the same file was already received (photo {received.photo.id}); "
+                    f"recorded as another receipt and flagged"
                     if received.duplicate else f"{upload_file.filename}: stored, SHA-256 {received.photo.sha256[:16]}…")
             results.append(("warning" if received.duplicate else "info", note))
         if accepted and not refused:
             for category, message in results:
                 flash(message, category)
+            if item_id is not None:  # uploaded from the item's page: back to it
+                return redirect(url_for("cases.show_item", item_id=item_id))
             return redirect(url_for("cases.show", case_id=case.id))
         if refused and not accepted:
             status = statuses.pop() if len(statuses) == 1 else 400

@@ -28,6 +28,7 @@
     img.addEventListener("pointerdown", function (ev) { ev.preventDefault(); start = point(ev); img.setPointerCapture(ev.pointerId); });
     img.addEventListener("pointermove", function (ev) { if (start) show(start, point(ev)); });
     img.addEventListener("pointerup", function (ev) { if (start) { show(start, point(ev)); start = null; } });
+    img.addEventListener("pointercancel", function () { start = null; });
     img.draggable = false;
   });
 })();

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import countries
 from ..classification import Classification
-from ..formutil import options
+from ..formutil import IsoDateField, options
 from .models import AddresseeKind, AddresseeRole, ItemOutcome, LetterKind, LetterStatus, Outcome
 
 
@@ -36,14 +36,14 @@ class LetterForm(FlaskForm):
     addressee_id = SelectField("Addressee", choices=[], validate_choice=False)
     subject = StringField("Subject", validators=[Length(max=300)])
     body = TextAreaField("Paragraphs of this letter", description="Goes into the panel's letter template.")
-    reply_by = DateField("Reply by (optional)", validators=[Optional()],
+    reply_by = IsoDateField("Reply by (optional)", validators=[Optional()],
                          description="Instead of the panel's reply days; right-of-reply letters usually have one.")
     item_ids = SelectMultipleField("Items", choices=[], validate_choice=False, coerce=str)
     notes = TextAreaField("Internal notes")
 
 
 class SendForm(FlaskForm):
-    sent_on = DateField("Sent on", validators=[DataRequired(message="Give the date it was sent.")])
+    sent_on = IsoDateField("Sent on", validators=[InputRequired(message="Give the date it was sent.")])
     reference = StringField("Reference", validators=[Length(max=120)], description="e.g. S/AC.XX/2024/PE/OC.12")
     channel = StringField("Channel", validators=[Length(max=120)], default="note verbale via the Permanent Mission")
 
@@ -51,13 +51,13 @@ class SendForm(FlaskForm):
 class MoveForm(FlaskForm):
     to = SelectField("New status", choices=_choices(
         [LetterStatus.ACKNOWLEDGED, LetterStatus.CLOSED, LetterStatus.WITHDRAWN]))
-    on = DateField("On", validators=[DataRequired(message="Give the date.")])
+    on = IsoDateField("On", validators=[InputRequired(message="Give the date.")])
     outcome = SelectField("Outcome (when closing)", choices=_choices(Outcome, blank="—"), validate_choice=False)
     note = StringField("Note", validators=[Length(max=500)])
 
 
 class ReminderForm(FlaskForm):
-    on = DateField("Reminder sent on", validators=[DataRequired(message="Give the date.")])
+    on = IsoDateField("Reminder sent on", validators=[InputRequired(message="Give the date.")])
     note = StringField("Note", validators=[Length(max=500)])
 
 
@@ -69,7 +69,7 @@ class CorrectForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
-    received_on = DateField("Received on", validators=[DataRequired(message="Give the date the reply came.")])
+    received_on = IsoDateField("Received on", validators=[InputRequired(message="Give the date the reply came.")])
     summary = TextAreaField("Summary", validators=[DataRequired(message="Summarise the reply.")])
     complete = BooleanField("This reply answers the letter in full")
     documents = MultipleFileField("Documents (PDF or scans)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,19 +34,19 @@ class LiveServer:
     password: str
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    from tests.factories import PASSWORD, make_member, make_panel
+@contextmanager
+def serving(folder: Path, populate):
+    """A live server on its own migrated SQLite database in ``folder``; ``populate(app)`` runs
+    in an app context first and returns the users by role. Yields a LiveServer."""
+    from tests.factories import PASSWORD
 
-    folder = tmp_path_factory.mktemp("browser")
     url, cleanup = new_database("sqlite", folder)
     engine = make_engine(url)
     migrations.upgrade(engine)
     app = make_test_app(Database("sqlite", url, engine), folder / "instance",
                         WTF_CSRF_ENABLED=True, SERVER_NAME=None)
     with app.app_context():
-        panel = make_panel("YEM", "Panel of Experts on Yemen")
-        users = {role: make_member(panel, role)[0] for role in ("viewer", "expert", "coordinator", "admin")}
+        users = populate(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -58,6 +59,18 @@ def live_server(tmp_path_factory):
         get_engine(app).dispose()
         engine.dispose()
         cleanup()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    from tests.factories import make_member, make_panel
+
+    def populate(app):
+        panel = make_panel("YEM", "Panel of Experts on Yemen")
+        return {role: make_member(panel, role)[0] for role in ("viewer", "expert", "coordinator", "admin")}
+
+    with serving(tmp_path_factory.mktemp("browser"), populate) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

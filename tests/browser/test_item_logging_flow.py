@@ -22,7 +22,7 @@ def test_expert_logs_an_item_with_two_markings_and_a_photo_and_boxes_the_serial(
     expect(page).to_have_url(re.compile(r"/dashboard$"))
 
     # A case, then an item in it, through the real forms (CSRF and all).
-    page.get_by_role("link", name="Cases").click()
+    page.get_by_role("link", name="Cases", exact=True).click()
     page.get_by_role("link", name="New case").click()
     page.get_by_label("Reference").fill("YEM-2024-101")
     page.get_by_label("Title").fill("Dhow interdiction off Nishtun")

@@ -44,7 +44,7 @@ def test_draft_send_partial_reply_follow_up_and_dashboard(live_server, page):
 
     # The expert drafts a trace request from the two items.
     _log_in(page, live_server, "expert")
-    page.get_by_role("link", name="Letters").click()
+    page.get_by_role("link", name="Letters", exact=True).click()
     page.get_by_role("link", name="Draft a letter").click()
     page.get_by_label("Kind of letter").select_option("trace_request")
     page.get_by_label("Addressee").select_option(label="China")
