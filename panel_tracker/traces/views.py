@@ -122,7 +122,8 @@ def dashboard():
     on = _date_arg("on", _today())
     rules = _rules()
     facts = _facts()
-    table, total = stats.by_addressee(get_session(), facts, on, rules)
+    shown = queries.visible_item_ids(panel_id(), {i for f in facts for i in f.item_ids}, clearance())
+    table, total = stats.by_addressee(get_session(), facts, on, rules, shown)
     months = stats.per_month(facts, on)[-36:]  # three years at most, so the chart fits a page
     return render_template("traces/dashboard.html", on=on, overdue=queries.overdue_list(facts, on, rules),
                            due_soon=queries.due_soon(facts, on, rules), table=table, total=total,
@@ -494,7 +495,7 @@ def document(document_id: int):
     response = send_file(path, mimetype=doc.mime, as_attachment=True,
                          download_name=f"{current_panel().code}-reply-document-{doc.id}{extension}")
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return protect_file_response(response)  # like an original: never run as a page
 
 
 # ------------------------------------------------------------------ the letter itself
@@ -511,8 +512,8 @@ def letter_file(letter_id: int, fmt: str):
     else:
         data = letter_render.render_docx(db, current_panel(), context)
         mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f'attachment; filename="{letter.ref}.{fmt}"', "Cache-Control": "no-store"})
+    return protect_file_response(Response(data, mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="{letter.ref}.{fmt}"', "Cache-Control": "no-store"}))
 
 
 @bp.route("/template", methods=["GET", "POST"])
