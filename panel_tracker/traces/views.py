@@ -17,6 +17,7 @@ from ..auth.access import clearance, current_panel, has_role, panel_id, requires
 from ..auth.models import Role
 from ..classification import Classification
 from ..db import get_session, utcnow
+from ..evidence.views import protect_file_response
 from ..formutil import options, show_errors
 from ..inputs import whole_number
 from ..validation import Invalid
