@@ -26,10 +26,6 @@ RECOVERY_CODES = 10
 _STEP = 30
 
 
-def new_secret() -> str:
-    return pyotp.random_base32()
-
-
 def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
