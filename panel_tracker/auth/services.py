@@ -180,8 +180,10 @@ def attempt_login(session: Session, email: str, password: str, ip: str) -> Login
         return LoginResult(None, throttle.refusal_message(), throttled=True)
     user = find_user(session, email)
     ok = user is not None and user.active and check_password(user, password)
-    if user is None:
-        _hasher().hash("timing-equaliser")  # do the same work as for a real user
+    if user is None or not user.active or not user.password_hash:
+        # Do the same work as for a real user, so the time taken does not tell an unknown
+        # email, an invited account not yet accepted or a deactivated one from the rest.
+        _hasher().hash("timing-equaliser")
     throttle.finish(attempt, ok)
     if ok:
         return LoginResult(user)
