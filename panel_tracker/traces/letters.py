@@ -16,8 +16,8 @@ from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from sqlmodel import Session, select
 
-from .. import countries
-from ..classification import Classification, where_visible
+from .. import countries, visibility
+from ..classification import Classification
 from ..db import utcnow
 from ..templating import un_date
 from ..validation import Invalid
@@ -155,8 +155,9 @@ def letter_context(db: Session, panel, letter: Letter, level: Classification, *,
         rows = db.exec(select(Marking.item_id, Photo.sha256).join(MarkingPhoto, MarkingPhoto.marking_id == Marking.id)
                        .join(Photo, Photo.id == MarkingPhoto.photo_id)
                        .where(Marking.item_id.in_(list(photos)), Marking.deleted_at.is_(None),
-                              Photo.deleted_at.is_(None), Photo.purged_at.is_(None),
-                              where_visible(Photo.classification, level)).order_by(Marking.id))
+                              # the photo's own case and item too, not only its level (visibility.py)
+                              Photo.id.in_(visibility.visible_ids(Photo, visibility.Reader(panel.id, level))))
+                       .order_by(Marking.id))
         for item_id, sha in rows:
             if sha not in photos[item_id]:
                 photos[item_id].append(sha)
