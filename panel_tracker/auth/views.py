@@ -230,7 +230,7 @@ def change_password():
     if form.validate_on_submit():
         db = get_session()
         try:
-            services.change_password(db, _me(), form.current_password.data, form.password.data)
+            services.change_password(db, _me(), form.current_password.data, form.password.data, _client_address())
         except Invalid as exc:
             db.rollback()
             show_errors(form, exc.errors, fallback="password")
@@ -292,8 +292,11 @@ def two_factor():
 def disable_two_factor():
     form = PasswordCheckForm()
     db = get_session()
-    if not form.validate_on_submit() or not services.check_password(current_user, form.password.data):
-        flash("Two-factor login is still on: that is not your password.", "error")
+    checked = services.recheck_password(db, _me(), form.password.data or "", _client_address()) \
+        if form.validate_on_submit() else None
+    if checked is None or checked.user is None:
+        flash(checked.error if checked and checked.throttled
+              else "Two-factor login is still on: that is not your password.", "error")
         return redirect(url_for("auth.two_factor"))
     try:
         twofactor.disable_two_factor(db, _me(), today())
