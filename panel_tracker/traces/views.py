@@ -6,9 +6,10 @@ clearance allows.
 """
 from __future__ import annotations
 
+import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlmodel import select
 
@@ -513,8 +514,12 @@ def letter_file(letter_id: int, fmt: str):
     else:
         data = letter_render.render_docx(db, current_panel(), context)
         mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    return protect_file_response(Response(data, mimetype=mime, headers={
-        "Content-Disposition": f'attachment; filename="{letter.ref}.{fmt}"', "Cache-Control": "no-store"}))
+    # send_file quotes the name and spells a non-ASCII one as filename*: an imported
+    # reference may hold a quote or any script.
+    response = send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=f"{letter.ref}.{fmt}",
+                         etag=False, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return protect_file_response(response)
 
 
 @bp.route("/template", methods=["GET", "POST"])
