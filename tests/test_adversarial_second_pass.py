@@ -525,3 +525,26 @@ def test_finding_an_imported_reference_cannot_rewrite_the_letters_file_name(worl
         disposition.encode("latin-1")
         assert disposition.startswith("attachment;") and 'filename="a.html"' not in disposition
         assert re.search(r'filename="[^"]*\\"', disposition) or "filename*=UTF-8''" in disposition, disposition
+
+
+@pytest.mark.parametrize("body", ["{{ letter.ref - 1 }}", "{{ -letter.ref }}", "{{ items + 1 }}", "{{ letter.ref < 1 }}"])
+def test_finding_a_template_that_fails_on_the_data_is_refused_with_a_message_not_a_500(world, body):
+    response = world.client("coordinator").post("/traces/template", data={"body": body})
+    assert response.status_code == 422 and "cannot be used" in page(response)
+
+
+def test_finding_a_template_may_use_every_field_the_letter_gives_it(world):
+    """The template was tried on sample data that lacked most item fields (make, quantity,
+    country…) and the letter's sent_reference, so a template using them was refused."""
+    from docx import Document
+
+    body = ("{% for it in items %}{{ it.item_ref }}: {{ it.quantity }} × {{ it.model }} ({{ it.country }}), "
+            "factory {{ it.factory_code }}{{ it.make }}{{ it.lot }}{{ it.year }}{{ it.headstamp }}{{ it.other_marks }}"
+            "{{ it.import_mark }}{{ it.photos|length }}{% endfor %}. Ref. {{ letter.sent_reference }}")
+    coordinator = world.client("coordinator")
+    response = coordinator.post("/traces/template", data={"body": body})
+    assert response.status_code == 302, page(response)
+    letter = _sent(world, _items(world, 1))
+    text = "\n".join(p.text for p in Document(io.BytesIO(coordinator.get(f"/traces/{letter.id}/letter.docx").data))
+                     .paragraphs)
+    assert "YEM-2024-030/01: 1 × Type 56-1" in text and "Ref. S/AC.1/2024/PE/OC.12" in text

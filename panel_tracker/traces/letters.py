@@ -89,6 +89,10 @@ def _refuse_costly(node, loop_vars: tuple[str, ...] = ()) -> None:
         _refuse_costly(child, loop_vars)
 
 
+#: What an operation on the letter's data raises at render time (a string minus a number).
+_DATA_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError)
+
+
 def _render(source: str, context: dict) -> str:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise SecurityError(f"a letter template has at most {MAX_TEMPLATE_CHARS:,} characters")
@@ -108,9 +112,12 @@ def _sample_context() -> dict:
             "addressee": {"name": "China", "formal": "the Permanent Mission of China to the United Nations",
                           "country": "CHN", "country_name": "China", "kind": "state"},
             "letter": {"ref": "YEM-L-001", "kind": "trace_request", "kind_label": "Trace request", "subject": "",
-                       "body": "", "reply_by": "", "date": "1 July 2024"},
-            "items": [{"item_ref": "YEM-2024-001/01", "type": "assault rifle", "calibre": "7.62x39mm",
-                       "serial": "24017731", "markings": []}], "withheld": 0}
+                       "body": "", "reply_by": "", "date": "1 July 2024", "sent_reference": ""},
+            "items": [{"item_ref": "YEM-2024-001/01", "type": "assault rifle", "make": "", "model": "Type 56-1",
+                       "calibre": "7.62x39mm", "serial": "24017731", "lot": "", "country": "China", "quantity": 1,
+                       "year": "", "factory_code": "66", "headstamp": "", "other_marks": "", "import_mark": "",
+                       "markings": [{"kind": "factory code", "text": "66", "location": ""}], "photos": []}],
+            "withheld": 0}
 
 
 def check_template(body: str) -> None:
@@ -123,6 +130,8 @@ def check_template(body: str) -> None:
     except TemplateError as exc:
         line = f"line {exc.lineno}: " if getattr(exc, "lineno", None) else ""
         raise Invalid({"body": f"The template cannot be used: {line}{exc.message}"}) from exc
+    except _DATA_ERRORS as exc:  # e.g. {{ letter.ref - 1 }}: Python's own error, not Jinja's
+        raise Invalid({"body": f"The template cannot be used: {exc}"}) from exc
 
 
 def panel_template(db: Session, panel) -> str:
@@ -186,7 +195,7 @@ def letter_context(db: Session, panel, letter: Letter, level: Classification, *,
 def render_body(db: Session, panel, context: dict) -> str:
     try:
         return _render(panel_template(db, panel), context).strip()
-    except (TemplateError, SecurityError):
+    except (TemplateError, SecurityError, *_DATA_ERRORS):
         # A template saved before a data change (or before a rule here) no longer renders: ours.
         return _render(DEFAULT_BODY, context).strip()
 
