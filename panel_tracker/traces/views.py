@@ -18,9 +18,9 @@ from ..auth.access import clearance, current_panel, has_role, panel_id, requires
 from ..auth.models import Role
 from ..classification import Classification
 from ..db import get_session, utcnow
-from ..evidence.views import protect_file_response
 from ..formutil import options, show_errors
 from ..inputs import whole_number
+from ..security_headers import protect_file_response
 from ..validation import Invalid
 from . import letters as letter_render
 from . import policy, queries, services, stats
