@@ -271,6 +271,8 @@ def test_finding_a_viewer_counts_no_hidden_item_as_traced(world):
     assert letter.ref in status and "0 items traced" in status
     dashboard = page(viewer.get("/traces/dashboard?on=2024-12-31"))
     assert "(0 of 1)" in dashboard and "of 2)" not in dashboard
+    assert letter.ref not in page(viewer.get("/traces/?show=traced&on=2024-12-31"))  # the list behind "0"
+    assert letter.ref in page(world.client("expert").get("/traces/?show=traced&on=2024-12-31"))
     shown = page(viewer.get(f"/traces/{letter.id}"))
     assert "1 item withheld" in shown and "SECRET-777" not in shown and "United Arab Emirates" not in shown
     for fmt in ("pdf", "docx"):

@@ -108,7 +108,9 @@ def index():
     elif args.get("show") == "replied":
         rows = [f for f in rows if f.first_reply_on and f.first_reply_on <= on]
     elif args.get("show") == "traced":
-        traced = {letter_id for letter_id, _ in stats.traced_pairs(get_session(), rows, on)}
+        pairs = stats.traced_pairs(get_session(), rows, on)
+        shown = queries.visible_item_ids(panel_id(), {item_id for _, item_id in pairs}, clearance())
+        traced = {letter_id for letter_id, item_id in pairs if item_id in shown}  # as the dashboard counts
         rows = [f for f in rows if f.letter.id in traced]
     for name, kind in (("sent_month", EventKind.SENT), ("answered_month", EventKind.ANSWERED)):
         if args.get(name):
