@@ -550,3 +550,42 @@ def test_finding_a_template_may_use_every_field_the_letter_gives_it(world):
     text = "\n".join(p.text for p in Document(io.BytesIO(coordinator.get(f"/traces/{letter.id}/letter.docx").data))
                      .paragraphs)
     assert "YEM-2024-030/01: 1 × Type 56-1" in text and "Ref. S/AC.1/2024/PE/OC.12" in text
+
+
+@pytest.mark.parametrize("which", ["recovery code", "authenticator code"])
+def test_finding_one_second_factor_code_sent_twice_at_once_logs_in_once(app, world, which):
+    """Finding: a code was checked, then marked used, in two steps; two logins sending
+    the same recovery code (or TOTP code) at the same moment both found it unused, and
+    both got in. Here the first holds the row, uncommitted, while the second checks."""
+    import threading
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from panel_tracker.auth import twofactor
+    from panel_tracker.db import get_engine
+    from tests.test_security_auth_sessions import enrol, next_code
+
+    totp, codes = enrol(world.client("expert"))
+    code = codes[0] if which == "recovery code" else next_code(totp)
+    user_id, engine = world.users["expert"].id, get_engine()
+    first = Session(engine)
+    assert twofactor.check_second_factor(first, first.get(User, user_id), code)
+    first.flush()
+    results = []
+
+    def second_login():
+        with Session(engine) as session:
+            try:
+                results.append(twofactor.check_second_factor(session, session.get(User, user_id), code))
+                session.commit()
+            except sa.exc.OperationalError:  # SQLite: the writer's lock refuses the second outright
+                results.append(False)
+
+    thread = threading.Thread(target=second_login)
+    thread.start()
+    thread.join(1.0)  # the second waits for the first's row (PostgreSQL) or lock (SQLite)
+    first.commit()
+    first.close()
+    thread.join(60)
+    assert results == [False]
