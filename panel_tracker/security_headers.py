@@ -36,6 +36,18 @@ HEADERS = {
 #: Production only (HTTPS): a year, subdomains included.
 HSTS = "max-age=31536000; includeSubDomains"
 
+#: A file's response may not be run as a page: no sniffing it into HTML, no scripts, no
+#: same-origin rights, nothing loaded, even if a browser is led to render it.
+FILE_SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff",
+                         "Content-Security-Policy": "sandbox; default-src 'none'"}
+
+
+def protect_file_response(response):
+    """The per-response headers of a file a user sent (or one made from it): photos and
+    their derivatives, reply documents, letters."""
+    response.headers.update(FILE_SECURITY_HEADERS)
+    return response
+
 
 def init_app(app) -> None:
     headers = dict(HEADERS)

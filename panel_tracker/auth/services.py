@@ -180,8 +180,10 @@ def attempt_login(session: Session, email: str, password: str, ip: str) -> Login
         return LoginResult(None, throttle.refusal_message(), throttled=True)
     user = find_user(session, email)
     ok = user is not None and user.active and check_password(user, password)
-    if user is None:
-        _hasher().hash("timing-equaliser")  # do the same work as for a real user
+    if user is None or not user.active or not user.password_hash:
+        # Do the same work as for a real user, so the time taken does not tell an unknown
+        # email, an invited account not yet accepted or a deactivated one from the rest.
+        _hasher().hash("timing-equaliser")
     throttle.finish(attempt, ok)
     if ok:
         return LoginResult(user)
@@ -200,10 +202,18 @@ def attempt_second_factor(session: Session, user: User, code: str, ip: str) -> L
     return LoginResult(None, "That code is not right (or was used already). Try the current code of your app.")
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
+def recheck_password(session: Session, user: User, password: str, ip: str) -> LoginResult:
+    """The logged-in user's password asked again (to change it, to turn two-factor off),
+    counted like a login: a stolen session cookie is no unthrottled way to guess it."""
+    return attempt_login(session, user.email, password, ip)
+
+
+def change_password(session: Session, user: User, current: str, new: str, ip: str) -> None:
     """The user's own change; every other session of theirs ends (``sessions.end_all``)."""
-    if not check_password(user, current):
-        raise Invalid({"current_password": "That is not your current password."})
+    checked = recheck_password(session, user, current, ip)
+    if checked.user is None:
+        raise Invalid({"current_password": checked.error if checked.throttled
+                       else "That is not your current password."})
     user.password_hash = hash_password(new)
     session.add(user)
     audit.record(session, "user.change_password", actor=user, obj=user, label=user.email)

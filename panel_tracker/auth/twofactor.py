@@ -14,6 +14,7 @@ import time
 
 import pyotp
 import segno
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .. import audit
@@ -24,10 +25,6 @@ from .models import Membership, Panel, RecoveryCode, User
 ISSUER = "Panel Tracker"
 RECOVERY_CODES = 10
 _STEP = 30
-
-
-def new_secret() -> str:
-    return pyotp.random_base32()
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -115,22 +112,26 @@ def check_second_factor(session: Session, user: User, code: str) -> bool:
     """A TOTP code (each usable once) or an unused recovery code (then used up, audited)."""
     if not user.has_two_factor:
         return False
+    # Each code is marked used by one conditional UPDATE: of two logins sending the same
+    # code at the same moment, both may find it unused, but only one marks it used.
     step = _matching_step(user.totp_secret, code, user.totp_last_step)
     if step is not None:
-        user.totp_last_step = step
-        session.add(user)
-        return True
+        table = User.__table__
+        won = session.execute(sa.update(table).where(
+            table.c.id == user.id, sa.or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step))
+            .values(totp_last_step=step)).rowcount == 1
+        session.expire(user, ["totp_last_step"])
+        return won
     normal = _normal_recovery(code)
     if len(normal) != 16:
         return False
     row = session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
                                                   RecoveryCode.code_hash == _recovery_hash(normal),
                                                   RecoveryCode.used_at.is_(None))).first()
-    if row is None:
+    codes = RecoveryCode.__table__
+    if row is None or session.execute(sa.update(codes).where(
+            codes.c.id == row.id, codes.c.used_at.is_(None)).values(used_at=utcnow())).rowcount != 1:
         return False
-    row.used_at = utcnow()
-    session.add(row)
-    session.flush()
     audit.record(session, "user.recovery_code_use", actor=user, obj=user, label=user.email,
                  after={"recovery_codes_left": recovery_codes_left(session, user)})
     session.flush()

@@ -2,9 +2,13 @@
 invitation, and the user's own security page: sessions, password, two-factor, API tokens."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 from urllib.parse import urlparse
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlmodel import select
 
@@ -23,7 +27,7 @@ bp = Blueprint("auth", __name__)
 # Between the password and the second factor: who, since when, where to go after.
 PENDING_LOGIN = "login_pending"
 PENDING_LOGIN_SECONDS = 300
-# A TOTP secret shown on the enrolment page, not yet confirmed with a code.
+# A nonce naming the TOTP secret shown on the enrolment page, not yet confirmed with a code.
 PENDING_TOTP = "totp_pending"
 
 
@@ -34,6 +38,19 @@ def _safe_next(target: str | None) -> str | None:
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+def _pending_totp_secret(user: User) -> str:
+    """The secret offered for enrolment. The session cookie is signed, not encrypted: a
+    copy of it (a shared machine, a proxy's log) would give the second factor for good.
+    So the cookie holds a random nonce and the secret is derived from it with the key."""
+    nonce = session.get(PENDING_TOTP)
+    if not isinstance(nonce, str) or len(nonce) < 16:
+        nonce = session[PENDING_TOTP] = secrets.token_urlsafe(16)
+    key = current_app.secret_key
+    digest = hmac.new(key.encode() if isinstance(key, str) else key, f"totp-enrol|{user.id}|{nonce}".encode(),
+                      hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()
 
 
 def _me() -> User:
@@ -213,7 +230,7 @@ def change_password():
     if form.validate_on_submit():
         db = get_session()
         try:
-            services.change_password(db, _me(), form.current_password.data, form.password.data)
+            services.change_password(db, _me(), form.current_password.data, form.password.data, _client_address())
         except Invalid as exc:
             db.rollback()
             show_errors(form, exc.errors, fallback="password")
@@ -250,8 +267,7 @@ def two_factor():
         return render_template("auth/two_factor.html", enabled=True, required_by=required_by,
                                codes_left=twofactor.recovery_codes_left(db, user),
                                disable_form=PasswordCheckForm(formdata=None))
-    secret = session.get(PENDING_TOTP) or twofactor.new_secret()
-    session[PENDING_TOTP] = secret
+    secret = _pending_totp_secret(user)
     form = EnrolForm()
     if form.validate_on_submit():
         try:
@@ -276,8 +292,11 @@ def two_factor():
 def disable_two_factor():
     form = PasswordCheckForm()
     db = get_session()
-    if not form.validate_on_submit() or not services.check_password(current_user, form.password.data):
-        flash("Two-factor login is still on: that is not your password.", "error")
+    checked = services.recheck_password(db, _me(), form.password.data or "", _client_address()) \
+        if form.validate_on_submit() else None
+    if checked is None or checked.user is None:
+        flash(checked.error if checked and checked.throttled
+              else "Two-factor login is still on: that is not your password.", "error")
         return redirect(url_for("auth.two_factor"))
     try:
         twofactor.disable_two_factor(db, _me(), today())

@@ -11,6 +11,7 @@ from ..cases.forms import ClassifyForm, DeleteForm
 from ..cases.models import Case, Item
 from ..cases.page_actions import classify_and_redirect, delete_and_redirect
 from ..db import get_session
+from ..security_headers import protect_file_response
 from . import images, services
 from .blueprint import bp
 from .forms import PhotoForm, PurgeForm, UploadForm
@@ -20,18 +21,6 @@ from .models import Photo, PhotoReceipt
 
 def _actor():
     return current_user._get_current_object()
-
-
-#: A file's response may not be run as a page: no sniffing it into HTML, no scripts, no
-#: same-origin rights, nothing loaded, even if a browser is led to render it.
-FILE_SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff",
-                         "Content-Security-Policy": "sandbox; default-src 'none'"}
-
-
-def protect_file_response(response: Response) -> Response:
-    """The per-response headers of a file a user sent (or one made from it)."""
-    response.headers.update(FILE_SECURITY_HEADERS)
-    return response
 
 
 def _item_choices(case: Case):

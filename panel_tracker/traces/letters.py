@@ -12,12 +12,12 @@ import io
 from datetime import date
 from pathlib import Path
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from sqlmodel import Session, select
 
-from .. import countries
-from ..classification import Classification, where_visible
+from .. import countries, visibility
+from ..classification import Classification
 from ..db import utcnow
 from ..templating import un_date
 from ..validation import Invalid
@@ -50,26 +50,88 @@ def _env() -> SandboxedEnvironment:
     return SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 
+# Jinja's sandbox keeps a template from reaching the server, not from spending it: a
+# coordinator's ``{{ "x" * 10**10 }}``, ``{% for i in range(99999) %}{% for j in range(99999) %}``
+# or a ``namespace`` doubled in a loop would hold a worker for hours or exhaust its memory.
+# So a letter template is a small language: text, values of the letter's data, if/elif/else,
+# loops over ``items`` and over an item's ``markings`` or ``photos``, comparisons, ``~``,
+# ``+``, ``-`` and the filters below. No call (range, lipsum, cycler, namespace, methods),
+# no assignment, macro, include, ``*``, ``**`` or ``%``. Its output is capped too.
+MAX_TEMPLATE_CHARS = 20_000
+MAX_OUTPUT_CHARS = 200_000
+_ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Const, nodes.Name, nodes.Getattr,
+                  nodes.Getitem, nodes.Slice, nodes.If, nodes.For, nodes.Filter, nodes.Test, nodes.Compare,
+                  nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.CondExpr, nodes.Concat, nodes.Add,
+                  nodes.Sub, nodes.Neg, nodes.Pos, nodes.Tuple, nodes.List)
+_ALLOWED_FILTERS = frozenset({"length", "count", "upper", "lower", "title", "capitalize", "trim", "default", "d",
+                              "first", "last", "string", "int"})
+_ITEM_LISTS = frozenset({"markings", "photos"})
+
+
+def _refuse_costly(node, loop_vars: tuple[str, ...] = ()) -> None:
+    """Raise SecurityError at the first construct outside the letter template language."""
+    if not isinstance(node, _ALLOWED_NODES):
+        raise SecurityError(f"{type(node).__name__.lower()} is not available in a letter template")
+    if isinstance(node, nodes.Filter) and node.name not in _ALLOWED_FILTERS:
+        raise SecurityError(f"the filter {node.name!r} is not available in a letter template")
+    if isinstance(node, nodes.For):
+        over, target = node.iter, node.target
+        loops_items = isinstance(over, nodes.Name) and over.name == "items" and not loop_vars
+        loops_item_list = (isinstance(over, nodes.Getattr) and over.attr in _ITEM_LISTS
+                           and isinstance(over.node, nodes.Name) and over.node.name in loop_vars)
+        if node.recursive or not isinstance(target, nodes.Name) or not (loops_items or loops_item_list):
+            raise SecurityError("a loop goes over items, or over an item's markings or photos")
+        loop_vars = (*loop_vars, target.name)
+        for child in (*node.body, *node.else_, *([node.test] if node.test else [])):
+            _refuse_costly(child, loop_vars)
+        return
+    for child in node.iter_child_nodes():
+        _refuse_costly(child, loop_vars)
+
+
+#: What an operation on the letter's data raises at render time (a string minus a number).
+_DATA_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError)
+
+
+def _render(source: str, context: dict) -> str:
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise SecurityError(f"a letter template has at most {MAX_TEMPLATE_CHARS:,} characters")
+    env = _env()
+    _refuse_costly(env.parse(source))
+    chunks, size = [], 0
+    for chunk in env.from_string(source).generate(**context):
+        size += len(chunk)
+        if size > MAX_OUTPUT_CHARS:
+            raise SecurityError(f"the letter would be longer than {MAX_OUTPUT_CHARS:,} characters")
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
 def _sample_context() -> dict:
     return {"panel": {"code": "YEM", "name": "Panel of Experts on Yemen", "name_suffix": "on Yemen"},
             "addressee": {"name": "China", "formal": "the Permanent Mission of China to the United Nations",
                           "country": "CHN", "country_name": "China", "kind": "state"},
             "letter": {"ref": "YEM-L-001", "kind": "trace_request", "kind_label": "Trace request", "subject": "",
-                       "body": "", "reply_by": "", "date": "1 July 2024"},
-            "items": [{"item_ref": "YEM-2024-001/01", "type": "assault rifle", "calibre": "7.62x39mm",
-                       "serial": "24017731", "markings": []}], "withheld": 0}
+                       "body": "", "reply_by": "", "date": "1 July 2024", "sent_reference": ""},
+            "items": [{"item_ref": "YEM-2024-001/01", "type": "assault rifle", "make": "", "model": "Type 56-1",
+                       "calibre": "7.62x39mm", "serial": "24017731", "lot": "", "country": "China", "quantity": 1,
+                       "year": "", "factory_code": "66", "headstamp": "", "other_marks": "", "import_mark": "",
+                       "markings": [{"kind": "factory code", "text": "66", "location": ""}], "photos": []}],
+            "withheld": 0}
 
 
 def check_template(body: str) -> None:
     """Refuse a template that does not compile or render on sample data, or that reaches
     for what the sandbox forbids."""
     try:
-        _env().from_string(body).render(**_sample_context())
+        _render(body, _sample_context())
     except SecurityError as exc:
         raise Invalid({"body": f"The template reaches for something it may not use ({exc})."}) from exc
     except TemplateError as exc:
         line = f"line {exc.lineno}: " if getattr(exc, "lineno", None) else ""
         raise Invalid({"body": f"The template cannot be used: {line}{exc.message}"}) from exc
+    except _DATA_ERRORS as exc:  # e.g. {{ letter.ref - 1 }}: Python's own error, not Jinja's
+        raise Invalid({"body": f"The template cannot be used: {exc}"}) from exc
 
 
 def panel_template(db: Session, panel) -> str:
@@ -102,8 +164,9 @@ def letter_context(db: Session, panel, letter: Letter, level: Classification, *,
         rows = db.exec(select(Marking.item_id, Photo.sha256).join(MarkingPhoto, MarkingPhoto.marking_id == Marking.id)
                        .join(Photo, Photo.id == MarkingPhoto.photo_id)
                        .where(Marking.item_id.in_(list(photos)), Marking.deleted_at.is_(None),
-                              Photo.deleted_at.is_(None), Photo.purged_at.is_(None),
-                              where_visible(Photo.classification, level)).order_by(Marking.id))
+                              # the photo's own case and item too, not only its level (visibility.py)
+                              Photo.id.in_(visibility.visible_ids(Photo, visibility.Reader(panel.id, level))))
+                       .order_by(Marking.id))
         for item_id, sha in rows:
             if sha not in photos[item_id]:
                 photos[item_id].append(sha)
@@ -131,10 +194,10 @@ def letter_context(db: Session, panel, letter: Letter, level: Classification, *,
 
 def render_body(db: Session, panel, context: dict) -> str:
     try:
-        return _env().from_string(panel_template(db, panel)).render(**context).strip()
-    except (TemplateError, SecurityError):
-        # A template saved before a data change no longer renders: fall back to ours.
-        return _env().from_string(DEFAULT_BODY).render(**context).strip()
+        return _render(panel_template(db, panel), context).strip()
+    except (TemplateError, SecurityError, *_DATA_ERRORS):
+        # A template saved before a data change (or before a rule here) no longer renders: ours.
+        return _render(DEFAULT_BODY, context).strip()
 
 
 def paragraphs(text: str) -> list[str]:

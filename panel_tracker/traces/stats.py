@@ -81,7 +81,9 @@ def traced_pairs(db: Session, facts: list[LetterFacts], on: date) -> set[tuple[i
     return {(f.letter.id, item_id) for f in facts for item_id in f.item_ids if chain_names(f.letter.id, item_id)}
 
 
-def by_addressee(db: Session, facts: list[LetterFacts], on: date, rules: policy.Policy) -> tuple[list[Figures], Figures]:
+def by_addressee(db: Session, facts: list[LetterFacts], on: date, rules: policy.Policy,
+                 shown: set[int] | None = None) -> tuple[list[Figures], Figures]:
+    """``shown``: the items the reader may see (None: all); a hidden item counts nowhere."""
     rows: dict[int, Figures] = {}
     total = Figures("All addressees")
     traced = traced_pairs(db, facts, on)
@@ -103,6 +105,8 @@ def by_addressee(db: Session, facts: list[LetterFacts], on: date, rules: policy.
                 fig.reply_days.append((first_reply - sent).days)
         if f.letter.kind == LetterKind.TRACE_REQUEST:
             for item_id in f.item_ids:
+                if shown is not None and item_id not in shown:
+                    continue
                 for fig in (row, total):
                     fig.items += 1
                     fig.items_traced += (f.letter.id, item_id) in traced
@@ -213,6 +217,6 @@ def as_at_rows(db: Session, facts: list[LetterFacts], on: date, level) -> tuple[
     traced = traced_pairs(db, facts, on)
     summary = {"sent": len(rows), "acknowledged": sum(1 for r in rows if r.acknowledged_on),
                "replied": sum(1 for r in rows if r.replied_on),
-               "traced": len({item for _, item in traced}),
+               "traced": len({item for _, item in traced if item in refs}),  # items the reader may see
                "no_response": sum(1 for r in rows if r.facts.status_on(on) == LetterStatus.SENT)}
     return rows, summary

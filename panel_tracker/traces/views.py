@@ -6,9 +6,10 @@ clearance allows.
 """
 from __future__ import annotations
 
+import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlmodel import select
 
@@ -19,6 +20,7 @@ from ..classification import Classification
 from ..db import get_session, utcnow
 from ..formutil import options, show_errors
 from ..inputs import whole_number
+from ..security_headers import protect_file_response
 from ..validation import Invalid
 from . import letters as letter_render
 from . import policy, queries, services, stats
@@ -106,7 +108,9 @@ def index():
     elif args.get("show") == "replied":
         rows = [f for f in rows if f.first_reply_on and f.first_reply_on <= on]
     elif args.get("show") == "traced":
-        traced = {letter_id for letter_id, _ in stats.traced_pairs(get_session(), rows, on)}
+        pairs = stats.traced_pairs(get_session(), rows, on)
+        shown = queries.visible_item_ids(panel_id(), {item_id for _, item_id in pairs}, clearance())
+        traced = {letter_id for letter_id, item_id in pairs if item_id in shown}  # as the dashboard counts
         rows = [f for f in rows if f.letter.id in traced]
     for name, kind in (("sent_month", EventKind.SENT), ("answered_month", EventKind.ANSWERED)):
         if args.get(name):
@@ -122,7 +126,8 @@ def dashboard():
     on = _date_arg("on", _today())
     rules = _rules()
     facts = _facts()
-    table, total = stats.by_addressee(get_session(), facts, on, rules)
+    shown = queries.visible_item_ids(panel_id(), {i for f in facts for i in f.item_ids}, clearance())
+    table, total = stats.by_addressee(get_session(), facts, on, rules, shown)
     months = stats.per_month(facts, on)[-36:]  # three years at most, so the chart fits a page
     return render_template("traces/dashboard.html", on=on, overdue=queries.overdue_list(facts, on, rules),
                            due_soon=queries.due_soon(facts, on, rules), table=table, total=total,
@@ -494,7 +499,7 @@ def document(document_id: int):
     response = send_file(path, mimetype=doc.mime, as_attachment=True,
                          download_name=f"{current_panel().code}-reply-document-{doc.id}{extension}")
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return protect_file_response(response)  # like an original: never run as a page
 
 
 # ------------------------------------------------------------------ the letter itself
@@ -511,8 +516,12 @@ def letter_file(letter_id: int, fmt: str):
     else:
         data = letter_render.render_docx(db, current_panel(), context)
         mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f'attachment; filename="{letter.ref}.{fmt}"', "Cache-Control": "no-store"})
+    # send_file quotes the name and spells a non-ASCII one as filename*: an imported
+    # reference may hold a quote or any script.
+    response = send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=f"{letter.ref}.{fmt}",
+                         etag=False, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return protect_file_response(response)
 
 
 @bp.route("/template", methods=["GET", "POST"])
