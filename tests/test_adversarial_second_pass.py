@@ -589,3 +589,25 @@ def test_finding_one_second_factor_code_sent_twice_at_once_logs_in_once(app, wor
     first.close()
     thread.join(60)
     assert results == [False]
+
+
+def test_finding_a_viewer_sees_no_link_to_a_follow_up_they_may_not_read(world):
+    """A public letter whose reply names the next party: the follow-up drafted to that party
+    is made panel-only, so the viewer's page of the first letter neither links nor names it."""
+    (item,) = _items(world, 1, level=Classification.PUBLIC)
+    letter = _sent(world, [item], level=Classification.PUBLIC)
+    db = get_session()
+    link = db.exec(select(LetterItem).where(LetterItem.letter_id == letter.id)).one()
+    services.record_reply(db, letter, None, received_on=date(2024, 4, 2), summary="Exported to ARE.",
+                          complete=False, today=TODAY, item_outcomes=[
+                              {"letter_item_id": link.id, "outcome": "transferred", "party_country": "ARE",
+                               "transferred_on": "2009-05", "licence": "EL-2009-114"}])
+    db.commit()
+    follow = services.draft_follow_up(db, db.exec(select(ItemReply)).one(), None)
+    follow.classification = Classification.PANEL  # the next party is not to be named outside the panel
+    db.commit()
+    coordinator_page = page(world.client("coordinator").get(f"/traces/{letter.id}"))
+    assert f"/traces/{follow.id}" in coordinator_page
+    viewer_page = page(world.client("viewer").get(f"/traces/{letter.id}"))
+    assert "Exported to ARE." in viewer_page  # the reply itself is public, like its letter
+    assert f"/traces/{follow.id}" not in viewer_page and follow.ref not in viewer_page

@@ -332,7 +332,7 @@ def show(letter_id: int):
     return render_template(
         "traces/show.html", letter=letter, facts=facts, addressee=parties[letter.addressee_id], links=links,
         items=items, withheld=len(links) - len(items), replies=replies, outcomes=outcomes, documents=documents,
-        parties=parties, follow_ups=follow_ups, chain=chain, on=on, overdue=facts.overdue_on(on, rules),
+        parties=parties, follow_ups=follow_ups, chain=chain, visible_letter_ids=visible_ids, on=on, overdue=facts.overdue_on(on, rules),
         next_due=policy.next_due(facts.events, on, rules, letter.reply_by),
         next_reminder=policy.next_reminder(facts.events, on, rules) if letter.status in services.OPEN else None,
         timeline=services.events_of(db, letter, include_voided=True),
