@@ -39,6 +39,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_commands
 
     register_commands(app)
+    from . import search
+
+    search.init_app(app)
     return app
 
 

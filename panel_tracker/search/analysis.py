@@ -93,3 +93,203 @@ def confusable_key(text: str) -> str:
     a key. Equal keys are candidates, not proof: rank equal folds first.
     """
     return fold(text).translate(_CONFUSABLES)
+
+
+def key_of_folded(folded: str) -> str:
+    """:func:`confusable_key` of a reading already folded."""
+    return folded.translate(_CONFUSABLES)
+
+
+# ---------------------------------------------------------------------------
+# Tokenisers: the terms a value is indexed under and a query is looked up by.
+# Index and query both call these functions, so they cannot drift apart.
+# No stop words anywhere: on marking fields every token is evidence.
+
+import re
+
+# A code (serial, lot, mark...) longer than this gets no fragment or typo terms:
+# long free-text marks are searched by their words instead.
+MAX_CODE = 20
+MIN_FRAGMENT = 4  # "a fragment from the middle of a serial (4+ characters)"
+FUZZY_ONE = 5  # one edit forgiven from 5 folded characters
+FUZZY_TWO = 10  # two edits from 10
+
+_WORD_SPLIT = re.compile(r"[\s,;:()\[\]{}<>\"'«»“”‘’|+=!]+")
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """:func:`fold`, character by character, with the index in ``text`` each folded
+    character came from (to highlight the matched part of the stored reading).
+    Equal to ``fold(text)`` except for rare combining sequences; callers check."""
+    out: list[str] = []
+    where: list[int] = []
+    for index, character in enumerate(text):
+        for folded in unicodedata.normalize("NFKC", character).casefold().upper().translate(_FOLD_TABLE):
+            out.append(folded)
+            where.append(index)
+    return "".join(out), where
+
+
+def words(text: str) -> list[str]:
+    """Folded words of free text (type, make, notes, captions): split on spaces and
+    punctuation, each word folded (so ``7.62x39mm`` is one word, ``762X39MM``)."""
+    result = []
+    for part in _WORD_SPLIT.split(text or ""):
+        folded = fold(part)
+        if folded:
+            result.append(folded)
+    return result
+
+
+def substrings(code: str, minimum: int = MIN_FRAGMENT) -> set[str]:
+    """Every substring of ``code`` at least ``minimum`` long (the fragment index);
+    none for codes longer than :data:`MAX_CODE`."""
+    n = len(code)
+    if n < minimum or n > MAX_CODE:
+        return set()
+    return {code[i:j] for i in range(n - minimum + 1) for j in range(i + minimum, n + 1)}
+
+
+def deletions(code: str, edits: int) -> set[str]:
+    """The deletion neighbourhood: ``code`` with up to ``edits`` characters removed.
+
+    Two strings within ``edits`` insertions, deletions or substitutions of each other
+    share a member of their neighbourhoods (symmetric deletion), so looking up a
+    query's neighbourhood among the stored ones finds every typo candidate without
+    scanning the term list; :func:`edit_distance` then checks each candidate."""
+    found = {code}
+    frontier = {code}
+    for _ in range(edits):
+        frontier = {s[:i] + s[i + 1:] for s in frontier for i in range(len(s))}
+        found |= frontier
+    return found
+
+
+def stored_deletions(code: str) -> set[str]:
+    """Terms of the typo candidate index for a stored code: ``1:`` + its neighbourhood
+    within one deletion (for queries of 5+ characters, one edit), ``2:`` + those two
+    deletions away (only codes of 8+: a 10-character query two edits away is at least 8)."""
+    n = len(code)
+    if n < FUZZY_ONE - 1 or n > MAX_CODE:
+        return set()
+    one = deletions(code, 1)
+    terms = {"1:" + s for s in one}
+    if n >= FUZZY_TWO - 2 and n <= 16:
+        terms |= {"2:" + s for s in deletions(code, 2) - one}
+    return terms
+
+
+def allowed_edits(code: str) -> int:
+    """Typos forgiven for a query of this folded length: 0, 1 (5+), or 2 (10+)."""
+    return 2 if len(code) >= FUZZY_TWO else 1 if len(code) >= FUZZY_ONE else 0
+
+
+def query_deletions(code: str) -> set[str]:
+    """The terms a query's typo candidates are looked up by (see :func:`stored_deletions`)."""
+    edits = allowed_edits(code)
+    if not edits:
+        return set()
+    mine = deletions(code, edits)
+    terms = {"1:" + s for s in mine}
+    if edits == 2:
+        terms |= {"2:" + s for s in mine}
+    return terms
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Levenshtein distance, or ``limit + 1`` as soon as it exceeds ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        best = i
+        for j, cb in enumerate(b, 1):
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            current.append(value)
+            best = min(best, value)
+        if best > limit:
+            return limit + 1
+        previous = current
+    return min(previous[-1], limit + 1)
+
+
+def unknown_segments(code: str) -> list[tuple[int, str]]:
+    """The readable runs of a reading with ``?`` (one unreadable character), with their
+    offsets: ``17?402?8`` gives ``[(0, "17"), (3, "402"), (7, "8")]``."""
+    return [(m.start(), m.group()) for m in re.finditer(r"[^?]+", code)]
+
+
+def unknown_pattern_term(code: str) -> str | None:
+    """The term a stored reading with ``?`` is found by: its length, and the offset and
+    text of its longest readable run (``8@3:402`` for ``17?402?8``). A query of the same
+    length holding that run at that offset is a candidate."""
+    if "?" not in code or len(code) > MAX_CODE:
+        return None
+    segments = unknown_segments(code)
+    if not segments:
+        return None
+    offset, text = max(segments, key=lambda s: len(s[1]))
+    return f"{len(code)}@{offset}:{text}"
+
+
+def unknown_query_terms(code: str) -> set[str]:
+    """Every (offset, run) a stored ``?`` reading of this query's length could hold."""
+    n = len(code)
+    if n > MAX_CODE or n < 2:
+        return set()
+    return {f"{n}@{i}:{code[i:j]}" for i in range(n) for j in range(i + 1, n + 1)}
+
+
+def unknown_matches(pattern: str, code: str) -> bool:
+    """Does a reading with ``?`` fit ``code`` (``?`` matching any one character)?"""
+    return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
+
+
+def wildcard_regex(folded_pattern: str) -> re.Pattern:
+    """A folded query with ``*`` (any run) and ``?`` (one character) as a regex."""
+    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in folded_pattern)
+    return re.compile("^" + "".join(parts) + "$", re.S)
+
+
+def literal_runs(folded_pattern: str) -> list[str]:
+    """The runs of a wildcard pattern between ``*`` and ``?``."""
+    return [run for run in re.split(r"[*?]+", folded_pattern) if run]
+
+
+# ---------------------------------------------------------------------------
+# Keys the pattern finder groups by.
+
+_LOT_SPLIT = re.compile(r"[\s\-‐‑‒–—―/\\.·_,:]+")
+_LOT_PREFIX = re.compile(r"^(LOT|ЛОТ|L)\s*[.:#№N°]*\s*", re.I)
+
+
+def lot_key(lot: str) -> str:
+    """A lot as its separator-delimited groups, folded, with any ``LOT`` prefix removed:
+    ``LOT 17-85-71``, ``17/85/71`` and ``17 85 71`` give ``17-85-71``, and ``2-86-188``
+    never equals ``28-61-88`` (the groups differ though the digits are the same)."""
+    text = unicodedata.normalize("NFKC", lot or "").strip()
+    text = re.sub(r"^\s*(LOT|ЛОТ)\b\s*[.:#№]*\s*", "", text, flags=re.I)
+    groups = [fold(g) for g in _LOT_SPLIT.split(text)]
+    return "-".join(g for g in groups if g)
+
+
+_LAST_RUN = re.compile(r"([0-9O]*[0-9][0-9O]*)(?!.*[0-9])")
+
+
+def serial_run(serial: str) -> tuple[str, int, int] | None:
+    """(prefix, number, width) of a serial's last run of digits, with only O→0 repaired
+    in that run (``24O17747`` → ``("", 24017747, 8)``, ``НЖ 1190`` → ``("HЖ", 1190, 4)``),
+    or None when there is no digit or a character is unreadable."""
+    folded = fold(serial or "")
+    if not folded or "?" in folded:
+        return None
+    match = _LAST_RUN.search(folded)
+    if match is None:
+        return None
+    run = match.group(1)
+    if match.start(1) > 0 and folded[match.start(1) - 1].isalpha():
+        run = run.lstrip("O") or run  # Os right after letters belong to the prefix
+    start = match.end(1) - len(run)
+    digits = run.replace("O", "0")
+    return folded[:start], int(digits), len(digits)

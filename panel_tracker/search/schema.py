@@ -1,0 +1,53 @@
+"""The Whoosh schema of a panel's search index: one document per item and per case.
+
+Every term is computed by :mod:`panel_tracker.search.analysis` (the same functions the
+query side calls), so the fields are plain term lists (``ID`` fields given a list).
+Nothing is scored by term statistics: hits are ranked by the tier of the match
+(exact, folded, confusable, fragment, typo), so what a reader may not see cannot
+change the order of what they see.
+"""
+from __future__ import annotations
+
+from whoosh import fields
+
+from ..classification import Classification
+
+# Bump when the schema or the analysis changes: an index of another version is rebuilt.
+SCHEMA_VERSION = 3
+
+LEVELS = tuple(c.value for c in Classification)
+
+
+def get_schema() -> fields.Schema:
+    terms = dict(stored=False)
+    schema = fields.Schema(
+        id=fields.ID(unique=True, stored=True),  # "item:12" or "case:3"
+        doctype=fields.ID(**terms),  # item | case
+        case_id=fields.ID(**terms),
+        item_ref=fields.ID(sortable=True),
+        # What the visibility filter needs, applied at query time.
+        vis=fields.ID(**terms),  # effective classification: the stricter of case and item
+        deleted=fields.ID(**terms),  # "1" when the item or its case is deleted
+        # Filters of the advanced form.
+        category=fields.ID(**terms),
+        country=fields.ID(**terms),  # marked and attributed
+        legibility=fields.ID(**terms),
+        recovered=fields.NUMERIC(int, bits=32, signed=False),  # yyyymmdd of the first day
+        photo=fields.ID(**terms),  # ids of the photos whose captions are in the document
+        # Marking terms (see analysis): x: exact reading, f: folded, k: confusable key,
+        # each also as "<field>=f:..." for field syntax.
+        codes=fields.ID(**terms),
+        frag=fields.ID(**terms),  # substrings of folded codes (f:) and keys (k:)
+        dels=fields.ID(**terms),  # deletion neighbourhoods of keys: the typo candidates
+        unk=fields.ID(**terms),  # readings with "?": length, offset and longest run
+        words=fields.ID(**terms),  # folded words of every item-level field, also "<field>=WORD"
+        # Words governed by a stricter classification (source details, captions), by level.
+        **{f"words_{level}": fields.ID(**terms) for level in LEVELS},
+        data=fields.STORED(),  # refs, readings by field and level, photos, signature
+    )
+    return schema
+
+
+def naive_schema() -> fields.Schema:
+    """One TEXT field with Whoosh's default analyser: what the benchmark compares with."""
+    return fields.Schema(id=fields.ID(unique=True, stored=True), content=fields.TEXT())
