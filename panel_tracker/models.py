@@ -8,3 +8,4 @@ def import_all() -> None:
     from .cases import models as _cases  # noqa: F401
     from .evidence import models as _evidence  # noqa: F401
     from .evidence import bulk_models as _bulk  # noqa: F401
+    from .search import models as _search  # noqa: F401

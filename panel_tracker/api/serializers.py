@@ -422,6 +422,7 @@ class CaseFilters(Page):
 class ItemFilters(Page):
     NULLABLE: ClassVar[frozenset[str]] = Page.NULLABLE | {
         "category", "country", "recovered_from", "recovered_to", "legibility", "has_photos", "classification", "case",
+        "q",
     }
 
     category: Optional[Category] = None
@@ -432,6 +433,7 @@ class ItemFilters(Page):
     has_photos: Optional[bool] = None
     classification: Optional[Classification] = None
     case: Optional[str] = Field(default=None, max_length=32)
+    q: Optional[str] = Field(default=None, max_length=200)  # marking search (search/query.py)
 
     @field_validator("country")
     @classmethod

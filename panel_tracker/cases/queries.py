@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from flask import abort
 
-from ..auth.access import clearance, panel_id
+from ..auth.access import clearance, current_panel, panel_id
 from ..classification import visible_levels, where_visible
 from ..db import get_session
 from ..evidence.models import Photo
@@ -93,10 +93,10 @@ def filter_items(stmt, args: Mapping[str, str]):
         stmt = stmt.where(Item.case_id.in_(select(Case.id).where(Case.ref == args["case"].strip().upper(),
                                                                  Case.panel_id == Item.panel_id)
                                            .correlate_except(Case)))
-    if args.get("q"):
-        needle = f"%{args['q'].strip()}%"
-        stmt = stmt.where(sa.or_(Item.item_ref.ilike(needle), Item.type.ilike(needle), Item.model.ilike(needle),
-                                 Item.serial.ilike(needle), Item.lot.ilike(needle)))
+    if args.get("q") and args["q"].strip():  # marking search (search/query.py), within the reader's clearance
+        from ..search.query import item_ids
+
+        stmt = stmt.where(Item.id.in_(item_ids(current_panel(), args["q"], clearance=clearance())))
     return stmt
 
 

@@ -46,9 +46,10 @@ def index():
     stmt = queries.visible(Case)
     if request.args.get("status"):
         stmt = stmt.where(Case.status == request.args["status"])
-    if request.args.get("q"):
-        needle = f"%{request.args['q'].strip()}%"
-        stmt = stmt.where(Case.ref.ilike(needle) | Case.title.ilike(needle))
+    if request.args.get("q", "").strip():  # marking search: the case's own fields or any of its items
+        from ..search.query import case_ids
+
+        stmt = stmt.where(Case.id.in_(case_ids(current_panel(), request.args["q"], clearance=clearance())))
     per_page, page = 50, _page()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,

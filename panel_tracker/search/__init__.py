@@ -12,4 +12,11 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(search_cli)
+
+    @app.context_processor
+    def _search_news():  # the dashboard's lines for saved searches with notification
+        from .views import news_for_dashboard
+
+        return {"search_news": news_for_dashboard}
+
     sync.install_session_hook(app)  # TEMPORARY: the change feed's subscription replaces it

@@ -13,11 +13,13 @@ releasing it, so nothing is lost while, say, a rebuild runs.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import logging
 import shutil
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,19 +120,32 @@ def _version_file(directory: Path) -> Path:
 def index_state(panel_code: str, app=None) -> str:
     """``ok``, ``missing``, ``outdated`` or ``corrupt``."""
     directory = index_dir(panel_code, app)
-    if not directory.exists() or not whoosh_index.exists_in(str(directory)):
+    if not directory.exists() or not any(directory.glob("_MAIN_*.toc")):
         return "missing"
     version = _version_file(directory)
     if not version.exists() or version.read_text().strip() != str(SCHEMA_VERSION):
         return "outdated"
-    try:
-        ix = whoosh_index.open_dir(str(directory))
-        with ix.searcher() as searcher:
-            searcher.doc_count()
-        ix.close()
-    except Exception:  # noqa: BLE001 - any failure to read it means: rebuild
-        return "corrupt"
+    with _quietly():
+        try:
+            ix = whoosh_index.open_dir(str(directory))
+            with ix.searcher() as searcher:
+                searcher.doc_count()
+            ix.close()
+        except Exception:  # noqa: BLE001 - any failure to read it means: rebuild
+            return "corrupt"
     return "ok"
+
+
+@contextmanager
+def _quietly():
+    """Whoosh leaves a file open when it fails to read a corrupt index; the file is freed
+    (and warned about) inside this block, and collected before leaving it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            yield
+        finally:
+            gc.collect()
 
 
 def open_index(panel: Panel, app=None):
@@ -138,12 +153,17 @@ def open_index(panel: Panel, app=None):
     older schema (each with a log line saying so)."""
     app = app or current_app._get_current_object()
     directory = index_dir(panel.code, app)
-    try:
-        if whoosh_index.exists_in(str(directory)) and _version_file(directory).exists() \
-                and _version_file(directory).read_text().strip() == str(SCHEMA_VERSION):
-            return whoosh_index.open_dir(str(directory))
-    except Exception as exc:  # noqa: BLE001
-        log.error("search index of panel %s is corrupt (%s): rebuilding it from the database", panel.code, exc)
+    problem = None
+    with _quietly():
+        try:
+            if any(directory.glob("_MAIN_*.toc")) and _version_file(directory).exists() \
+                    and _version_file(directory).read_text().strip() == str(SCHEMA_VERSION):
+                return whoosh_index.open_dir(str(directory))
+        except Exception as exc:  # noqa: BLE001
+            problem = str(exc)
+            del exc  # frees the files Whoosh left open, here, where their warnings are silenced
+    if problem is not None:
+        log.error("search index of panel %s is corrupt (%s): rebuilding it from the database", panel.code, problem)
         rebuild(panel, app=app)
         return whoosh_index.open_dir(str(directory))
     state = index_state(panel.code, app)
@@ -177,10 +197,7 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
     directory = index_dir(panel.code, app)
     with panel_lock(panel.code, app=app):
         pending = drain(panel.code, app)  # the rebuild reads the database after them
-        try:
-            ix = whoosh_index.open_dir(str(directory)) if index_state(panel.code, app) == "ok" else None
-        except Exception:  # noqa: BLE001
-            ix = None
+        ix = whoosh_index.open_dir(str(directory)) if index_state(panel.code, app) == "ok" else None
         if ix is None:
             ix = _create_empty(directory)
         with Session(_engine(app)) as db:
@@ -263,7 +280,7 @@ def _forget(panel_code: str) -> None:
 
 
 def searcher_for(panel: Panel, app=None) -> _Cached:
-    """An up-to-date searcher of the panel's index (kept per thread, refreshed when the
+    """An up-to-date searcher of the panel's index (kept per thread, reopened when the
     index changed). ``masks`` caches per searcher the documents each clearance may not see."""
     app = app or current_app._get_current_object()
     cache = _local.__dict__.setdefault("searchers", {})
@@ -271,17 +288,14 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
     cached = cache.get(key)
     if cached is not None:
         try:
-            fresh = cached.searcher.refresh()
-        except Exception:  # noqa: BLE001 - rebuilt or removed under us
-            fresh = None
-        if fresh is cached.searcher:
-            return cached
-        if fresh is not None:
-            cached.searcher.close()  # refresh() opened a new one
-            cached = _Cached(cached.ix, fresh)
-            cache[key] = cached
-            return cached
+            if cached.searcher.up_to_date():
+                return cached
+        except Exception:  # noqa: BLE001 - rebuilt or removed under us: open it afresh
+            pass
+        # A new searcher, not refresh(): Whoosh's refresh reuses the reader of a segment
+        # whose deletions changed, and would still show a document replaced since.
         cache.pop(key, None)
+        cached.searcher.close()
     ix = open_index(panel, app)
     cached = _Cached(ix, ix.searcher())
     cache[key] = cached
