@@ -161,8 +161,6 @@ def compare():
     from ..cases.queries import load_or_404, markings_by_item
 
     ids = [int(v) for v in request.args.getlist("item") if v.isdigit()][:30]
-    if not ids:
-        abort(404)
     items = [load_or_404(Item, i) for i in ids]
     cases = {i.case_id: load_or_404(Case, i.case_id) for i in items}
     return render_template("search/compare.html", items=items, cases=cases, markings=markings_by_item(ids),
