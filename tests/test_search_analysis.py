@@ -75,3 +75,12 @@ def test_lots_with_the_same_digits_in_other_groups_differ():
 ])
 def test_serial_runs_take_the_last_digits_with_only_o_repaired(serial, run):
     assert a.serial_run(serial) == run
+
+
+@pytest.mark.parametrize(("query", "lot", "fits"), [
+    ("2-86-188", "2-86-188", True), ("86-188", "2-86-188", True), ("6-18", "2-86-188", True),
+    ("28-61-88", "2-86-188", False), ("2-86-190", "2-86-188", False), ("286188", "2-86-188", True),
+    ("LOT 17/85/71", "17-85-71", True),
+])
+def test_a_lot_typed_in_groups_must_line_up_with_the_lots_groups(query, lot, fits):
+    assert a.lot_groups_fit(query, lot) is fits

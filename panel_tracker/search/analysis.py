@@ -274,6 +274,28 @@ def lot_key(lot: str) -> str:
     return "-".join(g for g in groups if g)
 
 
+def lot_groups_fit(query: str, lot: str) -> bool:
+    """Can a query typed in groups (``2-86-188``) be this lot, or part of it? Its groups
+    must line up with the lot's (inner groups equal, the outer ones may be cut), so
+    ``28-61-88`` never finds ``2-86-188`` although both fold to ``286188``."""
+    wanted, groups = lot_key(query).split("-"), lot_key(lot).split("-")
+    if len(wanted) < 2:
+        return True
+    for start in range(len(groups) - len(wanted) + 1):
+        window = groups[start:start + len(wanted)]
+        if (window[0].endswith(wanted[0]) and window[-1].startswith(wanted[-1])
+                and window[1:-1] == wanted[1:-1]):
+            return True
+    return False
+
+
+def lot_shaped(query: str) -> bool:
+    """A query typed in two or more groups of digits only (``28-61-88``): a lot, read
+    group by group (``HX-S5-11840`` is a serial: its separators don't matter)."""
+    groups = lot_key(query).split("-")
+    return len(groups) >= 2 and all(g.isdigit() for g in groups)
+
+
 _LAST_RUN = re.compile(r"([0-9O]*[0-9][0-9O]*)(?!.*[0-9])")
 
 

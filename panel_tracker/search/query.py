@@ -234,6 +234,9 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
                     best = min(best, analysis.edit_distance(folded, analysis.fold(value), edits))
             if best <= edits:
                 _best(scores, [docnum], TIER_FUZZY - best)
+    if "-" in analysis.lot_key(text):  # typed in groups: a lot must line up group by group
+        scores = {d: s for d, s in scores.items() if d in run.hidden or any(
+            _value_tier(text, value, is_code, col)[0] for col, value, is_code in run.values(d, column))}
     return scores
 
 
@@ -370,7 +373,7 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
     best = ("", "", 0.0, ("", "", ""))
     for node in nodes:
         for col, value, is_code in run.values(docnum, node.column):
-            tier, span = _value_tier(node.text, value, is_code)
+            tier, span = _value_tier(node.text, value, is_code, col)
             if not tier:
                 continue
             score = tier + FIELD_BONUS.get(col, 0) / 10
@@ -379,12 +382,15 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
     return best
 
 
-def _value_tier(query: str, value: str, is_code: bool) -> tuple[int, tuple[int, int] | None]:
+def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tuple[int, tuple[int, int] | None]:
     """The tier at which one stored reading matches a query, and the matched span in the
     reading's folded form (None: all of it)."""
     folded_query, folded = analysis.fold(query), analysis.fold(value)
     if not folded_query or not folded:
         return 0, None
+    if (column == "lot" or (analysis.lot_shaped(query) and "-" in analysis.lot_key(value))) \
+            and not analysis.lot_groups_fit(query, value):
+        return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
     key_query, key = analysis.key_of_folded(folded_query), analysis.key_of_folded(folded)
     if "*" in folded_query or "?" in folded_query:
         if analysis.wildcard_regex(folded_query).match(folded):
