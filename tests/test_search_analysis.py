@@ -16,10 +16,11 @@ def test_fold_with_map_points_back_to_the_characters_as_typed():
     assert where[4] == 5  # the "2" after the dash
 
 
-def test_fragments_are_every_substring_of_four_or_more():
+def test_fragments_are_indexed_as_substrings_of_four_and_five_and_looked_up_by_windows():
     subs = a.substrings("24017731")
-    assert {"1773", "2401", "24017731", "017731"} <= subs
-    assert "177" not in subs
+    assert {"1773", "2401", "01773", "17731"} <= subs
+    assert "177" not in subs and "017731" not in subs  # longer ones: by their windows
+    assert a.fragment_terms("017731") == ["01773", "17731"]
     assert a.substrings("X" * 21) == set()  # long free text is searched by words
 
 
@@ -29,9 +30,10 @@ def test_one_typo_is_found_through_the_deletion_neighbourhoods():
     assert stored & query
 
 
-def test_two_typos_are_found_for_queries_of_ten_or_more():
-    stored = a.stored_deletions("ZX11210371")
-    assert stored & a.query_deletions("ZX11219372")  # two substitutions
+def test_typos_in_long_codes_are_found_through_an_intact_window():
+    stored = a.substrings("ZX11210371")
+    assert a.stored_deletions("ZX11210371") == set()
+    assert stored & set(a.typo_windows("ZX11219372"))  # two substitutions
     assert a.allowed_edits("ZX112103") == 1 and a.allowed_edits("ZX11") == 0
 
 

@@ -141,22 +141,31 @@ def words(text: str) -> list[str]:
     return result
 
 
-def substrings(code: str, minimum: int = MIN_FRAGMENT) -> set[str]:
-    """Every substring of ``code`` at least ``minimum`` long (the fragment index);
-    none for codes longer than :data:`MAX_CODE`."""
+MAX_FRAGMENT_TERM = 5  # longer fragments are found by their windows of this length
+
+
+def substrings(code: str, minimum: int = MIN_FRAGMENT, maximum: int = MAX_FRAGMENT_TERM) -> set[str]:
+    """The fragment terms of a code: every substring of 4 or 5 characters (shared by many
+    codes, so the index stays small); none for codes longer than :data:`MAX_CODE`. A
+    longer fragment is looked up by its :func:`windows` and then checked."""
     n = len(code)
     if n < minimum or n > MAX_CODE:
         return set()
-    return {code[i:j] for i in range(n - minimum + 1) for j in range(i + minimum, n + 1)}
+    return {code[i:i + size] for size in range(minimum, maximum + 1) for i in range(n - size + 1)}
+
+
+def windows(code: str, size: int) -> list[str]:
+    """The substrings of ``code`` of exactly ``size`` characters, left to right."""
+    return [code[i:i + size] for i in range(len(code) - size + 1)]
+
+
+def fragment_terms(code: str) -> list[str]:
+    """What a fragment query is looked up by: itself (4–5 characters) or its windows of 5."""
+    return [code] if len(code) <= MAX_FRAGMENT_TERM else windows(code, MAX_FRAGMENT_TERM)
 
 
 def deletions(code: str, edits: int) -> set[str]:
-    """The deletion neighbourhood: ``code`` with up to ``edits`` characters removed.
-
-    Two strings within ``edits`` insertions, deletions or substitutions of each other
-    share a member of their neighbourhoods (symmetric deletion), so looking up a
-    query's neighbourhood among the stored ones finds every typo candidate without
-    scanning the term list; :func:`edit_distance` then checks each candidate."""
+    """The deletion neighbourhood: ``code`` with up to ``edits`` characters removed."""
     found = {code}
     frontier = {code}
     for _ in range(edits):
@@ -165,18 +174,18 @@ def deletions(code: str, edits: int) -> set[str]:
     return found
 
 
+STORED_DELETIONS_UP_TO = 9  # longer codes are typo candidates through their fragment windows
+
+
 def stored_deletions(code: str) -> set[str]:
-    """Terms of the typo candidate index for a stored code: ``1:`` + its neighbourhood
-    within one deletion (for queries of 5+ characters, one edit), ``2:`` + those two
-    deletions away (only codes of 8+: a 10-character query two edits away is at least 8)."""
+    """The typo candidate terms of a stored code of 4 to 9 characters: it and its
+    one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
+    two deletions) meets these is a candidate (symmetric deletion), found without
+    scanning the term list. Longer codes are reached through :func:`typo_windows`."""
     n = len(code)
-    if n < FUZZY_ONE - 1 or n > MAX_CODE:
+    if n < FUZZY_ONE - 1 or n > STORED_DELETIONS_UP_TO:
         return set()
-    one = deletions(code, 1)
-    terms = {"1:" + s for s in one}
-    if n >= FUZZY_TWO - 2 and n <= 16:
-        terms |= {"2:" + s for s in deletions(code, 2) - one}
-    return terms
+    return {"1:" + s for s in deletions(code, 1)}
 
 
 def allowed_edits(code: str) -> int:
@@ -185,15 +194,20 @@ def allowed_edits(code: str) -> int:
 
 
 def query_deletions(code: str) -> set[str]:
-    """The terms a query's typo candidates are looked up by (see :func:`stored_deletions`)."""
+    """The terms a query's typo candidates among short codes are looked up by."""
     edits = allowed_edits(code)
-    if not edits:
+    if not edits or len(code) - edits > STORED_DELETIONS_UP_TO:
         return set()
-    mine = deletions(code, edits)
-    terms = {"1:" + s for s in mine}
-    if edits == 2:
-        terms |= {"2:" + s for s in mine}
-    return terms
+    return {"1:" + s for s in deletions(code, edits) if len(s) >= FUZZY_ONE - 1}
+
+
+def typo_windows(code: str) -> list[str]:
+    """For typos in codes of 10+ characters: the query's windows of 4. A code within one
+    or two edits keeps at least one window intact unless the edits are spread evenly
+    (pigeonhole); candidates are then checked by :func:`edit_distance`."""
+    if len(code) < STORED_DELETIONS_UP_TO or not allowed_edits(code):
+        return []
+    return windows(code, MIN_FRAGMENT)
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:

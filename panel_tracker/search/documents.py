@@ -34,6 +34,9 @@ MARKING_COLUMN = {
     MarkingKind.SERIAL: "serial", MarkingKind.LOT: "lot", MarkingKind.FACTORY_CODE: "factory_code",
     MarkingKind.HEADSTAMP: "headstamp", MarkingKind.IMPORT_MARK: "import_mark", MarkingKind.YEAR: "year_marked",
 }
+# Codes also found by a fragment, "?" or a typo (other marks and free text by their words
+# and whole readings: substrings of long stencils would bloat the index for little gain).
+FRAGMENT_COLUMNS = frozenset(CODE_COLUMNS)
 # Which column ranks first when an item matches in several.
 FIELD_BONUS = {"serial": 5, "lot": 4, "headstamp": 4, "import_mark": 4, "factory_code": 3, "other_marks": 3,
                "year_marked": 2, "item_ref": 2, "case_ref": 1}
@@ -121,13 +124,14 @@ def item_values(item: Item, case: Case, markings: list[Marking], photos: list[Ph
 
 def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
     """The index terms of one reading, field by field (see schema.get_schema)."""
-    exact, folded = exact_form(text), analysis.fold(text)
+    folded = analysis.fold(text)
     key = analysis.key_of_folded(folded)
     terms: dict[str, set[str]] = defaultdict(set)
     if folded and len(folded) <= 60:
-        for prefix in ("", f"{column}="):
-            terms["codes"].update({f"{prefix}x:{exact}", f"{prefix}f:{folded}", f"{prefix}k:{key}"})
-    if is_code and column not in ("item_ref", "case_ref"):
+        terms["codes"].add(f"f:{folded}")
+        if key != folded:
+            terms["codes"].add(f"k:{key}")
+    if is_code and column in FRAGMENT_COLUMNS:
         if "?" in folded:
             pattern = analysis.unknown_pattern_term(key)
             if pattern:
@@ -137,8 +141,7 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
             terms["frag"].update("f:" + s for s in fold_subs)
             terms["frag"].update("k:" + s for s in analysis.substrings(key) - fold_subs)
             terms["dels"].update(analysis.stored_deletions(key))
-    for word in analysis.words(text):
-        terms["words"].update({word, f"{column}={word}"})
+    terms["words"].update(analysis.words(text))
     return terms
 
 
@@ -166,6 +169,7 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
     }
     doc = {
         "id": f"item:{item.id}", "doctype": "item", "case_id": str(case.id), "item_ref": item.item_ref,
+        "case": analysis.fold(case.ref),
         "vis": visibility.level.value, "deleted": "1" if visibility.deleted else "0",
         "category": coerce_value(item.category),
         "country": sorted({c for c in (item.country_marked, item.country_attributed) if c}),

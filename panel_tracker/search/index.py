@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import os
 import json
 import logging
 import shutil
@@ -40,6 +41,23 @@ MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the backgro
 
 
 _local = threading.local()
+
+
+def _patch_whoosh_length_readers() -> None:
+    """Whoosh 2.7 looks for a field-length column file on disk (a stat call) for every
+    posting of a field that has none (our unscored term fields): 40% of a rebuild's time.
+    Remember the absence instead. Same results, no stat per posting."""
+    from whoosh.codec import whoosh3
+
+    def _cached_reader(self, fieldname, column):
+        if fieldname not in self._readers:
+            self._readers[fieldname] = self.column_reader(fieldname, column) if self.has_column(fieldname) else None
+        return self._readers[fieldname]
+
+    whoosh3.W3PerDocReader._cached_reader = _cached_reader
+
+
+_patch_whoosh_length_readers()
 
 
 class IndexBusy(Exception):
@@ -202,7 +220,9 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
             ix = _create_empty(directory)
         with Session(_engine(app)) as db:
             total = documents.count_panel_documents(db, panel.id)
-            writer = ix.writer(limitmb=256)
+            procs = int(app.config.get("SEARCH_REBUILD_PROCS") or min(os.cpu_count() or 1, 4))
+            writer = ix.writer(limitmb=256, procs=procs, multisegment=procs > 1) if total > 5000 \
+                else ix.writer(limitmb=256)
             done = 0
             try:
                 for doc in documents.panel_documents(db, panel.id):
@@ -210,7 +230,7 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
                     done += 1
                     if progress and done % 1000 == 0:
                         progress(done, total)
-                writer.commit(mergetype=CLEAR, optimize=True)
+                writer.commit(mergetype=CLEAR)
             except BaseException:
                 writer.cancel()
                 raise

@@ -24,7 +24,7 @@ from whoosh import query as wq
 
 from ..classification import Classification, visible_levels
 from . import analysis, index
-from .documents import FIELD_BONUS, exact_form
+from .documents import FIELD_BONUS, FRAGMENT_COLUMNS, exact_form
 from .schema import LEVELS
 
 TIER_EXACT, TIER_FOLDED, TIER_CONFUSABLE, TIER_WORDS = 100, 90, 80, 70
@@ -201,17 +201,17 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     if "*" in folded or "?" in folded:
         return _match_pattern(run, folded, column)
     key = analysis.key_of_folded(folded)
-    prefix = f"{column}=" if column else ""
-    _best(scores, run.docs("codes", f"{prefix}k:{key}"), TIER_CONFUSABLE)
-    _best(scores, run.docs("codes", f"{prefix}f:{folded}"), TIER_FOLDED)
-    _best(scores, run.docs("codes", f"{prefix}x:{exact_form(text)}"), TIER_EXACT)
-    _best(scores, _match_words(run, text, column), TIER_WORDS)
+    # equal readings: the exact one is told from the folded one on the stored reading
+    _best(scores, run.docs("codes", f"f:{key}") | run.docs("codes", f"k:{key}"), TIER_CONFUSABLE)
+    _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
+    _best(scores, _match_words(run, text), TIER_WORDS)
     if len(folded) >= analysis.MIN_FRAGMENT:
-        confusable = run.docs("frag", "f:" + key) | run.docs("frag", "k:" + key)
-        exact = run.docs("frag", "f:" + folded)
-        if column:  # the fragment must be in that column
-            confusable = {d for d in confusable if _column_has(run, d, column, lambda f: key in analysis.key_of_folded(f))}
-            exact = {d for d in exact if _column_has(run, d, column, lambda f: folded in f)}
+        confusable = _fragment_docs(run, analysis.fragment_terms(key), confusable=True)
+        exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False)
+        if len(folded) > analysis.MAX_FRAGMENT_TERM:  # found by its windows: check the whole fragment
+            confusable = {d for d in confusable - run.hidden
+                          if _code_has(run, d, None, lambda f: key in analysis.key_of_folded(f))}
+            exact = {d for d in exact - run.hidden if _code_has(run, d, None, lambda f: folded in f)}
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
     # stored readings with "?" that fit the query
@@ -224,33 +224,50 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     # typos: candidates from the deletion neighbourhoods, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
-        candidates = run.any_docs("dels", analysis.query_deletions(key)) - run.hidden
+        candidates = run.any_docs("dels", analysis.query_deletions(key))
+        for window in analysis.typo_windows(key):
+            candidates |= run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
+        candidates -= run.hidden
         for docnum in candidates:
             if scores.get(docnum, 0) >= TIER_FUZZY:
                 continue
             best = edits + 1
             for col, value, is_code in run.values(docnum, column):
-                if is_code:
+                if col in FRAGMENT_COLUMNS:
                     best = min(best, analysis.edit_distance(folded, analysis.fold(value), edits))
             if best <= edits:
                 _best(scores, [docnum], TIER_FUZZY - best)
-    if "-" in analysis.lot_key(text):  # typed in groups: a lot must line up group by group
-        scores = {d: s for d, s in scores.items() if d in run.hidden or any(
+    if column or analysis.lot_shaped(text):
+        # field syntax (lot:…): the match must be in that column; a lot typed in groups
+        # must line up group by group. Checked on the stored readings of the candidates.
+        scores = {d: s for d, s in scores.items() if d not in run.hidden and any(
             _value_tier(text, value, is_code, col)[0] for col, value, is_code in run.values(d, column))}
     return scores
 
 
-def _column_has(run: _Run, docnum: int, column: str, test) -> bool:
-    return any(test(analysis.fold(value)) for _c, value, _code in run.values(docnum, column))
+def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]:
+    """Documents holding every one of these fragment terms (the folded or, with
+    ``confusable``, the confusable-merged substrings)."""
+    found: set[int] | None = None
+    for term in terms:
+        docs = run.docs("frag", "f:" + term) | (run.docs("frag", "k:" + term) if confusable else set())
+        found = docs if found is None else found & docs
+        if not found:
+            return set()
+    return found or set()
 
 
-def _match_words(run: _Run, text: str, column: str | None) -> set[int]:
+def _code_has(run: _Run, docnum: int, column: str | None, test) -> bool:
+    return any(test(analysis.fold(value)) for col, value, is_code in run.values(docnum, column)
+               if col in FRAGMENT_COLUMNS)
+
+
+def _match_words(run: _Run, text: str) -> set[int]:
     found: set[int] | None = None
     for word in analysis.words(text):
-        term = f"{column}={word}" if column else word
         docs: set[int] = set()
         for fieldname in run.word_fields:
-            docs |= run.docs(fieldname, term)
+            docs |= run.docs(fieldname, word)
         found = docs if found is None else found & docs
         if not found:
             return set()
@@ -267,7 +284,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     if runs:
         candidates: set[int] | None = None
         for literal in runs:
-            docs = run.docs("frag", "f:" + literal) | run.docs("frag", "k:" + literal)
+            docs = _fragment_docs(run, analysis.fragment_terms(literal), confusable=True)
             candidates = docs if candidates is None else candidates & docs
     else:  # short runs only: walk the confusable readings (slow, rare)
         candidates = set()
@@ -294,7 +311,7 @@ def _match_filter(run: _Run, node: Node) -> set[int]:
         return run.docs("category", value.lower())
     if node.filter == "legibility":
         return run.docs("legibility", value.lower())
-    return run.docs("codes", "case_ref=f:" + analysis.fold(value))  # case, case_ref
+    return run.docs("case", analysis.fold(value))  # case, case_ref
 
 
 def _match_node(run: _Run, node: Node) -> dict[int, float]:
@@ -313,7 +330,7 @@ def _filters(run: _Run, filters: Filters | None) -> set[int] | None:
         allowed = docs if allowed is None else allowed & docs
 
     if filters.case:
-        narrow(run.docs("codes", "case_ref=f:" + analysis.fold(filters.case)))
+        narrow(run.docs("case", analysis.fold(filters.case)))
     if filters.category:
         narrow(run.docs("category", filters.category))
     if filters.country:
@@ -411,7 +428,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
         return TIER_WORDS, (first, first + len(query_words[0])) if first >= 0 else None
     if "?" in folded and analysis.unknown_matches(key, key_query):
         return (TIER_FRAGMENT if analysis.unknown_matches(folded, folded_query) else TIER_CONFUSABLE_FRAGMENT), None
-    if is_code and len(folded_query) >= analysis.MIN_FRAGMENT and len(folded) <= analysis.MAX_CODE:
+    if column in FRAGMENT_COLUMNS and len(folded_query) >= analysis.MIN_FRAGMENT and len(folded) <= analysis.MAX_CODE:
         at = folded.find(folded_query)
         if at >= 0:
             return TIER_FRAGMENT, (at, at + len(folded_query))
@@ -419,7 +436,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
         if at >= 0:
             return TIER_CONFUSABLE_FRAGMENT, (at, at + len(key_query))
     edits = analysis.allowed_edits(key_query)
-    if is_code and edits:
+    if column in FRAGMENT_COLUMNS and edits:
         distance = analysis.edit_distance(folded_query, folded, edits)
         if distance <= edits:
             return TIER_FUZZY - distance, None

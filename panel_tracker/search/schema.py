@@ -13,7 +13,7 @@ from whoosh import fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 LEVELS = tuple(c.value for c in Classification)
 
@@ -24,6 +24,7 @@ def get_schema() -> fields.Schema:
         id=fields.ID(unique=True, stored=True),  # "item:12" or "case:3"
         doctype=fields.ID(**terms),  # item | case
         case_id=fields.ID(**terms),
+        case=fields.ID(**terms),  # the case reference, folded
         item_ref=fields.ID(sortable=True),
         # What the visibility filter needs, applied at query time.
         vis=fields.ID(**terms),  # effective classification: the stricter of case and item
@@ -34,13 +35,13 @@ def get_schema() -> fields.Schema:
         legibility=fields.ID(**terms),
         recovered=fields.NUMERIC(int, bits=32, signed=False),  # yyyymmdd of the first day
         photo=fields.ID(**terms),  # ids of the photos whose captions are in the document
-        # Marking terms (see analysis): x: exact reading, f: folded, k: confusable key,
-        # each also as "<field>=f:..." for field syntax.
+        # Whole readings (see analysis): f: folded, k: confusable key (when it differs).
+        # Field syntax (lot:…) and the exact reading are checked on the stored readings.
         codes=fields.ID(**terms),
-        frag=fields.ID(**terms),  # substrings of folded codes (f:) and keys (k:)
-        dels=fields.ID(**terms),  # deletion neighbourhoods of keys: the typo candidates
+        frag=fields.ID(**terms),  # 4- and 5-character substrings of folded codes (f:) and keys (k:)
+        dels=fields.ID(**terms),  # one-deletion neighbourhoods of short keys: typo candidates
         unk=fields.ID(**terms),  # readings with "?": length, offset and longest run
-        words=fields.ID(**terms),  # folded words of every item-level field, also "<field>=WORD"
+        words=fields.ID(**terms),  # folded words of every item-level field
         # Words governed by a stricter classification (source details, captions), by level.
         **{f"words_{level}": fields.ID(**terms) for level in LEVELS},
         data=fields.STORED(),  # refs, readings by field and level, photos, signature

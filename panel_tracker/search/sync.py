@@ -178,7 +178,7 @@ def install_session_hook(app: Flask) -> None:  # TEMPORARY: replace by the chang
         if not changes:
             return
         target = _APPS_BY_ENGINE.get(id(session.get_bind()))
-        if target is None:
+        if target is None or not target.config.get("SEARCH_INDEX_ON_COMMIT", True):
             return
         try:
             with target.app_context():
