@@ -86,15 +86,15 @@ class Related:
 def item_values(item: Item, case: Case, markings: list[Marking], photos: list[Photo],
                 visibility: Visibility) -> tuple[list[list], list[list]]:
     """The item's searchable readings as ``[column, text, level or None, is_code]`` (level
-    None: as visible as the item) and its photos as ``[photo_id, level]``."""
+    None: as visible as the item; a marking adds its id) and its photos as ``[photo_id, level]``."""
     values: list[list] = []
     for name in CODE_COLUMNS:
         if getattr(item, name):
             values.append([name, getattr(item, name), None, True])
     for mark in other_marks(item.other_marks):
         values.append(["other_marks", mark, None, True])
-    for marking in markings:
-        values.append([MARKING_COLUMN.get(marking.kind, "other_marks"), marking.text, None, True])
+    for marking in markings:  # the fifth element: the marking, for a link to it on the item page
+        values.append([MARKING_COLUMN.get(marking.kind, "other_marks"), marking.text, None, True, marking.id])
     values.append(["item_ref", item.item_ref, None, False])
     values.append(["case_ref", case.ref, None, False])
     for name in TEXT_COLUMNS:
@@ -155,7 +155,7 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
     visibility = item_visibility(item, case)
     values, photo_rows = item_values(item, case, markings, photos, visibility)
     fields: dict[str, set[str]] = defaultdict(set)
-    for column, text, level, is_code in values:
+    for column, text, level, is_code, *_marking in values:
         for name, found in value_terms(column, text, is_code).items():
             if level is not None:  # stricter than the item: words only, in the field of its level
                 if name == "words":

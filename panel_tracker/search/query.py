@@ -70,6 +70,7 @@ class Hit:
     score: float
     highlight: tuple[str, str, str] = ("", "", "")
     photo_id: int | None = None
+    marking_id: int | None = None  # the hit is a marking recorded on the item page
 
     def public(self) -> dict:
         """The hit as the CLI and the API give it (a contract)."""
@@ -176,12 +177,19 @@ class _Run:
 
     def values(self, docnum: int, column: str | None = None):
         """The readings of a document the reader may see (optionally of one column)."""
-        for col, text, level, is_code in self.stored(docnum)["values"]:
+        for col, text, level, is_code, *_marking in self.stored(docnum)["values"]:
             if level is not None and level not in self.levels:
                 continue
             if column is not None and col != column:
                 continue
             yield col, text, is_code
+
+    def marking_of(self, docnum: int, column: str, text: str) -> int | None:
+        """The id of the marking (recorded on the item page) this reading comes from."""
+        for col, value, _level, _code, *marking in self.stored(docnum)["values"]:
+            if marking and col == column and value == text:
+                return marking[0]
+        return None
 
 
 def _best(scores: dict[int, float], docs, score: float) -> None:
@@ -495,7 +503,8 @@ def search(panel, text: str, *, clearance: Classification, filters: Filters | No
         photo = next((p[0] for p in data["photos"] if p[1] in run.levels), None)
         hits.append(Hit(item_id=data["item_id"], item_ref=data["item_ref"], case_id=data["case_id"],
                         case_ref=data["case_ref"], field=column, matched=matched, score=score,
-                        highlight=highlight, photo_id=photo))
+                        highlight=highlight, photo_id=photo,
+                        marking_id=run.marking_of(docnum, column, matched) if column else None))
     hits.sort(key=lambda h: (-h.score, h.item_ref))
     return Result(hits=hits, total=len(scores), query=text)
 
