@@ -96,7 +96,8 @@ def filter_items(stmt, args: Mapping[str, str]):
     if args.get("q") and args["q"].strip():  # marking search (search/query.py), within the reader's clearance
         from ..search.query import item_ids
 
-        stmt = stmt.where(Item.id.in_(item_ids(current_panel(), args["q"], clearance=clearance())))
+        ids = item_ids(current_panel(), args["q"], clearance=clearance())
+        stmt = stmt.where(Item.id.in_(sa.bindparam("search_ids", ids, expanding=True, literal_execute=True)))
     return stmt
 
 

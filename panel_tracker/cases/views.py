@@ -49,7 +49,7 @@ def index():
     if request.args.get("q", "").strip():  # marking search: the case's own fields or any of its items
         from ..search.query import case_ids
 
-        stmt = stmt.where(Case.id.in_(case_ids(current_panel(), request.args["q"], clearance=clearance())))
+        stmt = stmt.where(Case.id.in_(sorted(case_ids(current_panel(), request.args["q"], clearance=clearance()))))
     per_page, page = 50, _page()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,

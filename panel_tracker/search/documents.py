@@ -169,6 +169,7 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
     }
     doc = {
         "id": f"item:{item.id}", "doctype": "item", "case_id": str(case.id), "item_ref": item.item_ref,
+        "item_no": item.id, "case_no": case.id,
         "case": analysis.fold(case.ref),
         "vis": visibility.level.value, "deleted": "1" if visibility.deleted else "0",
         "category": coerce_value(item.category),
@@ -197,6 +198,7 @@ def case_document(case: Case) -> dict:
             fields[name].update(found)
     data = {"case_id": case.id, "case_ref": case.ref, "values": values}
     doc = {"id": f"case:{case.id}", "doctype": "case", "case_id": str(case.id), "item_ref": "",
+           "item_no": 0, "case_no": case.id,
            "vis": coerce(case.classification).value, "deleted": "1" if case.deleted_at else "0",
            **{name: sorted(found) for name, found in fields.items()}}
     data["sig"] = signature(doc, data)

@@ -512,13 +512,15 @@ def search(panel, text: str, *, clearance: Classification, filters: Filters | No
 def item_ids(panel, text: str, *, clearance: Classification, filters: Filters | None = None) -> list[int]:
     """Every item the query finds for this reader (the lists' text filter)."""
     run = _run(panel, clearance)
-    return [run.stored(d)["item_id"] for d in evaluate(run, text or "", filters)]
+    items = run.reader.column_reader("item_no")
+    return [items[d] for d in evaluate(run, text or "", filters)]
 
 
 def case_ids(panel, text: str, *, clearance: Classification) -> set[int]:
     """Cases whose reference, title or summary match, or holding an item that matches."""
     run = _run(panel, clearance)
-    found = {run.stored(d)["case_id"] for d in evaluate(run, text or "")}
+    cases = run.reader.column_reader("case_no")
+    found = {cases[d] for d in evaluate(run, text or "")}
     hidden_cases = run.docs("deleted", "1")
     for level in LEVELS:
         if level not in run.levels:
@@ -534,7 +536,7 @@ def case_ids(panel, text: str, *, clearance: Classification) -> set[int]:
                 docs = run.docs("words", word)
                 hits = docs if hits is None else hits & docs
             matched |= hits or set()
-        found |= {run.stored(d)["case_id"] for d in matched & case_docs}
+        found |= {cases[d] for d in matched & case_docs}
     return found
 
 

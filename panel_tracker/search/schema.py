@@ -13,7 +13,7 @@ from whoosh import fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 LEVELS = tuple(c.value for c in Classification)
 
@@ -26,6 +26,8 @@ def get_schema() -> fields.Schema:
         case_id=fields.ID(**terms),
         case=fields.ID(**terms),  # the case reference, folded
         item_ref=fields.ID(sortable=True),
+        item_no=fields.NUMERIC(int, bits=64, sortable=True),  # item id (0 for a case), read as a column
+        case_no=fields.NUMERIC(int, bits=64, sortable=True),
         # What the visibility filter needs, applied at query time.
         vis=fields.ID(**terms),  # effective classification: the stricter of case and item
         deleted=fields.ID(**terms),  # "1" when the item or its case is deleted
