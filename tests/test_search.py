@@ -80,6 +80,10 @@ def test_query_cli_ranks_the_exact_reading_before_confusable_fragment_and_typo(s
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)
     assert len({h["item_ref"] for h in hits}) == len(hits)  # one hit per item
+    filtered = json.loads(runner.invoke(args=["search", "query", "country:IRN category:uav", "--panel", "YEM",
+                                              "--json"]).output)
+    assert {(h["item_ref"], h["field"], h["matched"]) for h in filtered} == {
+        ("YEM-2024-009/01", "country_attributed", "IRN"), ("YEM-2024-009/02", "country_attributed", "IRN")}
 
 
 def test_patterns_cli_finds_the_planted_groups_and_keeps_near_miss_lots_apart(sample, runner):

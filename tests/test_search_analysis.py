@@ -24,10 +24,16 @@ def test_fragments_are_indexed_as_substrings_of_four_and_five_and_looked_up_by_w
     assert a.substrings("X" * 21) == set()  # long free text is searched by words
 
 
-def test_one_typo_is_found_through_the_deletion_neighbourhoods():
-    stored = a.stored_deletions(a.confusable_key("HX-S5-11840"))
-    query = a.query_deletions(a.confusable_key("HX-S5-11846"))
-    assert stored & query
+def test_one_typo_in_a_short_code_is_found_through_the_deletion_neighbourhoods():
+    stored = a.stored_deletions(a.confusable_key("HЖ 1182"))
+    assert stored & a.query_deletions(a.confusable_key("HЖ 1183"))  # substitution
+    assert stored & a.query_deletions(a.confusable_key("HЖ 11822"))  # one extra
+    assert stored & a.query_deletions(a.confusable_key("HЖ 182"))  # one missing (6 characters)
+
+
+def test_one_typo_in_a_longer_code_is_found_through_an_intact_window():
+    stored = a.substrings(a.confusable_key("HX-S5-11840"))
+    assert stored & set(a.typo_windows(a.confusable_key("HX-S5-11846")))
 
 
 def test_typos_in_long_codes_are_found_through_an_intact_window():

@@ -174,11 +174,11 @@ def deletions(code: str, edits: int) -> set[str]:
     return found
 
 
-STORED_DELETIONS_UP_TO = 9  # longer codes are typo candidates through their fragment windows
+STORED_DELETIONS_UP_TO = 7  # longer codes are typo candidates through their fragment windows
 
 
 def stored_deletions(code: str) -> set[str]:
-    """The typo candidate terms of a stored code of 4 to 9 characters: it and its
+    """The typo candidate terms of a stored code of 4 to 7 characters: it and its
     one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
     two deletions) meets these is a candidate (symmetric deletion), found without
     scanning the term list. Longer codes are reached through :func:`typo_windows`."""
@@ -202,9 +202,10 @@ def query_deletions(code: str) -> set[str]:
 
 
 def typo_windows(code: str) -> list[str]:
-    """For typos in codes of 10+ characters: the query's windows of 4. A code within one
-    or two edits keeps at least one window intact unless the edits are spread evenly
-    (pigeonhole); candidates are then checked by :func:`edit_distance`."""
+    """For typos in codes of 7+ characters: the query's windows of 4 (looked up among the
+    fragment terms). One edit leaves a query of 7+ characters a run of 4 in common with
+    the code (pigeonhole); two edits do unless spread evenly over a 10–11 character code.
+    Candidates are then checked by :func:`edit_distance`."""
     if len(code) < STORED_DELETIONS_UP_TO or not allowed_edits(code):
         return []
     return windows(code, MIN_FRAGMENT)

@@ -9,7 +9,6 @@ so it is applied at query time.
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from ..classification import Classification, coerce, most_restrictive
 from ..cases.models import Case, Item, Marking, MarkingKind
 from ..evidence.models import Photo
 from . import analysis
+from .schema import SCHEMA_VERSION
 
 # Item columns (names of the import format) searched as codes: every typed variant
 # of them meets (folded, confusable, fragment, "?", typo).
@@ -168,7 +168,7 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
         "created": item.created_at.isoformat() if item.created_at else "",
     }
     doc = {
-        "id": f"item:{item.id}", "doctype": "item", "case_id": str(case.id), "item_ref": item.item_ref,
+        "id": f"item:{item.id}", "doctype": "item", "item_ref": item.item_ref.encode("utf-8"),
         "item_no": item.id, "case_no": case.id,
         "case": analysis.fold(case.ref),
         "vis": visibility.level.value, "deleted": "1" if visibility.deleted else "0",
@@ -197,7 +197,7 @@ def case_document(case: Case) -> dict:
         for name, found in value_terms(column, text, is_code).items():
             fields[name].update(found)
     data = {"case_id": case.id, "case_ref": case.ref, "values": values}
-    doc = {"id": f"case:{case.id}", "doctype": "case", "case_id": str(case.id), "item_ref": "",
+    doc = {"id": f"case:{case.id}", "doctype": "case", "item_ref": b"",
            "item_no": 0, "case_no": case.id,
            "vis": coerce(case.classification).value, "deleted": "1" if case.deleted_at else "0",
            **{name: sorted(found) for name, found in fields.items()}}
@@ -210,12 +210,15 @@ def coerce_value(value) -> str:
     return getattr(value, "value", value) or ""
 
 
+_SIGNED_FIELDS = ("id", "vis", "deleted", "category", "country", "legibility", "recovered", "case")
+
+
 def signature(doc: dict, data: dict) -> str:
-    """A digest of everything a document holds: ``search verify`` compares it with one
-    built afresh from the database to find stale documents."""
-    body = json.dumps([{k: v for k, v in doc.items() if k != "data"},
-                       {k: v for k, v in data.items() if k != "sig"}], sort_keys=True, ensure_ascii=False,
-                      default=str)
+    """A digest of what a document is made of (its readings and the fields its terms and
+    filters come from; the terms follow from them): ``search verify`` compares it with
+    one built afresh from the database to find stale documents."""
+    body = repr(([doc.get(k) for k in _SIGNED_FIELDS], SCHEMA_VERSION,
+                 sorted((k, v) for k, v in data.items() if k != "sig")))
     return hashlib.sha1(body.encode("utf-8")).hexdigest()
 
 

@@ -396,6 +396,15 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
     """The reading that matched best: (column, text as stored, score, highlight)."""
     nodes = [n for conj in parse(text) for n in conj if not n.negated and not n.filter]
     best = ("", "", 0.0, ("", "", ""))
+    if not nodes:  # filters only: name the filter's column
+        for node in (n for conj in parse(text) for n in conj if n.filter and not n.negated):
+            if node.filter == "country":
+                for col, value, _code in run.values(docnum):
+                    if col in ("country_marked", "country_attributed") and value == node.text.strip().upper():
+                        return col, value, float(TIER_FILTER_ONLY), ("", value, "")
+            column = {"category": "category", "legibility": "serial_legibility"}.get(node.filter, "case_ref")
+            value = run.stored(docnum)["case_ref"] if column == "case_ref" else node.text.strip().lower()
+            return column, value, float(TIER_FILTER_ONLY), ("", value, "")
     for node in nodes:
         for col, value, is_code in run.values(docnum, node.column):
             tier, span = _value_tier(node.text, value, is_code, col)
@@ -479,7 +488,7 @@ def _ranked(run: _Run, scores: dict[int, float], stop: int | None) -> list[int]:
     ordered: list[int] = []
     for tier in sorted(by_tier, reverse=True):
         docs = by_tier[tier]
-        ordered.extend(sorted(docs, key=lambda d: refs[d]))
+        ordered.extend(sorted(docs, key=lambda d: refs[d]))  # UTF-8 bytes sort as the text
         if stop is not None and len(ordered) >= stop:
             break
     return ordered
