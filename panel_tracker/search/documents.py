@@ -178,6 +178,8 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
         "photo": sorted({str(p[0]) for p in photo_rows}),
         **{name: sorted(found) for name, found in fields.items()},
     }
+    doc["code_text"] = "\n".join(sorted({analysis.fold(text) for column, text, level, *_ in values
+                                          if column in FRAGMENT_COLUMNS and level is None})).encode("utf-8")
     recovered = _recovered(item)
     if recovered:
         doc["recovered"] = recovered
@@ -197,7 +199,7 @@ def case_document(case: Case) -> dict:
         for name, found in value_terms(column, text, is_code).items():
             fields[name].update(found)
     data = {"case_id": case.id, "case_ref": case.ref, "values": values}
-    doc = {"id": f"case:{case.id}", "doctype": "case", "item_ref": b"",
+    doc = {"id": f"case:{case.id}", "doctype": "case", "item_ref": b"", "code_text": b"",
            "item_no": 0, "case_no": case.id,
            "vis": coerce(case.classification).value, "deleted": "1" if case.deleted_at else "0",
            **{name: sorted(found) for name, found in fields.items()}}

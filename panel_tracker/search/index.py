@@ -150,20 +150,28 @@ def index_state(panel_code: str, app=None) -> str:
                 searcher.doc_count()
             ix.close()
         except Exception:  # noqa: BLE001 - any failure to read it means: rebuild
+            _collect_quietly()
             return "corrupt"
     return "ok"
 
 
 @contextmanager
 def _quietly():
-    """Whoosh leaves a file open when it fails to read a corrupt index; the file is freed
-    (and warned about) inside this block, and collected before leaving it."""
+    """Whoosh leaves a file open when it fails to read a corrupt index: such a failure is
+    handled inside this block, where the file is collected without a warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
             yield
-        finally:
+        except BaseException:
             gc.collect()
+            raise
+
+
+def _collect_quietly() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def open_index(panel: Panel, app=None):
@@ -180,6 +188,7 @@ def open_index(panel: Panel, app=None):
         except Exception as exc:  # noqa: BLE001
             problem = str(exc)
             del exc  # frees the files Whoosh left open, here, where their warnings are silenced
+            _collect_quietly()
     if problem is not None:
         log.error("search index of panel %s is corrupt (%s): rebuilding it from the database", panel.code, problem)
         rebuild(panel, app=app)
@@ -310,16 +319,47 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
         try:
             if cached.searcher.up_to_date():
                 return cached
+            fresh = _reopen(cached)
         except Exception:  # noqa: BLE001 - rebuilt or removed under us: open it afresh
-            pass
-        # A new searcher, not refresh(): Whoosh's refresh reuses the reader of a segment
-        # whose deletions changed, and would still show a document replaced since.
+            fresh = None
+        if fresh is not None:
+            cache[key] = fresh
+            return fresh
         cache.pop(key, None)
         cached.searcher.close()
     ix = open_index(panel, app)
     cached = _Cached(ix, ix.searcher())
     cache[key] = cached
     return cached
+
+
+def _reopen(cached: _Cached) -> _Cached:
+    """A searcher of the index's latest generation that keeps the readers of segments that
+    did not change (a save adds one small segment: reopening them all would cost more
+    than the search). Not Whoosh's refresh(): it also reuses the reader of a segment whose
+    deletions changed, and would still show a document replaced since."""
+    from whoosh.reading import MultiReader, SegmentReader
+    from whoosh.searching import Searcher
+
+    ix = cached.ix
+    toc = ix._read_toc()
+    old = {r.segment().segment_id(): r for r, _ in cached.searcher.reader().leaf_readers()
+           if r.segment() is not None}
+    readers = []
+    for segment in toc.segments:
+        reader = old.get(segment.segment_id())
+        if reader is not None and reader.segment().deleted_count() == segment.deleted_count():
+            old.pop(segment.segment_id())
+        else:
+            reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+        readers.append(reader)
+    for reader in old.values():
+        reader.close()
+    if len(readers) == 1:
+        reader = readers[0]
+    else:
+        reader = MultiReader(readers, generation=toc.generation)
+    return _Cached(ix, Searcher(reader, fromindex=ix))
 
 
 def close_searchers() -> None:

@@ -101,7 +101,8 @@ class Node:
 
 def parse(text: str) -> list[list[Node]]:
     """A query as alternatives (OR) of conjunctions (AND, the default) of nodes. Runs of
-    plain words stay one node, so ``HX S5 11840`` is one reading."""
+    plain words stay one node, so ``HX S5 11840`` is one reading. ``NOT`` negates the next
+    term, ``-`` only a field (``-case:YEM-2024-021``)."""
     alternatives: list[list[Node]] = [[]]
     negate_next = False
     for match in _TOKEN.finditer(text or ""):
@@ -123,10 +124,7 @@ def parse(text: str) -> list[list[Node]]:
         if match.group("quoted") is None and word == "NOT":
             negate_next = True
             continue
-        negated = negate_next or (match.group("quoted") is None and word.startswith("-") and len(word) > 1
-                                  and not word[1:2].isdigit())
-        if negated and word.startswith("-"):
-            word = word[1:]
+        negated = negate_next  # a leading "-" on a word is part of a reading ("HX -S5-11840")
         current = alternatives[-1]
         if not negated and current and current[-1].column is None and current[-1].filter is None \
                 and not current[-1].negated and match.group("quoted") is None:
@@ -158,6 +156,15 @@ class _Run:
             cached.masks[key] = hidden
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
+        self._code_text = None
+
+    def codes(self, docnum: int) -> list[str]:
+        """The folded codes of a document (serial, lot…; item-level, so as visible as the
+        document), from a column: far cheaper than its stored fields."""
+        if self._code_text is None:
+            self._code_text = self.reader.column_reader("code_text")
+        text = self._code_text[docnum]
+        return text.decode("utf-8").split("\n") if text else []
 
     def docs(self, fieldname: str, term: str) -> set[int]:
         if (fieldname, term) not in self.reader:
@@ -218,8 +225,8 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
         exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False)
         if len(folded) > analysis.MAX_FRAGMENT_TERM:  # found by its windows: check the whole fragment
             confusable = {d for d in confusable - run.hidden
-                          if _code_has(run, d, None, lambda f: key in analysis.key_of_folded(f))}
-            exact = {d for d in exact - run.hidden if _code_has(run, d, None, lambda f: folded in f)}
+                          if any(key in analysis.key_of_folded(code) for code in run.codes(d))}
+            exact = {d for d in exact - run.hidden if any(folded in code for code in run.codes(d))}
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
     # stored readings with "?" that fit the query
@@ -240,9 +247,8 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
             if scores.get(docnum, 0) >= TIER_FUZZY:
                 continue
             best = edits + 1
-            for col, value, is_code in run.values(docnum, column):
-                if col in FRAGMENT_COLUMNS:
-                    best = min(best, analysis.edit_distance(folded, analysis.fold(value), edits))
+            for code in run.codes(docnum):
+                best = min(best, analysis.edit_distance(folded, code, edits))
             if best <= edits:
                 _best(scores, [docnum], TIER_FUZZY - best)
     if column or analysis.lot_shaped(text):
@@ -265,9 +271,6 @@ def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]
     return found or set()
 
 
-def _code_has(run: _Run, docnum: int, column: str | None, test) -> bool:
-    return any(test(analysis.fold(value)) for col, value, is_code in run.values(docnum, column)
-               if col in FRAGMENT_COLUMNS)
 
 
 def _match_words(run: _Run, text: str) -> set[int]:
@@ -294,16 +297,21 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
         for literal in runs:
             docs = _fragment_docs(run, analysis.fragment_terms(literal), confusable=True)
             candidates = docs if candidates is None else candidates & docs
-    else:  # short runs only: walk the confusable readings (slow, rare)
+    elif "*" not in key and key.count("?") == 1 and len(key) <= analysis.STORED_DELETIONS_UP_TO:
+        # a short code with one unreadable character: the code without it is one of the
+        # stored one-deletion terms
+        candidates = run.docs("dels", "1:" + key.replace("?", ""))
+    else:  # short runs only: walk the folded readings (slow, rare)
         candidates = set()
-        for term in run.reader.expand_prefix("codes", "k:"):
+        for term in run.reader.expand_prefix("codes", "f:"):
             term = term.decode("utf-8") if isinstance(term, bytes) else term
-            if key_re.match(term[2:]):
+            if key_re.match(analysis.key_of_folded(term[2:])):
                 candidates |= run.docs("codes", term)
     scores: dict[int, float] = {}
     for docnum in (candidates or set()) - run.hidden:
-        for col, value, is_code in run.values(docnum, column):
-            value_folded = analysis.fold(value)
+        readings = ([analysis.fold(value) for _c, value, _code in run.values(docnum, column)] if column
+                    else run.codes(docnum))
+        for value_folded in readings:
             if exact_re.match(value_folded):
                 _best(scores, [docnum], TIER_FRAGMENT)
             elif key_re.match(analysis.key_of_folded(value_folded)):
