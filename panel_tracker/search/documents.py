@@ -127,7 +127,9 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
     folded = analysis.fold(text)
     key = analysis.key_of_folded(folded)
     terms: dict[str, set[str]] = defaultdict(set)
-    if folded and len(folded) <= 60:
+    words = analysis.words(text)
+    # whole readings of codes, and of free text of several words (one word: its word term)
+    if folded and len(folded) <= 60 and (is_code or len(words) > 1):
         terms["codes"].add(f"f:{folded}")
         if key != folded:
             terms["codes"].add(f"k:{key}")
@@ -141,7 +143,8 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
             terms["frag"].update("f:" + s for s in fold_subs)
             terms["frag"].update("k:" + s for s in analysis.substrings(key) - fold_subs)
             terms["dels"].update(analysis.stored_deletions(key))
-    terms["words"].update(analysis.words(text))
+    if not is_code or len(words) > 1:  # a one-word code is found by its whole reading
+        terms["words"].update(words)
     return terms
 
 

@@ -219,7 +219,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     # equal readings: the exact one is told from the folded one on the stored reading
     _best(scores, run.docs("codes", f"f:{key}") | run.docs("codes", f"k:{key}"), TIER_CONFUSABLE)
     _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
-    _best(scores, _match_words(run, text), TIER_WORDS)
+    _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
     if len(folded) >= analysis.MIN_FRAGMENT:
         confusable = _fragment_docs(run, analysis.fragment_terms(key), confusable=True)
         exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False)
