@@ -299,6 +299,13 @@ class _Cached:
     ix: object
     searcher: object
     masks: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+
+    def column(self, name: str):
+        """A column reader of this searcher (opening one costs a file per segment: kept)."""
+        if name not in self.columns:
+            self.columns[name] = self.searcher.reader().column_reader(name)
+        return self.columns[name]
 
 
 def _forget(panel_code: str) -> None:

@@ -142,6 +142,7 @@ class _Run:
     """Term look-ups against one searcher, for one reader's clearance."""
 
     def __init__(self, cached, clearance: Classification):
+        self.cached = cached
         self.searcher = cached.searcher
         self.reader = cached.searcher.reader()
         self.clearance = clearance
@@ -156,14 +157,11 @@ class _Run:
             cached.masks[key] = hidden
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
-        self._code_text = None
 
     def codes(self, docnum: int) -> list[str]:
         """The folded codes of a document (serial, lot…; item-level, so as visible as the
         document), from a column: far cheaper than its stored fields."""
-        if self._code_text is None:
-            self._code_text = self.reader.column_reader("code_text")
-        text = self._code_text[docnum]
+        text = self.cached.column("code_text")[docnum]
         return text.decode("utf-8").split("\n") if text else []
 
     def docs(self, fieldname: str, term: str) -> set[int]:
@@ -492,7 +490,7 @@ def _ranked(run: _Run, scores: dict[int, float], stop: int | None) -> list[int]:
     by_tier: dict[float, list[int]] = {}
     for docnum, score in scores.items():
         by_tier.setdefault(score, []).append(docnum)
-    refs = run.reader.column_reader("item_ref")
+    refs = run.cached.column("item_ref")
     ordered: list[int] = []
     for tier in sorted(by_tier, reverse=True):
         docs = by_tier[tier]
@@ -529,14 +527,14 @@ def search(panel, text: str, *, clearance: Classification, filters: Filters | No
 def item_ids(panel, text: str, *, clearance: Classification, filters: Filters | None = None) -> list[int]:
     """Every item the query finds for this reader (the lists' text filter)."""
     run = _run(panel, clearance)
-    items = run.reader.column_reader("item_no")
+    items = run.cached.column("item_no")
     return [items[d] for d in evaluate(run, text or "", filters)]
 
 
 def case_ids(panel, text: str, *, clearance: Classification) -> set[int]:
     """Cases whose reference, title or summary match, or holding an item that matches."""
     run = _run(panel, clearance)
-    cases = run.reader.column_reader("case_no")
+    cases = run.cached.column("case_no")
     found = {cases[d] for d in evaluate(run, text or "")}
     hidden_cases = run.docs("deleted", "1")
     for level in LEVELS:
