@@ -174,11 +174,11 @@ def deletions(code: str, edits: int) -> set[str]:
     return found
 
 
-STORED_DELETIONS_UP_TO = 7  # longer codes are typo candidates through their fragment windows
+STORED_DELETIONS_UP_TO = 9  # longer codes are typo candidates through their fragment windows
 
 
 def stored_deletions(code: str) -> set[str]:
-    """The typo candidate terms of a stored code of 4 to 7 characters: it and its
+    """The typo candidate terms of a stored code of 4 to 9 characters: it and its
     one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
     two deletions) meets these is a candidate (symmetric deletion), found without
     scanning the term list. Longer codes are reached through :func:`typo_windows`."""
@@ -202,13 +202,19 @@ def query_deletions(code: str) -> set[str]:
 
 
 def typo_windows(code: str) -> list[str]:
-    """For typos in codes of 7+ characters: the query's windows of 4 (looked up among the
-    fragment terms). One edit leaves a query of 7+ characters a run of 4 in common with
-    the code (pigeonhole); two edits do unless spread evenly over a 10–11 character code.
-    Candidates are then checked by :func:`edit_distance`."""
-    if len(code) < STORED_DELETIONS_UP_TO or not allowed_edits(code):
+    """Typo candidates among codes too long for deletion terms: the query's windows,
+    looked up among the fragment terms. One edit splits a query into two runs, two edits
+    into three; the longest run is as long as the window (pigeonhole), 5 characters where
+    that holds (far fewer codes share one), else 4 — two edits spread evenly over a code
+    of 10 or 11 characters can then be missed. Candidates are checked by
+    :func:`edit_distance`."""
+    n, edits = len(code), allowed_edits(code)
+    longest = STORED_DELETIONS_UP_TO + 1  # the shortest code without deletion terms
+    if not edits or n + edits < longest:
         return []
-    return windows(code, MIN_FRAGMENT)
+    unbroken = n - edits if n - edits >= longest - edits else n  # the intact characters, worst case
+    run = -(-unbroken // (edits + 1))
+    return windows(code, max(MIN_FRAGMENT, min(MAX_FRAGMENT_TERM, run)))
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:
