@@ -181,8 +181,9 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
         "photo": sorted({str(p[0]) for p in photo_rows}),
         **{name: sorted(found) for name, found in fields.items()},
     }
-    doc["code_text"] = "\n".join(sorted({analysis.fold(text) for column, text, level, *_ in values
-                                          if column in FRAGMENT_COLUMNS and level is None})).encode("utf-8")
+    doc["code_text"] = "\n".join(sorted({f"{column}\t{text}" for column, text, level, *_ in values
+                                          if column in FRAGMENT_COLUMNS and level is None
+                                          and "\n" not in text})).encode("utf-8")
     recovered = _recovered(item)
     if recovered:
         doc["recovered"] = recovered

@@ -158,11 +158,15 @@ class _Run:
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
 
-    def codes(self, docnum: int) -> list[str]:
-        """The folded codes of a document (serial, lot…; item-level, so as visible as the
-        document), from a column: far cheaper than its stored fields."""
+    def code_values(self, docnum: int) -> list[tuple[str, str]]:
+        """(column, reading) of a document's codes (serial, lot…; item-level, so as visible
+        as the document), from a column: far cheaper than its stored fields."""
         text = self.cached.column("code_text")[docnum]
-        return text.decode("utf-8").split("\n") if text else []
+        return [tuple(line.split("\t", 1)) for line in text.decode("utf-8").split("\n")] if text else []
+
+    def codes(self, docnum: int) -> list[str]:
+        """The folded codes of a document."""
+        return [analysis.fold(value) for _column, value in self.code_values(docnum)]
 
     def docs(self, fieldname: str, term: str) -> set[int]:
         if (fieldname, term) not in self.reader:
@@ -251,9 +255,18 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
                 _best(scores, [docnum], TIER_FUZZY - best)
     if column or analysis.lot_shaped(text):
         # field syntax (lot:…): the match must be in that column; a lot typed in groups
-        # must line up group by group. Checked on the stored readings of the candidates.
-        scores = {d: s for d, s in scores.items() if d not in run.hidden and any(
-            _value_tier(text, value, is_code, col)[0] for col, value, is_code in run.values(d, column))}
+        # must line up group by group. Checked on the readings of the candidates: codes
+        # from their column, other fields from the stored document.
+        def fits(docnum: int) -> bool:
+            if column in FRAGMENT_COLUMNS:
+                readings = [(c, v, True) for c, v in run.code_values(docnum) if c == column]
+            elif column is None and scores[docnum] < TIER_WORDS:  # a fragment or typo: of a code
+                readings = [(c, v, True) for c, v in run.code_values(docnum)]
+            else:
+                readings = run.values(docnum, column)
+            return any(_value_tier(text, value, is_code, col)[0] for col, value, is_code in readings)
+
+        scores = {d: s for d, s in scores.items() if d not in run.hidden and fits(d)}
     return scores
 
 
