@@ -21,6 +21,7 @@ as a wildcard.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Cyrillic capitals that look like Latin capitals (folding upper-cases
 # first, so lower-case Cyrillic reaches this table as a capital).
@@ -73,6 +74,7 @@ class _FoldTable(dict[int, str | None]):
 _FOLD_TABLE = _FoldTable()
 
 
+@lru_cache(maxsize=65536)  # pure: the same readings and queries are folded again and again
 def fold(text: str) -> str:
     """The reading with meaningless differences removed.
 
@@ -133,12 +135,12 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
 def words(text: str) -> list[str]:
     """Folded words of free text (type, make, notes, captions): split on spaces and
     punctuation, each word folded (so ``7.62x39mm`` is one word, ``762X39MM``)."""
-    result = []
-    for part in _WORD_SPLIT.split(text or ""):
-        folded = fold(part)
-        if folded:
-            result.append(folded)
-    return result
+    return list(_words(text or ""))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(folded for folded in (fold(part) for part in _WORD_SPLIT.split(text)) if folded)
 
 
 MAX_FRAGMENT_TERM = 5  # longer fragments are found by their windows of this length
@@ -297,6 +299,7 @@ _LOT_SPLIT = re.compile(r"[\s\-‐‑‒–—―/\\.·_,:]+")
 _LOT_PREFIX = re.compile(r"^(LOT|ЛОТ|L)\s*[.:#№N°]*\s*", re.I)
 
 
+@lru_cache(maxsize=65536)
 def lot_key(lot: str) -> str:
     """A lot as its separator-delimited groups, folded, with any ``LOT`` prefix removed:
     ``LOT 17-85-71``, ``17/85/71`` and ``17 85 71`` give ``17-85-71``, and ``2-86-188``
