@@ -301,6 +301,14 @@ class _Cached:
     masks: dict = field(default_factory=dict)
     columns: dict = field(default_factory=dict)
 
+    def terms(self, fieldname: str) -> set[str]:
+        """Every term of a small field (the "?" readings), kept with the searcher."""
+        key = ("terms", fieldname)
+        if key not in self.columns:
+            self.columns[key] = {t.decode("utf-8") if isinstance(t, bytes) else t
+                                 for t in self.searcher.reader().lexicon(fieldname)}
+        return self.columns[key]
+
     def column(self, name: str):
         """A column reader of this searcher (opening one costs a file per segment: kept)."""
         if name not in self.columns:

@@ -231,8 +231,9 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
             exact = {d for d in exact - run.hidden if any(folded in code for code in run.codes(d))}
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
-    # stored readings with "?" that fit the query
-    for docnum in run.any_docs("unk", analysis.unknown_query_terms(key)) - run.hidden:
+    # stored readings with "?" that fit the query (few: their terms are kept in memory)
+    unknown = run.cached.terms("unk") & analysis.unknown_query_terms(key)
+    for docnum in run.any_docs("unk", unknown) - run.hidden:
         for col, value, is_code in run.values(docnum, column):
             value_folded = analysis.fold(value)
             if "?" in value_folded and analysis.unknown_matches(analysis.key_of_folded(value_folded), key):
