@@ -259,19 +259,32 @@ def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, a
     a save must stay fast; segments are merged in the background when they pile up).
     The caller holds the panel lock."""
     app = app or current_app._get_current_object()
-    ix = open_index(panel, app)
+    cached = searcher_for(panel, app)  # current: we hold the lock, nobody wrote since
+    ix = cached.ix
     writer = ix.writer()
+    reader = cached.searcher.reader()
+    # Whoosh's update_document opens a reader of every segment to find the old document;
+    # ours is open already and, of the same generation, numbers documents the same way.
+    same = reader.generation() == writer.generation - 1
+
+    def delete(doc_id: str) -> None:
+        if not same:
+            writer.delete_by_term("id", doc_id)
+        elif ("id", doc_id) in reader:
+            for docnum in reader.postings("id", doc_id).all_ids():
+                writer.delete_document(docnum)
+
     try:
         for doc in docs:
-            writer.update_document(**doc)
+            delete(doc["id"])
+            writer.add_document(**doc)
         for doc_id in removed_ids:
-            writer.delete_by_term("id", doc_id)
+            delete(doc_id)
         writer.commit(merge=False)
     except BaseException:
         writer.cancel()
         raise
     segments = len(ix._segments())
-    ix.close()
     if segments > MERGE_ABOVE_SEGMENTS:
         _merge_in_background(panel.code, app)
 
@@ -362,11 +375,11 @@ def _reopen(cached: _Cached) -> _Cached:
            if r.segment() is not None}
     readers = []
     for segment in toc.segments:
-        reader = old.get(segment.segment_id())
-        if reader is not None and reader.segment().deleted_count() == segment.deleted_count():
-            old.pop(segment.segment_id())
-        else:
+        reader = old.pop(segment.segment_id(), None)
+        if reader is None:
             reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+        elif reader.segment().deleted_count() != segment.deleted_count():
+            reader = _with_deletions(reader, segment)
         readers.append(reader)
     for reader in old.values():
         reader.close()
@@ -375,6 +388,20 @@ def _reopen(cached: _Cached) -> _Cached:
     else:
         reader = MultiReader(readers, generation=toc.generation)
     return _Cached(ix, Searcher(reader, fromindex=ix))
+
+
+def _with_deletions(reader, segment):
+    """The reader of a segment whose only change is more deleted documents (a save
+    replaced one of them): the same open files, the new list of deletions. Reopening a
+    segment of 100,000 documents after every save would cost more than the save."""
+    import copy
+
+    clone = copy.copy(reader)
+    clone.__dict__.pop("deleted_docs_set", None)  # a cached property: recomputed from the segment
+    clone._segment = segment
+    clone._perdoc = copy.copy(reader._perdoc)
+    clone._perdoc._segment = segment
+    return clone
 
 
 def close_searchers() -> None:
