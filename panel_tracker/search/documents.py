@@ -181,7 +181,8 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
         "photo": sorted({str(p[0]) for p in photo_rows}),
         **{name: sorted(found) for name, found in fields.items()},
     }
-    doc["code_text"] = "\n".join(sorted({f"{column}\t{text}" for column, text, level, *_ in values
+    doc["code_text"] = "\n".join(sorted({f"{column}\t{analysis.fold(text)}\t{text}"
+                                          for column, text, level, *_ in values
                                           if column in FRAGMENT_COLUMNS and level is None
                                           and "\n" not in text})).encode("utf-8")
     recovered = _recovered(item)

@@ -158,15 +158,18 @@ class _Run:
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
 
+    def _code_lines(self, docnum: int) -> list[list[str]]:
+        text = self.cached.column("code_text")[docnum]
+        return [line.split("\t", 2) for line in text.decode("utf-8").split("\n")] if text else []
+
     def code_values(self, docnum: int) -> list[tuple[str, str]]:
         """(column, reading) of a document's codes (serial, lot…; item-level, so as visible
         as the document), from a column: far cheaper than its stored fields."""
-        text = self.cached.column("code_text")[docnum]
-        return [tuple(line.split("\t", 1)) for line in text.decode("utf-8").split("\n")] if text else []
+        return [(column, raw) for column, _folded, raw in self._code_lines(docnum)]
 
     def codes(self, docnum: int) -> list[str]:
-        """The folded codes of a document."""
-        return [analysis.fold(value) for _column, value in self.code_values(docnum)]
+        """The folded codes of a document (folded when indexed)."""
+        return [folded for _column, folded, _raw in self._code_lines(docnum)]
 
     def docs(self, fieldname: str, term: str) -> set[int]:
         if (fieldname, term) not in self.reader:
@@ -251,7 +254,8 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
                 continue
             best = edits + 1
             for code in run.codes(docnum):
-                best = min(best, analysis.edit_distance(folded, code, edits))
+                if abs(len(code) - len(folded)) <= edits:
+                    best = min(best, analysis.edit_distance(folded, code, edits))
             if best <= edits:
                 _best(scores, [docnum], TIER_FUZZY - best)
     if column or analysis.lot_shaped(text):

@@ -13,7 +13,7 @@ from whoosh import columns, fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 LEVELS = tuple(c.value for c in Classification)
 
@@ -28,7 +28,7 @@ def get_schema() -> fields.Schema:
         item_ref=fields.COLUMN(columns.VarBytesColumn()),  # UTF-8, to order hits within a tier
         item_no=fields.COLUMN(columns.NumericColumn("q")),  # item id (0 for a case)
         case_no=fields.COLUMN(columns.NumericColumn("q")),
-        code_text=fields.COLUMN(columns.VarBytesColumn()),  # "column<TAB>code" lines: typo, fragment, field checks
+        code_text=fields.COLUMN(columns.VarBytesColumn()),  # "column<TAB>folded<TAB>code" lines: typo, fragment, field checks
         # What the visibility filter needs, applied at query time.
         vis=fields.ID(**terms),  # effective classification: the stricter of case and item
         deleted=fields.ID(**terms),  # "1" when the item or its case is deleted
