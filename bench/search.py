@@ -18,6 +18,7 @@ import argparse
 import os
 import resource
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,8 @@ def main() -> None:
             naive_searcher.close()
             index.close_searchers()
             get_engine().dispose()
+        shutil.rmtree(instance, ignore_errors=True)  # the database and the 200 MB index
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
