@@ -6,14 +6,14 @@ from pathlib import Path
 from flask import Flask
 
 from . import (admin, api, audit, auth, cases, cli, db, demo, errors, evidence, extensions, jobs, main,
-               inputs, requestctx, security_headers, templating, traces)
+               inputs, requestctx, search, security_headers, templating, traces)
 from .config import ConfigError, default_instance_path, load_config
 
 __all__ = ["create_app", "ConfigError"]
 
 #: Each domain registers its blueprints, commands, navigation entries and dashboard
 #: figures in its ``init_app``; this list is the one place that names them.
-DOMAINS = (main, auth, admin, audit, cases, evidence, traces, api)
+DOMAINS = (main, auth, admin, audit, cases, evidence, traces, search, api)
 
 HERE = Path(__file__).resolve().parent
 

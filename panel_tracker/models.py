@@ -9,3 +9,4 @@ def import_all() -> None:
     from .evidence import models as _evidence  # noqa: F401
     from .evidence import bulk_models as _bulk  # noqa: F401
     from .traces import models as _traces  # noqa: F401
+    from .search import models as _search  # noqa: F401

@@ -323,6 +323,14 @@ def _audit_seq(actor: Actor) -> int:
                                                             AuditRecord.object_id == case.id)).first()
 
 
+def _saved_search(actor: Actor) -> int:
+    """Saved searches are their owner's own."""
+    from panel_tracker.search.services import save_search
+
+    return _committed(save_search(get_session(), actor.world.panel, _owner(actor), "walk", "24017731", {},
+                                  notify=False)).id
+
+
 # Add a line here when a route takes a new URL parameter: the name in the rule, and a
 # function of the Actor returning the id (or value) of a panel-YEM object to put in the URL.
 # Make a fresh object on each call: a POST with an empty form may well delete the last one.
@@ -338,6 +346,7 @@ PARAMS: dict[str, Param] = {
     "link_id": panel_object(_marking_photo_link),
     "bulk_id": panel_object(_bulk_import),
     "upload_id": panel_object(_item_import_upload),
+    "saved_id": panel_object(_saved_search),
     "size": plain_value(lambda a: "thumb"),
     "letter_id": panel_object(lambda a: _letter(a).id),
     "addressee_id": panel_object(lambda a: _letter(a).addressee_id),

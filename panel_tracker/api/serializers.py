@@ -431,7 +431,7 @@ class ItemFilters(Page):
     has_photos: Optional[bool] = None
     classification: Optional[Classification] = None
     case: Optional[str] = Field(default=None, max_length=32)
-    q: Optional[str] = Field(default=None, max_length=200)  # the items page's search box, same query
+    q: Optional[str] = Field(default=None, max_length=200)  # marking search (search/query.py)
 
     @field_validator("country")
     @classmethod

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, jsonify, request, send_file, url_for
 from pydantic import ValidationError
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import select
 
 from .. import visibility
@@ -133,10 +133,10 @@ def list_cases():
     stmt = visible(Case)
     if filters.status:
         stmt = stmt.where(Case.status == filters.status)
-    if filters.q:
-        q = filters.q.strip().lower()
-        stmt = stmt.where(or_(*(func.lower(col).contains(q, autoescape=True)
-                                for col in (Case.ref, Case.title, Case.summary))))
+    if filters.q and filters.q.strip():  # marking search: the case's own fields or any of its items
+        from ..search.query import case_ids
+
+        stmt = stmt.where(Case.id.in_(case_ids(current_panel(), filters.q, clearance=clearance())))
     return jsonify(_page(stmt, (Case.ref, Case.id), filters, _cases_public))
 
 

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from .. import visibility
 from ..auth.access import clearance, panel_id
+from ..auth.models import Panel
 from ..classification import Classification
 from ..db import get_session
 from ..inputs import known
@@ -77,10 +78,12 @@ def filter_items(stmt, args: Mapping[str, str], who: visibility.Reader | None = 
         stmt = stmt.where(Item.case_id.in_(select(Case.id).where(Case.ref == args["case"].strip().upper(),
                                                                  Case.panel_id == Item.panel_id)
                                            .correlate_except(Case)))
-    if args.get("q"):
-        needle = f"%{args['q'].strip()}%"
-        stmt = stmt.where(sa.or_(Item.item_ref.ilike(needle), Item.type.ilike(needle), Item.model.ilike(needle),
-                                 Item.serial.ilike(needle), Item.lot.ilike(needle)))
+    if args.get("q") and args["q"].strip():  # marking search (search/query.py), within the reader's clearance
+        from ..search.query import item_ids
+
+        searcher = who or reader()
+        ids = item_ids(get_session().get(Panel, searcher.panel_id), args["q"], clearance=searcher.clearance)
+        stmt = stmt.where(Item.id.in_(sa.bindparam("search_ids", ids, expanding=True, literal_execute=True)))
     return stmt
 
 

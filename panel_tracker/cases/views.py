@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from .. import audit, countries, visibility
 from ..audit.models import AuditRecord
-from ..auth.access import current_panel, has_role, panel_id, requires, scoped
+from ..auth.access import clearance, current_panel, has_role, panel_id, requires, scoped
 from ..auth.models import Role
 from ..db import get_session
 from ..evidence.models import Photo
@@ -49,9 +49,10 @@ def index():
     stmt = queries.visible(Case)
     if request.args.get("status"):
         stmt = stmt.where(Case.status == known(CaseStatus, request.args["status"]))  # unknown: no match
-    if request.args.get("q"):
-        needle = f"%{request.args['q'].strip()}%"
-        stmt = stmt.where(Case.ref.ilike(needle) | Case.title.ilike(needle))
+    if request.args.get("q", "").strip():  # marking search: the case's own fields or any of its items
+        from ..search.query import case_ids
+
+        stmt = stmt.where(Case.id.in_(sorted(case_ids(current_panel(), request.args["q"], clearance=clearance()))))
     per_page, page = 50, page_number()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,

@@ -21,6 +21,7 @@ as a wildcard.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Cyrillic capitals that look like Latin capitals (folding upper-cases
 # first, so lower-case Cyrillic reaches this table as a capital).
@@ -73,6 +74,7 @@ class _FoldTable(dict[int, str | None]):
 _FOLD_TABLE = _FoldTable()
 
 
+@lru_cache(maxsize=65536)  # pure: the same readings and queries are folded again and again
 def fold(text: str) -> str:
     """The reading with meaningless differences removed.
 
@@ -93,3 +95,259 @@ def confusable_key(text: str) -> str:
     a key. Equal keys are candidates, not proof: rank equal folds first.
     """
     return fold(text).translate(_CONFUSABLES)
+
+
+def key_of_folded(folded: str) -> str:
+    """:func:`confusable_key` of a reading already folded."""
+    return folded.translate(_CONFUSABLES)
+
+
+# ---------------------------------------------------------------------------
+# Tokenisers: the terms a value is indexed under and a query is looked up by.
+# Index and query both call these functions, so they cannot drift apart.
+# No stop words anywhere: on marking fields every token is evidence.
+
+import re
+
+# A code (serial, lot, mark...) longer than this gets no fragment or typo terms:
+# long free-text marks are searched by their words instead.
+MAX_CODE = 20
+MIN_FRAGMENT = 4  # "a fragment from the middle of a serial (4+ characters)"
+FUZZY_ONE = 5  # one edit forgiven from 5 folded characters
+FUZZY_TWO = 10  # two edits from 10
+
+_WORD_SPLIT = re.compile(r"[\s,;:()\[\]{}<>\"'«»“”‘’|+=!]+")
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """:func:`fold`, character by character, with the index in ``text`` each folded
+    character came from (to highlight the matched part of the stored reading).
+    Equal to ``fold(text)`` except for rare combining sequences; callers check."""
+    out: list[str] = []
+    where: list[int] = []
+    for index, character in enumerate(text):
+        for folded in unicodedata.normalize("NFKC", character).casefold().upper().translate(_FOLD_TABLE):
+            out.append(folded)
+            where.append(index)
+    return "".join(out), where
+
+
+def words(text: str) -> list[str]:
+    """Folded words of free text (type, make, notes, captions): split on spaces and
+    punctuation, each word folded (so ``7.62x39mm`` is one word, ``762X39MM``)."""
+    return list(_words(text or ""))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(folded for folded in (fold(part) for part in _WORD_SPLIT.split(text)) if folded)
+
+
+MAX_FRAGMENT_TERM = 5  # longer fragments are found by their windows of this length
+
+
+def substrings(code: str, minimum: int = MIN_FRAGMENT, maximum: int = MAX_FRAGMENT_TERM) -> set[str]:
+    """The fragment terms of a code: every substring of 4 or 5 characters (shared by many
+    codes, so the index stays small); none for codes longer than :data:`MAX_CODE`. A
+    longer fragment is looked up by its :func:`windows` and then checked."""
+    n = len(code)
+    if n < minimum or n > MAX_CODE:
+        return set()
+    return {code[i:i + size] for size in range(minimum, maximum + 1) for i in range(n - size + 1)}
+
+
+def windows(code: str, size: int) -> list[str]:
+    """The substrings of ``code`` of exactly ``size`` characters, left to right."""
+    return [code[i:i + size] for i in range(len(code) - size + 1)]
+
+
+def fragment_terms(code: str) -> list[str]:
+    """What a fragment query is looked up by: itself (4–5 characters) or its windows of 5."""
+    return [code] if len(code) <= MAX_FRAGMENT_TERM else windows(code, MAX_FRAGMENT_TERM)
+
+
+def deletions(code: str, edits: int) -> set[str]:
+    """The deletion neighbourhood: ``code`` with up to ``edits`` characters removed."""
+    found = {code}
+    frontier = {code}
+    for _ in range(edits):
+        frontier = {s[:i] + s[i + 1:] for s in frontier for i in range(len(s))}
+        found |= frontier
+    return found
+
+
+STORED_DELETIONS_UP_TO = 9  # longer codes are typo candidates through their fragment windows
+
+
+def stored_deletions(code: str) -> set[str]:
+    """The typo candidate terms of a stored code of 4 to 9 characters: it and its
+    one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
+    two deletions) meets these is a candidate (symmetric deletion), found without
+    scanning the term list. Longer codes are reached through :func:`typo_windows`."""
+    n = len(code)
+    if n < FUZZY_ONE - 1 or n > STORED_DELETIONS_UP_TO:
+        return set()
+    return {"1:" + s for s in deletions(code, 1)}
+
+
+def allowed_edits(code: str) -> int:
+    """Typos forgiven for a query of this folded length: 0, 1 (5+), or 2 (10+)."""
+    return 2 if len(code) >= FUZZY_TWO else 1 if len(code) >= FUZZY_ONE else 0
+
+
+def query_deletions(code: str) -> set[str]:
+    """The terms a query's typo candidates among short codes are looked up by."""
+    edits = allowed_edits(code)
+    if not edits or len(code) - edits > STORED_DELETIONS_UP_TO:
+        return set()
+    return {"1:" + s for s in deletions(code, edits) if len(s) >= FUZZY_ONE - 1}
+
+
+def typo_windows(code: str) -> list[str]:
+    """Typo candidates among codes too long for deletion terms: the query's windows,
+    looked up among the fragment terms. One edit splits a query into two runs, two edits
+    into three; the longest run is as long as the window (pigeonhole), 5 characters where
+    that holds (far fewer codes share one), else 4 — two edits spread evenly over a code
+    of 10 or 11 characters can then be missed. Candidates are checked by
+    :func:`edit_distance`."""
+    n, edits = len(code), allowed_edits(code)
+    longest = STORED_DELETIONS_UP_TO + 1  # the shortest code without deletion terms
+    if not edits or n + edits < longest:
+        return []
+    unbroken = n - edits if n - edits >= longest - edits else n  # the intact characters, worst case
+    run = -(-unbroken // (edits + 1))
+    return windows(code, max(MIN_FRAGMENT, min(MAX_FRAGMENT_TERM, run)))
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Levenshtein distance, capped at ``limit + 1``: Myers' bit-parallel algorithm (one
+    pass over ``b`` with Python integers as bit vectors), several times faster than the
+    table for the thousands of typo candidates a common window can bring."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    if not a or not b:
+        return min(max(len(a), len(b)), limit + 1)
+    masks: dict[str, int] = {}
+    for i, ch in enumerate(a):
+        masks[ch] = masks.get(ch, 0) | (1 << i)
+    top = 1 << (len(a) - 1)
+    pv, mv, score = (1 << len(a)) - 1, 0, len(a)
+    for ch in b:
+        eq = masks.get(ch, 0)
+        xv = eq | mv
+        xh = (((eq & pv) + pv) ^ pv) | eq
+        ph = mv | ~(xh | pv)
+        mh = pv & xh
+        if ph & top:
+            score += 1
+        elif mh & top:
+            score -= 1
+        ph = (ph << 1) | 1
+        mh <<= 1
+        pv = mh | ~(xv | ph)
+        mv = ph & xv
+    return min(score, limit + 1)
+
+
+def unknown_segments(code: str) -> list[tuple[int, str]]:
+    """The readable runs of a reading with ``?`` (one unreadable character), with their
+    offsets: ``17?402?8`` gives ``[(0, "17"), (3, "402"), (7, "8")]``."""
+    return [(m.start(), m.group()) for m in re.finditer(r"[^?]+", code)]
+
+
+def unknown_pattern_term(code: str) -> str | None:
+    """The term a stored reading with ``?`` is found by: its length, and the offset and
+    text of its longest readable run (``8@3:402`` for ``17?402?8``). A query of the same
+    length holding that run at that offset is a candidate."""
+    if "?" not in code or len(code) > MAX_CODE:
+        return None
+    segments = unknown_segments(code)
+    if not segments:
+        return None
+    offset, text = max(segments, key=lambda s: len(s[1]))
+    return f"{len(code)}@{offset}:{text}"
+
+
+def unknown_query_terms(code: str) -> set[str]:
+    """Every (offset, run) a stored ``?`` reading of this query's length could hold."""
+    n = len(code)
+    if n > MAX_CODE or n < 2:
+        return set()
+    return {f"{n}@{i}:{code[i:j]}" for i in range(n) for j in range(i + 1, n + 1)}
+
+
+def unknown_matches(pattern: str, code: str) -> bool:
+    """Does a reading with ``?`` fit ``code`` (``?`` matching any one character)?"""
+    return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
+
+
+def wildcard_regex(folded_pattern: str) -> re.Pattern:
+    """A folded query with ``*`` (any run) and ``?`` (one character) as a regex."""
+    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in folded_pattern)
+    return re.compile("^" + "".join(parts) + "$", re.S)
+
+
+def literal_runs(folded_pattern: str) -> list[str]:
+    """The runs of a wildcard pattern between ``*`` and ``?``."""
+    return [run for run in re.split(r"[*?]+", folded_pattern) if run]
+
+
+# ---------------------------------------------------------------------------
+# Keys the pattern finder groups by.
+
+_LOT_SPLIT = re.compile(r"[\s\-‐‑‒–—―/\\.·_,:]+")
+_LOT_PREFIX = re.compile(r"^(LOT|ЛОТ|L)\s*[.:#№N°]*\s*", re.I)
+
+
+@lru_cache(maxsize=65536)
+def lot_key(lot: str) -> str:
+    """A lot as its separator-delimited groups, folded, with any ``LOT`` prefix removed:
+    ``LOT 17-85-71``, ``17/85/71`` and ``17 85 71`` give ``17-85-71``, and ``2-86-188``
+    never equals ``28-61-88`` (the groups differ though the digits are the same)."""
+    text = unicodedata.normalize("NFKC", lot or "").strip()
+    text = re.sub(r"^\s*(LOT|ЛОТ)\b\s*[.:#№]*\s*", "", text, flags=re.I)
+    groups = [fold(g) for g in _LOT_SPLIT.split(text)]
+    return "-".join(g for g in groups if g)
+
+
+def lot_groups_fit(query: str, lot: str) -> bool:
+    """Can a query typed in groups (``2-86-188``) be this lot, or part of it? Its groups
+    must line up with the lot's (inner groups equal, the outer ones may be cut), so
+    ``28-61-88`` never finds ``2-86-188`` although both fold to ``286188``."""
+    wanted, groups = lot_key(query).split("-"), lot_key(lot).split("-")
+    if len(wanted) < 2:
+        return True
+    for start in range(len(groups) - len(wanted) + 1):
+        window = groups[start:start + len(wanted)]
+        if (window[0].endswith(wanted[0]) and window[-1].startswith(wanted[-1])
+                and window[1:-1] == wanted[1:-1]):
+            return True
+    return False
+
+
+def lot_shaped(query: str) -> bool:
+    """A query typed in two or more groups of digits only (``28-61-88``): a lot, read
+    group by group (``HX-S5-11840`` is a serial: its separators don't matter)."""
+    groups = lot_key(query).split("-")
+    return len(groups) >= 2 and all(g.isdigit() for g in groups)
+
+
+_LAST_RUN = re.compile(r"([0-9O]*[0-9][0-9O]*)(?!.*[0-9])")
+
+
+def serial_run(serial: str) -> tuple[str, int, int] | None:
+    """(prefix, number, width) of a serial's last run of digits, with only O→0 repaired
+    in that run (``24O17747`` → ``("", 24017747, 8)``, ``НЖ 1190`` → ``("HЖ", 1190, 4)``),
+    or None when there is no digit or a character is unreadable."""
+    folded = fold(serial or "")
+    if not folded or "?" in folded:
+        return None
+    match = _LAST_RUN.search(folded)
+    if match is None:
+        return None
+    run = match.group(1)
+    if match.start(1) > 0 and folded[match.start(1) - 1].isalpha():
+        run = run.lstrip("O") or run  # Os right after letters belong to the prefix
+    start = match.end(1) - len(run)
+    digits = run.replace("O", "0")
+    return folded[:start], int(digits), len(digits)

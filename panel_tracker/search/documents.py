@@ -1,0 +1,284 @@
+"""From the database to index documents: :func:`item_document` is the single mapping
+from an item (with its case, markings and photos) to what the index holds, and
+:func:`item_visibility` the one rule of who may find it.
+
+The visibility rule will move to the shared ``visibility`` module; until then it lives
+here, in one function, and everything the index needs of it is stored in each document
+so it is applied at query time.
+"""
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from .. import visibility as visibility_rule
+from ..classification import Classification, coerce, most_restrictive
+from ..cases.models import Case, Item, Marking, MarkingKind
+from ..evidence.models import Photo
+from . import analysis
+from .schema import SCHEMA_VERSION
+
+# Item columns (names of the import format) searched as codes: every typed variant
+# of them meets (folded, confusable, fragment, "?", typo).
+CODE_COLUMNS = ("serial", "lot", "factory_code", "headstamp", "import_mark", "year_marked")
+# Item columns searched by their words, and as whole values (folded and confusable).
+TEXT_COLUMNS = ("type", "make_marked", "make_attributed", "model", "calibre", "country_marked",
+                "country_attributed")
+# Source details: governed by the item's source_classification as well.
+SOURCE_COLUMNS = ("notes", "recovered_place")
+# A marking recorded on the item page is searched as the import column of its kind.
+MARKING_COLUMN = {
+    MarkingKind.SERIAL: "serial", MarkingKind.LOT: "lot", MarkingKind.FACTORY_CODE: "factory_code",
+    MarkingKind.HEADSTAMP: "headstamp", MarkingKind.IMPORT_MARK: "import_mark", MarkingKind.YEAR: "year_marked",
+}
+# Codes also found by a fragment, "?" or a typo (other marks and free text by their words
+# and whole readings: substrings of long stencils would bloat the index for little gain).
+FRAGMENT_COLUMNS = frozenset(CODE_COLUMNS)
+# Which column ranks first when an item matches in several.
+FIELD_BONUS = {"serial": 5, "lot": 4, "headstamp": 4, "import_mark": 4, "factory_code": 3, "other_marks": 3,
+               "year_marked": 2, "item_ref": 2, "case_ref": 1}
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What a reader needs to find an item: its effective classification (the stricter of
+    its case's and its own), whether it or its case is deleted, and the classification of
+    its source details (notes, recovery place, coordinates)."""
+
+    level: Classification
+    deleted: bool
+    source_level: Classification
+
+    def caption_level(self, photo: Photo) -> Classification:
+        """A photo's caption is as visible as the photo and its item."""
+        return most_restrictive(self.level, photo.classification)
+
+
+def item_visibility(item: Item, case: Case) -> Visibility:
+    """What the index stores of the visibility module's rule for an item (panel_tracker.
+    visibility: an item is seen inside its case, a marking with its item): its effective
+    level (the stricter of case and item), whether it or its case is gone (deleted), and the
+    level of its withheld source details. Photo captions add the photo's own level."""
+    level = most_restrictive(case.classification, item.classification)
+    gone = any(getattr(obj, column, None) is not None
+               for obj in (item, case) for column in visibility_rule.GONE_COLUMNS)
+    source = visibility_rule.field_levels(item).get("notes", level)
+    return Visibility(level=level, deleted=gone, source_level=most_restrictive(level, source))
+
+
+def exact_form(text: str) -> str:
+    """The reading as typed, with only surrounding and repeated spaces removed."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def other_marks(text: str) -> list[str]:
+    """``other_marks`` holds several markings separated by ``; ``: each is searched alone."""
+    return [part.strip() for part in (text or "").split(";") if part.strip()]
+
+
+@dataclass
+class Related:
+    markings: dict[int, list[Marking]]
+    photos: dict[int, list[Photo]]
+
+
+def item_values(item: Item, case: Case, markings: list[Marking], photos: list[Photo],
+                visibility: Visibility) -> tuple[list[list], list[list]]:
+    """The item's searchable readings as ``[column, text, level or None, is_code]`` (level
+    None: as visible as the item; a marking adds its id) and its photos as ``[photo_id, level]``."""
+    values: list[list] = []
+    for name in CODE_COLUMNS:
+        if getattr(item, name):
+            values.append([name, getattr(item, name), None, True])
+    for mark in other_marks(item.other_marks):
+        values.append(["other_marks", mark, None, True])
+    for marking in markings:  # the fifth element: the marking, for a link to it on the item page
+        values.append([MARKING_COLUMN.get(marking.kind, "other_marks"), marking.text, None, True, marking.id])
+    values.append(["item_ref", item.item_ref, None, False])
+    values.append(["case_ref", case.ref, None, False])
+    for name in TEXT_COLUMNS:
+        value = getattr(item, name)
+        if value:
+            values.append(["calibre" if name == "calibre" else name, value, None, False])
+    if item.calibre_marked and item.calibre_marked != item.calibre:
+        values.append(["calibre", item.calibre_marked, None, False])
+    for name in SOURCE_COLUMNS:
+        if getattr(item, name):
+            values.append([name, getattr(item, name), visibility.source_level.value, False])
+    photo_rows = []
+    for photo in photos:
+        level = visibility.caption_level(photo).value
+        photo_rows.append([photo.id, level])
+        if photo.caption:
+            values.append(["caption", photo.caption, level, False])
+    # the same reading recorded twice (item column and marking) is searched once
+    seen, unique = set(), []
+    for value in values:
+        key = (value[0], value[1], value[2])
+        if key not in seen:
+            seen.add(key)
+            unique.append(value)
+    return unique, photo_rows
+
+
+def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
+    """The index terms of one reading, field by field (see schema.get_schema)."""
+    folded = analysis.fold(text)
+    key = analysis.key_of_folded(folded)
+    terms: dict[str, set[str]] = defaultdict(set)
+    words = analysis.words(text)
+    # whole readings of codes, and of free text of several words (one word: its word term)
+    if folded and len(folded) <= 60 and (is_code or len(words) > 1):
+        terms["codes"].add(f"f:{folded}")
+        if key != folded:
+            terms["codes"].add(f"k:{key}")
+    if is_code and column in FRAGMENT_COLUMNS:
+        if "?" in folded:
+            pattern = analysis.unknown_pattern_term(key)
+            if pattern:
+                terms["unk"].add(pattern)
+        else:
+            fold_subs = analysis.substrings(folded)
+            terms["frag"].update("f:" + s for s in fold_subs)
+            terms["frag"].update("k:" + s for s in analysis.substrings(key) - fold_subs)
+            terms["dels"].update(analysis.stored_deletions(key))
+    if not is_code or len(words) > 1:  # a one-word code is found by its whole reading
+        terms["words"].update(words)
+    return terms
+
+
+def _recovered(item: Item) -> int | None:
+    date = item.recovered_date
+    return date.year * 10000 + date.month * 100 + date.day if date else None
+
+
+def item_document(item: Item, case: Case, markings: list[Marking], photos: list[Photo]) -> dict:
+    """The index document of an item: the single mapping from the database to the index."""
+    visibility = item_visibility(item, case)
+    values, photo_rows = item_values(item, case, markings, photos, visibility)
+    fields: dict[str, set[str]] = defaultdict(set)
+    for column, text, level, is_code, *_marking in values:
+        for name, found in value_terms(column, text, is_code).items():
+            if level is not None:  # stricter than the item: words only, in the field of its level
+                if name == "words":
+                    fields[f"words_{level}"].update(found)
+                continue
+            fields[name].update(found)
+    data = {
+        "item_id": item.id, "case_id": case.id, "item_ref": item.item_ref, "case_ref": case.ref,
+        "values": values, "photos": photo_rows,
+        "created": item.created_at.isoformat() if item.created_at else "",
+    }
+    doc = {
+        "id": f"item:{item.id}", "doctype": "item", "item_ref": item.item_ref.encode("utf-8"),
+        "item_no": item.id, "case_no": case.id,
+        "case": analysis.fold(case.ref),
+        "vis": visibility.level.value, "deleted": "1" if visibility.deleted else "0",
+        "category": coerce_value(item.category),
+        "country": sorted({c for c in (item.country_marked, item.country_attributed) if c}),
+        "legibility": coerce_value(item.serial_legibility) or "none",
+        "photo": sorted({str(p[0]) for p in photo_rows}),
+        **{name: sorted(found) for name, found in fields.items()},
+    }
+    doc["code_text"] = "\n".join(sorted({f"{column}\t{analysis.fold(text)}\t{text}"
+                                          for column, text, level, *_ in values
+                                          if column in FRAGMENT_COLUMNS and level is None
+                                          and "\n" not in text})).encode("utf-8")
+    recovered = _recovered(item)
+    if recovered:
+        doc["recovered"] = recovered
+    data["sig"] = signature(doc, data)
+    doc["data"] = data
+    return doc
+
+
+def case_document(case: Case) -> dict:
+    """A case's own document (reference, title, summary), for the cases list's filter."""
+    values = [["case_ref", case.ref, None, False]]
+    for name in ("title", "summary"):
+        if getattr(case, name):
+            values.append([name, getattr(case, name), None, False])
+    fields: dict[str, set[str]] = defaultdict(set)
+    for column, text, _level, is_code in values:
+        for name, found in value_terms(column, text, is_code).items():
+            fields[name].update(found)
+    data = {"case_id": case.id, "case_ref": case.ref, "values": values}
+    doc = {"id": f"case:{case.id}", "doctype": "case", "item_ref": b"", "code_text": b"",
+           "item_no": 0, "case_no": case.id,
+           "vis": coerce(case.classification).value, "deleted": "1" if case.deleted_at else "0",
+           **{name: sorted(found) for name, found in fields.items()}}
+    data["sig"] = signature(doc, data)
+    doc["data"] = data
+    return doc
+
+
+def coerce_value(value) -> str:
+    return getattr(value, "value", value) or ""
+
+
+_SIGNED_FIELDS = ("id", "vis", "deleted", "category", "country", "legibility", "recovered", "case")
+
+
+def signature(doc: dict, data: dict) -> str:
+    """A digest of what a document is made of (its readings and the fields its terms and
+    filters come from; the terms follow from them): ``search verify`` compares it with
+    one built afresh from the database to find stale documents."""
+    body = repr(([doc.get(k) for k in _SIGNED_FIELDS], SCHEMA_VERSION,
+                 sorted((k, v) for k, v in data.items() if k != "sig")))
+    return hashlib.sha1(body.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------ loading from the database
+
+
+def related(db: Session, item_ids: list[int]) -> Related:
+    markings: dict[int, list[Marking]] = defaultdict(list)
+    photos: dict[int, list[Photo]] = defaultdict(list)
+    for chunk in _chunks(item_ids, 5000):
+        for marking in db.exec(select(Marking).where(Marking.item_id.in_(chunk), Marking.deleted_at.is_(None))
+                               .order_by(Marking.id)):
+            markings[marking.item_id].append(marking)
+        for photo in db.exec(select(Photo).where(Photo.item_id.in_(chunk), Photo.deleted_at.is_(None),
+                                                 Photo.purged_at.is_(None)).order_by(Photo.id)):
+            photos[photo.item_id].append(photo)
+    return Related(markings, photos)
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def documents_for_items(db: Session, items: list[Item], cases: dict[int, Case]):
+    """Documents of these items (their cases given by id), loading markings and photos in bulk."""
+    rel = related(db, [item.id for item in items])
+    for item in items:
+        yield item_document(item, cases[item.case_id], rel.markings.get(item.id, []), rel.photos.get(item.id, []))
+
+
+def panel_documents(db: Session, panel_id: int, batch: int = 5000):
+    """Every document of a panel (items and cases), in batches; yields (document, count so far)."""
+    cases = {case.id: case for case in db.exec(select(Case).where(Case.panel_id == panel_id))}
+    for case in cases.values():
+        yield case_document(case)
+    last_id = 0
+    while True:
+        items = list(db.exec(select(Item).where(Item.panel_id == panel_id, Item.id > last_id)
+                             .order_by(Item.id).limit(batch)))
+        if not items:
+            return
+        last_id = items[-1].id
+        yield from documents_for_items(db, items, cases)
+        db.expunge_all()  # bounded memory; the cases stay readable detached
+
+
+def count_panel_documents(db: Session, panel_id: int) -> int:
+    import sqlalchemy as sa
+
+    items = db.exec(select(sa.func.count()).select_from(Item).where(Item.panel_id == panel_id)).one()
+    cases = db.exec(select(sa.func.count()).select_from(Case).where(Case.panel_id == panel_id)).one()
+    return items + cases

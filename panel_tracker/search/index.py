@@ -1,0 +1,466 @@
+"""One Whoosh index per panel under ``instance/search/<PANEL_CODE>/``: opening it (a missing,
+corrupt or outdated index is rebuilt from the database, with a log line), the one writer
+at a time, rebuild and verify. Shaped after paperless-ngx's ``documents/index.py``.
+
+The index is derived data: it is written after the database commit (see sync.py) and can
+always be rebuilt (``panel-tracker search rebuild``).
+
+Several web workers: every writer takes the panel's lock file (``<CODE>.lock``, flock),
+so one writes at a time. A change that cannot get the lock quickly is appended to the
+panel's queue file (``<CODE>.pending``); whoever holds the lock applies the queue before
+releasing it, so nothing is lost while, say, a rebuild runs.
+"""
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import json
+import logging
+import shutil
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlmodel import Session
+from whoosh import index as whoosh_index
+from whoosh.writing import CLEAR
+
+from ..auth.models import Panel
+from . import documents
+from .schema import SCHEMA_VERSION, get_schema
+
+log = logging.getLogger("panel_tracker.search")
+
+LOCK_WAIT_SECONDS = 5.0  # a save waits this long for another writer, then queues its change
+MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the background above this
+
+
+_local = threading.local()
+
+
+def _patch_whoosh_length_readers() -> None:
+    """Whoosh 2.7 looks for a field-length column file on disk (a stat call) for every
+    posting of a field that has none (our unscored term fields): 40% of a rebuild's time.
+    Remember the absence instead. Same results, no stat per posting."""
+    from whoosh.codec import whoosh3
+
+    def _cached_reader(self, fieldname, column):
+        if fieldname not in self._readers:
+            self._readers[fieldname] = self.column_reader(fieldname, column) if self.has_column(fieldname) else None
+        return self._readers[fieldname]
+
+    whoosh3.W3PerDocReader._cached_reader = _cached_reader
+
+
+_patch_whoosh_length_readers()
+
+
+class IndexBusy(Exception):
+    """Another writer holds the panel's index for longer than we may wait."""
+
+
+def search_root(app=None) -> Path:
+    app = app or current_app
+    return Path(app.config.get("SEARCH_INDEX_PATH") or Path(app.instance_path) / "search")
+
+
+def index_dir(panel_code: str, app=None) -> Path:
+    return search_root(app) / panel_code
+
+
+# ------------------------------------------------------------------ locking and the queue
+
+
+@contextmanager
+def panel_lock(panel_code: str, timeout: float | None = None, app=None):
+    """The panel's writer lock (flock on a file beside the index; held by one process and
+    one thread at a time). ``timeout`` None waits for ever; else IndexBusy."""
+    root = search_root(app)
+    root.mkdir(parents=True, exist_ok=True)
+    held = _local.__dict__.setdefault("locks", set())
+    name = str(root / f"{panel_code}.lock")
+    if name in held:  # this thread holds it already (a rebuild started by a writer)
+        yield
+        return
+    with open(name, "a+") as handle:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline is not None else 0))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexBusy(panel_code) from None
+                time.sleep(0.02)
+        held.add(name)
+        try:
+            yield
+        finally:
+            held.discard(name)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def enqueue(panel_code: str, changes: list[dict], app=None) -> None:
+    root = search_root(app)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{panel_code}.pending", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write("".join(json.dumps(c) + "\n" for c in changes))
+        handle.flush()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def drain(panel_code: str, app=None) -> list[dict]:
+    path = search_root(app) / f"{panel_code}.pending"
+    if not path.exists():
+        return []
+    with open(path, "r+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        lines = handle.read().splitlines()
+        handle.seek(0)
+        handle.truncate()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+# ------------------------------------------------------------------ opening
+
+
+def _version_file(directory: Path) -> Path:
+    return directory / "panel_tracker_schema"
+
+
+def index_state(panel_code: str, app=None) -> str:
+    """``ok``, ``missing``, ``outdated`` or ``corrupt``."""
+    directory = index_dir(panel_code, app)
+    if not directory.exists() or not any(directory.glob("_MAIN_*.toc")):
+        return "missing"
+    version = _version_file(directory)
+    if not version.exists() or version.read_text().strip() != str(SCHEMA_VERSION):
+        return "outdated"
+    with _quietly():
+        try:
+            ix = whoosh_index.open_dir(str(directory))
+            with ix.searcher() as searcher:
+                searcher.doc_count()
+            ix.close()
+        except Exception:  # noqa: BLE001 - any failure to read it means: rebuild
+            _collect_quietly()
+            return "corrupt"
+    return "ok"
+
+
+@contextmanager
+def _quietly():
+    """Whoosh leaves a file open when it fails to read a corrupt index: such a failure is
+    handled inside this block, where the file is collected without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            yield
+        except BaseException:
+            gc.collect()
+            raise
+
+
+def _collect_quietly() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+def open_index(panel: Panel, app=None):
+    """The panel's index, rebuilt from the database first when missing, corrupt or of an
+    older schema (each with a log line saying so)."""
+    app = app or current_app._get_current_object()
+    directory = index_dir(panel.code, app)
+    problem = None
+    with _quietly():
+        try:
+            if any(directory.glob("_MAIN_*.toc")) and _version_file(directory).exists() \
+                    and _version_file(directory).read_text().strip() == str(SCHEMA_VERSION):
+                return whoosh_index.open_dir(str(directory))
+        except Exception as exc:  # noqa: BLE001
+            problem = str(exc)
+            del exc  # frees the files Whoosh left open, here, where their warnings are silenced
+            _collect_quietly()
+    if problem is not None:
+        log.error("search index of panel %s is corrupt (%s): rebuilding it from the database", panel.code, problem)
+        rebuild(panel, app=app)
+        return whoosh_index.open_dir(str(directory))
+    state = index_state(panel.code, app)
+    log.warning("search index of panel %s is %s: rebuilding it from the database", panel.code, state)
+    rebuild(panel, app=app)
+    return whoosh_index.open_dir(str(directory))
+
+
+def _create_empty(directory: Path):
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    ix = whoosh_index.create_in(str(directory), get_schema())
+    _version_file(directory).write_text(str(SCHEMA_VERSION))
+    return ix
+
+
+def _engine(app):
+    from ..db import get_engine
+
+    return get_engine(app)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def rebuild(panel: Panel, *, app=None, progress=None) -> int:
+    """Write the panel's index afresh from the database; returns the documents written.
+    ``progress(done, total)`` is called as it goes. Queued changes are applied after."""
+    app = app or current_app._get_current_object()
+    directory = index_dir(panel.code, app)
+    with panel_lock(panel.code, app=app):
+        pending = drain(panel.code, app)  # the rebuild reads the database after them
+        ix = whoosh_index.open_dir(str(directory)) if index_state(panel.code, app) == "ok" else None
+        if ix is None:
+            ix = _create_empty(directory)
+        with Session(_engine(app)) as db:
+            total = documents.count_panel_documents(db, panel.id)
+            procs = int(app.config.get("SEARCH_REBUILD_PROCS") or min(os.cpu_count() or 1, 4))
+            writer = ix.writer(limitmb=256, procs=procs, multisegment=procs > 1) if total > 5000 \
+                else ix.writer(limitmb=256)
+            done = 0
+            try:
+                for doc in documents.panel_documents(db, panel.id):
+                    writer.add_document(**doc)
+                    done += 1
+                    if progress and done % 1000 == 0:
+                        progress(done, total)
+                writer.commit(mergetype=CLEAR)
+            except BaseException:
+                writer.cancel()
+                raise
+        if progress:
+            progress(done, total)
+        _version_file(directory).write_text(str(SCHEMA_VERSION))
+        ix.close()
+        _forget(panel.code)
+        if pending:
+            log.info("search index of panel %s rebuilt; %d queued changes were already in the database",
+                     panel.code, len(pending))
+    return done
+
+
+def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, app=None) -> None:
+    """Add or replace ``docs`` and remove ``removed_ids`` in one small commit (no merge:
+    a save must stay fast; segments are merged in the background when they pile up).
+    The caller holds the panel lock."""
+    app = app or current_app._get_current_object()
+    cached = searcher_for(panel, app)  # current: we hold the lock, nobody wrote since
+    ix = cached.ix
+    writer = ix.writer()
+    reader = cached.searcher.reader()
+    # Whoosh's update_document opens a reader of every segment to find the old document;
+    # ours is open already and, of the same generation, numbers documents the same way.
+    same = reader.generation() == writer.generation - 1
+
+    def delete(doc_id: str) -> None:
+        if not same:
+            writer.delete_by_term("id", doc_id)
+        elif ("id", doc_id) in reader:
+            for docnum in reader.postings("id", doc_id).all_ids():
+                writer.delete_document(docnum)
+
+    try:
+        for doc in docs:
+            delete(doc["id"])
+            writer.add_document(**doc)
+        for doc_id in removed_ids:
+            delete(doc_id)
+        writer.commit(merge=False)
+    except BaseException:
+        writer.cancel()
+        raise
+    segments = len(ix._segments())
+    if segments > MERGE_ABOVE_SEGMENTS:
+        _merge_in_background(panel.code, app)
+
+
+def _merge_in_background(panel_code: str, app) -> None:
+    directory = index_dir(panel_code, app)
+
+    def merge():
+        try:
+            with panel_lock(panel_code, timeout=60, app=app):
+                ix = whoosh_index.open_dir(str(directory))
+                ix.writer().commit(merge=True)
+                ix.close()
+        except Exception as exc:  # noqa: BLE001 - derived data: the next merge will do
+            log.warning("search index of panel %s: background merge failed: %s", panel_code, exc)
+
+    threading.Thread(target=merge, name=f"search-merge-{panel_code}", daemon=True).start()
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass
+class _Cached:
+    ix: object
+    searcher: object
+    masks: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+
+    def terms(self, fieldname: str) -> set[str]:
+        """Every term of a small field (the "?" readings), kept with the searcher."""
+        key = ("terms", fieldname)
+        if key not in self.columns:
+            self.columns[key] = {t.decode("utf-8") if isinstance(t, bytes) else t
+                                 for t in self.searcher.reader().lexicon(fieldname)}
+        return self.columns[key]
+
+    def column(self, name: str):
+        """A column reader of this searcher (opening one costs a file per segment: kept)."""
+        if name not in self.columns:
+            try:
+                self.columns[name] = self.searcher.reader().column_reader(name)
+            except NotImplementedError:  # an index without a segment yet (a new panel): no documents
+                self.columns[name] = []
+        return self.columns[name]
+
+
+def _forget(panel_code: str) -> None:
+    cache = getattr(_local, "searchers", {})
+    for key in [k for k in cache if k[1] == panel_code]:
+        cached = cache.pop(key)
+        cached.searcher.close()
+
+
+def searcher_for(panel: Panel, app=None) -> _Cached:
+    """An up-to-date searcher of the panel's index (kept per thread, reopened when the
+    index changed). ``masks`` caches per searcher the documents each clearance may not see."""
+    app = app or current_app._get_current_object()
+    cache = _local.__dict__.setdefault("searchers", {})
+    key = (str(search_root(app)), panel.code)
+    cached = cache.get(key)
+    if cached is not None:
+        try:
+            if cached.searcher.up_to_date():
+                return cached
+            fresh = _reopen(cached)
+        except Exception:  # noqa: BLE001 - rebuilt or removed under us: open it afresh
+            fresh = None
+        if fresh is not None:
+            cache[key] = fresh
+            return fresh
+        cache.pop(key, None)
+        cached.searcher.close()
+    ix = open_index(panel, app)
+    cached = _Cached(ix, ix.searcher())
+    cache[key] = cached
+    return cached
+
+
+def _reopen(cached: _Cached) -> _Cached:
+    """A searcher of the index's latest generation that keeps the readers of segments that
+    did not change (a save adds one small segment: reopening them all would cost more
+    than the search). Not Whoosh's refresh(): it also reuses the reader of a segment whose
+    deletions changed, and would still show a document replaced since."""
+    from whoosh.reading import MultiReader, SegmentReader
+    from whoosh.searching import Searcher
+
+    ix = cached.ix
+    toc = ix._read_toc()
+    old = {r.segment().segment_id(): r for r, _ in cached.searcher.reader().leaf_readers()
+           if r.segment() is not None}
+    readers = []
+    for segment in toc.segments:
+        reader = old.pop(segment.segment_id(), None)
+        if reader is None:
+            reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+        elif reader.segment().deleted_count() != segment.deleted_count():
+            reader = _with_deletions(reader, segment)
+        readers.append(reader)
+    for reader in old.values():
+        reader.close()
+    if len(readers) == 1:
+        reader = readers[0]
+    else:
+        reader = MultiReader(readers, generation=toc.generation)
+    return _Cached(ix, Searcher(reader, fromindex=ix))
+
+
+def _with_deletions(reader, segment):
+    """The reader of a segment whose only change is more deleted documents (a save
+    replaced one of them): the same open files, the new list of deletions. Reopening a
+    segment of 100,000 documents after every save would cost more than the save."""
+    import copy
+
+    clone = copy.copy(reader)
+    clone.__dict__.pop("deleted_docs_set", None)  # a cached property: recomputed from the segment
+    clone._segment = segment
+    clone._perdoc = copy.copy(reader._perdoc)
+    clone._perdoc._segment = segment
+    return clone
+
+
+def close_searchers() -> None:
+    for cached in getattr(_local, "searchers", {}).values():
+        cached.searcher.close()
+    _local.searchers = {}
+
+
+# ------------------------------------------------------------------ verify
+
+
+@dataclass
+class VerifyReport:
+    missing: list[str]
+    stale: list[str]
+    extra: list[str]
+    checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.stale or self.extra)
+
+
+def verify(panel: Panel, *, app=None) -> VerifyReport:
+    """Compare every document the database gives with the index: missing, stale (its
+    content changed since it was indexed) or extra (gone from the database)."""
+    app = app or current_app._get_current_object()
+    if index_state(panel.code, app) != "ok":
+        with Session(_engine(app)) as db:
+            refs = [d["data"].get("item_ref") or d["data"]["case_ref"] for d in documents.panel_documents(db, panel.id)]
+        return VerifyReport(missing=refs, stale=[], extra=[], checked=len(refs))
+    ix = whoosh_index.open_dir(str(index_dir(panel.code, app)))
+    with ix.searcher() as searcher:
+        indexed = {fields["id"]: fields["data"]["sig"] for fields in searcher.all_stored_fields()}
+    ix.close()
+    missing, stale, seen = [], [], set()
+    with Session(_engine(app)) as db:
+        for doc in documents.panel_documents(db, panel.id):
+            label = doc["data"].get("item_ref") or doc["data"]["case_ref"]
+            seen.add(doc["id"])
+            if doc["id"] not in indexed:
+                missing.append(label)
+            elif indexed[doc["id"]] != doc["data"]["sig"]:
+                stale.append(label)
+    extra = sorted(set(indexed) - seen)
+    return VerifyReport(missing=missing, stale=stale, extra=extra, checked=len(seen))
+
+
+def index_size(panel_code: str, app=None) -> int:
+    directory = index_dir(panel_code, app)
+    return sum(f.stat().st_size for f in directory.iterdir() if f.is_file()) if directory.exists() else 0
+
+
+def remove_index(panel_code: str, app=None) -> None:
+    directory = index_dir(panel_code, app)
+    if directory.exists():
+        shutil.rmtree(directory)
+    _forget(panel_code)
+

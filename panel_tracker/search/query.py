@@ -1,0 +1,583 @@
+"""Searching a panel's index: parse the query, find candidates by term look-ups (no term
+scan, no scoring by term statistics), rank them by tier, and say for each hit which
+reading matched and where.
+
+Tiers, best first: the exact reading (100), folded (90: case, spaces, dashes, script of
+look-alike letters and digits), confusable (80: O/0, I/1/7, S/5...), every word of free
+text (70), fragment, wildcard or ``?`` (60; 55 when only confusables make it match),
+typo (40 less the edits, counted on the folded readings: a confusable and a typo
+together are not forgiven). Within a tier the column decides (serial first), then the
+item reference.
+
+Classification: each document carries its effective classification and whether it is
+deleted; the documents a reader may not see are masked before anything is counted,
+and readings of stricter source details and captions are looked up only in the fields
+of the levels the reader may see.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from whoosh import query as wq
+
+from ..classification import Classification, visible_levels
+from . import analysis, index
+from .documents import FIELD_BONUS, FRAGMENT_COLUMNS, exact_form
+from .schema import LEVELS
+
+TIER_EXACT, TIER_FOLDED, TIER_CONFUSABLE, TIER_WORDS = 100, 90, 80, 70
+TIER_FRAGMENT, TIER_CONFUSABLE_FRAGMENT, TIER_FUZZY = 60, 55, 40
+TIER_FILTER_ONLY = 1
+
+# field syntax: name in a query → column of the import format
+VALUE_FIELDS = {
+    "serial": "serial", "lot": "lot", "factory": "factory_code", "factory_code": "factory_code",
+    "headstamp": "headstamp", "import": "import_mark", "import_mark": "import_mark",
+    "year": "year_marked", "year_marked": "year_marked", "mark": "other_marks", "other_marks": "other_marks",
+    "make": "make_marked", "make_marked": "make_marked", "make_attributed": "make_attributed",
+    "model": "model", "calibre": "calibre", "caliber": "calibre", "type": "type",
+    "notes": "notes", "place": "recovered_place", "recovered_place": "recovered_place",
+    "caption": "caption", "item": "item_ref", "item_ref": "item_ref",
+}
+FILTER_FIELDS = {"country", "category", "legibility", "case", "case_ref"}
+_TOKEN = re.compile(r'\s*(?:(?P<neg>-)?(?P<name>[A-Za-z_]+):(?P<value>"[^"]*"|\S+)|"(?P<quoted>[^"]*)"|(?P<word>\S+))')
+
+
+@dataclass
+class Filters:
+    case: str = ""
+    category: str = ""
+    country: str = ""
+    recovered_from: date | None = None
+    recovered_to: date | None = None
+    legibility: str = ""
+
+    def any(self) -> bool:
+        return any((self.case, self.category, self.country, self.recovered_from, self.recovered_to,
+                    self.legibility))
+
+
+@dataclass
+class Hit:
+    item_id: int
+    item_ref: str
+    case_id: int
+    case_ref: str
+    field: str
+    matched: str
+    score: float
+    highlight: tuple[str, str, str] = ("", "", "")
+    photo_id: int | None = None
+    marking_id: int | None = None  # the hit is a marking recorded on the item page
+
+    def public(self) -> dict:
+        """The hit as the CLI and the API give it (a contract)."""
+        return {"item_ref": self.item_ref, "case_ref": self.case_ref, "field": self.field,
+                "matched": self.matched, "score": self.score}
+
+
+@dataclass
+class Result:
+    hits: list[Hit]
+    total: int
+    query: str = ""
+    errors: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ parsing
+
+
+@dataclass
+class Node:
+    """One search term: free text (``column`` None), a column's value, or a filter."""
+
+    text: str
+    column: str | None = None
+    filter: str | None = None
+    negated: bool = False
+
+
+def parse(text: str) -> list[list[Node]]:
+    """A query as alternatives (OR) of conjunctions (AND, the default) of nodes. Runs of
+    plain words stay one node, so ``HX S5 11840`` is one reading. ``NOT`` negates the next
+    term, ``-`` only a field (``-case:YEM-2024-021``)."""
+    alternatives: list[list[Node]] = [[]]
+    negate_next = False
+    for match in _TOKEN.finditer(text or ""):
+        if match.group("name") is not None and (match.group("name").lower() in VALUE_FIELDS
+                                                or match.group("name").lower() in FILTER_FIELDS):
+            name = match.group("name").lower()
+            value = match.group("value").strip('"')
+            node = Node(value, column=VALUE_FIELDS.get(name), filter=name if name in FILTER_FIELDS else None,
+                        negated=negate_next or bool(match.group("neg")))
+            alternatives[-1].append(node)
+            negate_next = False
+            continue
+        word = match.group("quoted") if match.group("quoted") is not None else match.group(0).strip()
+        if match.group("quoted") is None and word in ("AND", "&&"):
+            continue
+        if match.group("quoted") is None and word in ("OR", "||"):
+            alternatives.append([])
+            continue
+        if match.group("quoted") is None and word == "NOT":
+            negate_next = True
+            continue
+        negated = negate_next  # a leading "-" on a word is part of a reading ("HX -S5-11840")
+        current = alternatives[-1]
+        if not negated and current and current[-1].column is None and current[-1].filter is None \
+                and not current[-1].negated and match.group("quoted") is None:
+            current[-1].text += " " + word
+        else:
+            current.append(Node(word, negated=negated))
+        negate_next = False
+    return [conj for conj in alternatives if conj]
+
+
+# ------------------------------------------------------------------ the searcher of one request
+
+
+class _Run:
+    """Term look-ups against one searcher, for one reader's clearance."""
+
+    def __init__(self, cached, clearance: Classification):
+        self.cached = cached
+        self.searcher = cached.searcher
+        self.reader = cached.searcher.reader()
+        self.clearance = clearance
+        self.levels = visible_levels(clearance)
+        self.word_fields = ["words"] + [f"words_{level}" for level in LEVELS if level in self.levels]
+        key = clearance.value
+        if key not in cached.masks:
+            hidden = self.docs("deleted", "1") | self.docs("doctype", "case")
+            for level in LEVELS:
+                if level not in self.levels:
+                    hidden |= self.docs("vis", level)
+            cached.masks[key] = hidden
+        self.hidden = cached.masks[key]
+        self._stored: dict[int, dict] = {}
+
+    def _code_lines(self, docnum: int) -> list[list[str]]:
+        text = self.cached.column("code_text")[docnum]
+        return [line.split("\t", 2) for line in text.decode("utf-8").split("\n")] if text else []
+
+    def code_values(self, docnum: int) -> list[tuple[str, str]]:
+        """(column, reading) of a document's codes (serial, lot…; item-level, so as visible
+        as the document), from a column: far cheaper than its stored fields."""
+        return [(column, raw) for column, _folded, raw in self._code_lines(docnum)]
+
+    def codes(self, docnum: int) -> list[str]:
+        """The folded codes of a document (folded when indexed)."""
+        return [folded for _column, folded, _raw in self._code_lines(docnum)]
+
+    def docs(self, fieldname: str, term: str) -> set[int]:
+        if (fieldname, term) not in self.reader:
+            return set()
+        return set(self.reader.postings(fieldname, term).all_ids())
+
+    def any_docs(self, fieldname: str, terms) -> set[int]:
+        found: set[int] = set()
+        for term in terms:
+            found |= self.docs(fieldname, term)
+        return found
+
+    def stored(self, docnum: int) -> dict:
+        if docnum not in self._stored:
+            self._stored[docnum] = self.reader.stored_fields(docnum)["data"]
+        return self._stored[docnum]
+
+    def values(self, docnum: int, column: str | None = None):
+        """The readings of a document the reader may see (optionally of one column)."""
+        for col, text, level, is_code, *_marking in self.stored(docnum)["values"]:
+            if level is not None and level not in self.levels:
+                continue
+            if column is not None and col != column:
+                continue
+            yield col, text, is_code
+
+    def marking_of(self, docnum: int, column: str, text: str) -> int | None:
+        """The id of the marking (recorded on the item page) this reading comes from."""
+        for col, value, _level, _code, *marking in self.stored(docnum)["values"]:
+            if marking and col == column and value == text:
+                return marking[0]
+        return None
+
+
+def _best(scores: dict[int, float], docs, score: float) -> None:
+    for docnum in docs:
+        if scores.get(docnum, 0) < score:
+            scores[docnum] = score
+
+
+# ------------------------------------------------------------------ matching one node
+
+
+def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
+    folded = analysis.fold(text)
+    scores: dict[int, float] = {}
+    if not folded:
+        return scores
+    if "*" in folded or "?" in folded:
+        return _match_pattern(run, folded, column)
+    key = analysis.key_of_folded(folded)
+    # equal readings: the exact one is told from the folded one on the stored reading
+    _best(scores, run.docs("codes", f"f:{key}") | run.docs("codes", f"k:{key}"), TIER_CONFUSABLE)
+    _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
+    _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
+    if len(folded) >= analysis.MIN_FRAGMENT:
+        confusable = _fragment_docs(run, analysis.fragment_terms(key), confusable=True)
+        exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False)
+        if len(folded) > analysis.MAX_FRAGMENT_TERM:  # found by its windows: check the whole fragment
+            confusable = {d for d in confusable - run.hidden
+                          if any(key in analysis.key_of_folded(code) for code in run.codes(d))}
+            exact = {d for d in exact - run.hidden if any(folded in code for code in run.codes(d))}
+        _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
+        _best(scores, exact, TIER_FRAGMENT)
+    # stored readings with "?" that fit the query (few: their terms are kept in memory)
+    unknown = run.cached.terms("unk") & analysis.unknown_query_terms(key)
+    for docnum in run.any_docs("unk", unknown) - run.hidden:
+        for col, value, is_code in run.values(docnum, column):
+            value_folded = analysis.fold(value)
+            if "?" in value_folded and analysis.unknown_matches(analysis.key_of_folded(value_folded), key):
+                tier = TIER_FRAGMENT if analysis.unknown_matches(value_folded, folded) else TIER_CONFUSABLE_FRAGMENT
+                _best(scores, [docnum], tier)
+    # typos: candidates from the deletion neighbourhoods, checked by edit distance
+    edits = analysis.allowed_edits(key)
+    if edits:
+        candidates = run.any_docs("dels", analysis.query_deletions(key))
+        for window in analysis.typo_windows(key):
+            candidates |= run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
+        candidates -= run.hidden
+        for docnum in candidates:
+            if scores.get(docnum, 0) >= TIER_FUZZY:
+                continue
+            best = edits + 1
+            for code in run.codes(docnum):
+                if abs(len(code) - len(folded)) <= edits:
+                    best = min(best, analysis.edit_distance(folded, code, edits))
+            if best <= edits:
+                _best(scores, [docnum], TIER_FUZZY - best)
+    if column or analysis.lot_shaped(text):
+        # field syntax (lot:…): the match must be in that column; a lot typed in groups
+        # must line up group by group. Checked on the readings of the candidates: codes
+        # from their column, other fields from the stored document.
+        def fits(docnum: int) -> bool:
+            if column in FRAGMENT_COLUMNS:
+                readings = [(c, v, True) for c, v in run.code_values(docnum) if c == column]
+            elif column is None and scores[docnum] < TIER_WORDS:  # a fragment or typo: of a code
+                readings = [(c, v, True) for c, v in run.code_values(docnum)]
+            else:
+                readings = run.values(docnum, column)
+            return any(_value_tier(text, value, is_code, col)[0] for col, value, is_code in readings)
+
+        scores = {d: s for d, s in scores.items() if d not in run.hidden and fits(d)}
+    return scores
+
+
+def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]:
+    """Documents holding every one of these fragment terms (the folded or, with
+    ``confusable``, the confusable-merged substrings)."""
+    found: set[int] | None = None
+    for term in terms:
+        docs = run.docs("frag", "f:" + term) | (run.docs("frag", "k:" + term) if confusable else set())
+        found = docs if found is None else found & docs
+        if not found:
+            return set()
+    return found or set()
+
+
+
+
+def _match_words(run: _Run, text: str) -> set[int]:
+    found: set[int] | None = None
+    for word in analysis.words(text):
+        docs: set[int] = set()
+        for fieldname in run.word_fields:
+            docs |= run.docs(fieldname, word)
+        found = docs if found is None else found & docs
+        if not found:
+            return set()
+    return found or set()
+
+
+def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, float]:
+    """``*`` (any run) and ``?`` (one character) in the query: candidates by the literal
+    runs (from the fragment index when one is 4+ long), checked by a regular expression
+    on the folded (60) and confusable (55) readings."""
+    key = analysis.key_of_folded(folded)
+    exact_re, key_re = analysis.wildcard_regex(folded), analysis.wildcard_regex(key)
+    runs = [r for r in analysis.literal_runs(key) if len(r) >= analysis.MIN_FRAGMENT]
+    if runs:
+        candidates: set[int] | None = None
+        for literal in runs:
+            docs = _fragment_docs(run, analysis.fragment_terms(literal), confusable=True)
+            candidates = docs if candidates is None else candidates & docs
+    elif "*" not in key and key.count("?") == 1 and len(key) <= analysis.STORED_DELETIONS_UP_TO:
+        # a short code with one unreadable character: the code without it is one of the
+        # stored one-deletion terms
+        candidates = run.docs("dels", "1:" + key.replace("?", ""))
+    else:  # short runs only: walk the folded readings (slow, rare)
+        candidates = set()
+        for term in run.reader.expand_prefix("codes", "f:"):
+            term = term.decode("utf-8") if isinstance(term, bytes) else term
+            if key_re.match(analysis.key_of_folded(term[2:])):
+                candidates |= run.docs("codes", term)
+    scores: dict[int, float] = {}
+    for docnum in (candidates or set()) - run.hidden:
+        readings = ([analysis.fold(value) for _c, value, _code in run.values(docnum, column)] if column
+                    else run.codes(docnum))
+        for value_folded in readings:
+            if exact_re.match(value_folded):
+                _best(scores, [docnum], TIER_FRAGMENT)
+            elif key_re.match(analysis.key_of_folded(value_folded)):
+                _best(scores, [docnum], TIER_CONFUSABLE_FRAGMENT)
+    return scores
+
+
+def _match_filter(run: _Run, node: Node) -> set[int]:
+    value = node.text.strip()
+    if node.filter == "country":
+        return run.docs("country", value.upper())
+    if node.filter == "category":
+        return run.docs("category", value.lower())
+    if node.filter == "legibility":
+        return run.docs("legibility", value.lower())
+    return run.docs("case", analysis.fold(value))  # case, case_ref
+
+
+def _match_node(run: _Run, node: Node) -> dict[int, float]:
+    if node.filter:
+        return dict.fromkeys(_match_filter(run, node), TIER_FILTER_ONLY)
+    return _match_text(run, node.text, node.column)
+
+
+def _filters(run: _Run, filters: Filters | None) -> set[int] | None:
+    if filters is None or not filters.any():
+        return None
+    allowed: set[int] | None = None
+
+    def narrow(docs: set[int]) -> None:
+        nonlocal allowed
+        allowed = docs if allowed is None else allowed & docs
+
+    if filters.case:
+        narrow(run.docs("case", analysis.fold(filters.case)))
+    if filters.category:
+        narrow(run.docs("category", filters.category))
+    if filters.country:
+        narrow(run.docs("country", filters.country.strip().upper()))
+    if filters.legibility:
+        narrow(run.docs("legibility", filters.legibility))
+    if filters.recovered_from or filters.recovered_to:
+        low = _day(filters.recovered_from) if filters.recovered_from else None
+        high = _day(filters.recovered_to) if filters.recovered_to else None
+        narrow(set(run.searcher.docs_for_query(wq.NumericRange("recovered", low, high))))
+    return allowed
+
+
+def _day(value: date) -> int:
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def _all_visible(run: _Run) -> set[int]:
+    return set(run.searcher.docs_for_query(wq.Term("doctype", "item"))) - run.hidden
+
+
+def evaluate(run: _Run, text: str, filters: Filters | None = None) -> dict[int, float]:
+    """Docnums the reader may see that match, with their tier."""
+    result: dict[int, float] = {}
+    for conjunction in parse(text):
+        scores: dict[int, float] | None = None
+        excluded: set[int] = set()
+        for node in conjunction:
+            found = _match_node(run, node)
+            if node.negated:
+                excluded |= set(found)
+                continue
+            if scores is None:
+                scores = found
+            else:
+                scores = {d: min(s, found[d]) if s > TIER_FILTER_ONLY else found[d]
+                          for d, s in scores.items() if d in found}
+        if scores is None:  # only negations: everything else
+            scores = dict.fromkeys(_all_visible(run), TIER_FILTER_ONLY)
+        for docnum, score in scores.items():
+            if docnum not in excluded and result.get(docnum, 0) < score:
+                result[docnum] = score
+    allowed = _filters(run, filters)
+    if not text.strip() and allowed is not None:
+        result = dict.fromkeys(allowed, TIER_FILTER_ONLY)
+    elif allowed is not None:
+        result = {d: s for d, s in result.items() if d in allowed}
+    return {d: s for d, s in result.items() if d not in run.hidden}
+
+
+# ------------------------------------------------------------------ explaining a hit
+
+
+def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[str, str, str]]:
+    """The reading that matched best: (column, text as stored, score, highlight)."""
+    nodes = [n for conj in parse(text) for n in conj if not n.negated and not n.filter]
+    best = ("", "", 0.0, ("", "", ""))
+    if not nodes:  # filters only: name the filter's column
+        for node in (n for conj in parse(text) for n in conj if n.filter and not n.negated):
+            if node.filter == "country":
+                for col, value, _code in run.values(docnum):
+                    if col in ("country_marked", "country_attributed") and value == node.text.strip().upper():
+                        return col, value, float(TIER_FILTER_ONLY), ("", value, "")
+            column = {"category": "category", "legibility": "serial_legibility"}.get(node.filter, "case_ref")
+            value = run.stored(docnum)["case_ref"] if column == "case_ref" else node.text.strip().lower()
+            return column, value, float(TIER_FILTER_ONLY), ("", value, "")
+    for node in nodes:
+        for col, value, is_code in run.values(docnum, node.column):
+            tier, span = _value_tier(node.text, value, is_code, col)
+            if not tier:
+                continue
+            score = tier + FIELD_BONUS.get(col, 0) / 10
+            if score > best[2]:
+                best = (col, value, score, _highlight(value, span))
+    return best
+
+
+def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tuple[int, tuple[int, int] | None]:
+    """The tier at which one stored reading matches a query, and the matched span in the
+    reading's folded form (None: all of it)."""
+    folded_query, folded = analysis.fold(query), analysis.fold(value)
+    if not folded_query or not folded:
+        return 0, None
+    if (column == "lot" or (analysis.lot_shaped(query) and "-" in analysis.lot_key(value))) \
+            and not analysis.lot_groups_fit(query, value):
+        return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
+    key_query, key = analysis.key_of_folded(folded_query), analysis.key_of_folded(folded)
+    if "*" in folded_query or "?" in folded_query:
+        if analysis.wildcard_regex(folded_query).match(folded):
+            return TIER_FRAGMENT, None
+        if analysis.wildcard_regex(key_query).match(key):
+            return TIER_CONFUSABLE_FRAGMENT, None
+        return 0, None
+    if exact_form(query) == exact_form(value):
+        return TIER_EXACT, None
+    if folded_query == folded:
+        return TIER_FOLDED, None
+    if key_query == key:
+        return TIER_CONFUSABLE, None
+    value_words = analysis.words(value)
+    query_words = analysis.words(query)
+    if query_words and all(w in value_words for w in query_words):
+        first = folded.find(query_words[0])
+        return TIER_WORDS, (first, first + len(query_words[0])) if first >= 0 else None
+    if "?" in folded and analysis.unknown_matches(key, key_query):
+        return (TIER_FRAGMENT if analysis.unknown_matches(folded, folded_query) else TIER_CONFUSABLE_FRAGMENT), None
+    if column in FRAGMENT_COLUMNS and len(folded_query) >= analysis.MIN_FRAGMENT and len(folded) <= analysis.MAX_CODE:
+        at = folded.find(folded_query)
+        if at >= 0:
+            return TIER_FRAGMENT, (at, at + len(folded_query))
+        at = key.find(key_query)
+        if at >= 0:
+            return TIER_CONFUSABLE_FRAGMENT, (at, at + len(key_query))
+    edits = analysis.allowed_edits(key_query)
+    if column in FRAGMENT_COLUMNS and edits:
+        distance = analysis.edit_distance(folded_query, folded, edits)
+        if distance <= edits:
+            return TIER_FUZZY - distance, None
+    return 0, None
+
+
+def _highlight(value: str, span: tuple[int, int] | None) -> tuple[str, str, str]:
+    """(before, matched, after) of the stored reading, mapping a span of its folded form
+    back to the characters as typed."""
+    if span is None:
+        return "", value, ""
+    folded, where = analysis.fold_with_map(value)
+    if folded != analysis.fold(value) or span[1] > len(where) or span[0] >= span[1]:
+        return "", value, ""
+    start, end = where[span[0]], where[span[1] - 1] + 1
+    return value[:start], value[start:end], value[end:]
+
+
+# ------------------------------------------------------------------ the entry points
+
+
+def _run(panel, clearance) -> _Run:
+    return _Run(index.searcher_for(panel), clearance)
+
+
+def _ranked(run: _Run, scores: dict[int, float], stop: int | None) -> list[int]:
+    """Docnums by tier, then item reference; only as many tiers as ``stop`` needs are sorted."""
+    by_tier: dict[float, list[int]] = {}
+    for docnum, score in scores.items():
+        by_tier.setdefault(score, []).append(docnum)
+    refs = run.cached.column("item_ref")
+    ordered: list[int] = []
+    for tier in sorted(by_tier, reverse=True):
+        docs = by_tier[tier]
+        ordered.extend(sorted(docs, key=lambda d: refs[d]))  # UTF-8 bytes sort as the text
+        if stop is not None and len(ordered) >= stop:
+            break
+    return ordered
+
+
+def search(panel, text: str, *, clearance: Classification, filters: Filters | None = None,
+           limit: int | None = 20, offset: int = 0) -> Result:
+    """Hits of ``text`` in the panel that a reader of ``clearance`` may see: one per item
+    (its best reading), best first."""
+    run = _run(panel, clearance)
+    scores = evaluate(run, text or "", filters)
+    stop = None if limit is None else offset + limit
+    ordered = _ranked(run, scores, stop)
+    page = ordered[offset:stop]
+    hits = []
+    for docnum in page:
+        data = run.stored(docnum)
+        column, matched, score, highlight = _explain(run, docnum, text or "")
+        if not column:
+            score = float(scores[docnum])
+        photo = next((p[0] for p in data["photos"] if p[1] in run.levels), None)
+        hits.append(Hit(item_id=data["item_id"], item_ref=data["item_ref"], case_id=data["case_id"],
+                        case_ref=data["case_ref"], field=column, matched=matched, score=score,
+                        highlight=highlight, photo_id=photo,
+                        marking_id=run.marking_of(docnum, column, matched) if column else None))
+    hits.sort(key=lambda h: (-h.score, h.item_ref))
+    return Result(hits=hits, total=len(scores), query=text)
+
+
+def item_ids(panel, text: str, *, clearance: Classification, filters: Filters | None = None) -> list[int]:
+    """Every item the query finds for this reader (the lists' text filter)."""
+    run = _run(panel, clearance)
+    items = run.cached.column("item_no")
+    return [items[d] for d in evaluate(run, text or "", filters)]
+
+
+def case_ids(panel, text: str, *, clearance: Classification) -> set[int]:
+    """Cases whose reference, title or summary match, or holding an item that matches."""
+    run = _run(panel, clearance)
+    cases = run.cached.column("case_no")
+    found = {cases[d] for d in evaluate(run, text or "")}
+    hidden_cases = run.docs("deleted", "1")
+    for level in LEVELS:
+        if level not in run.levels:
+            hidden_cases |= run.docs("vis", level)
+    case_docs = run.docs("doctype", "case") - hidden_cases
+    folded = analysis.fold(text or "")
+    if folded:
+        matched = run.docs("codes", "f:" + folded) | run.docs("codes", "k:" + analysis.key_of_folded(folded))
+        words = analysis.words(text)
+        if words:
+            hits = None
+            for word in words:
+                docs = run.docs("words", word)
+                hits = docs if hits is None else hits & docs
+            matched |= hits or set()
+        found |= {cases[d] for d in matched & case_docs}
+    return found
+
+
+def batch(panel, lines: list[str], *, clearance: Classification, limit: int = 20) -> list[dict]:
+    """One result per line, in order (a blank line gives no hits)."""
+    results = []
+    for line in lines:
+        text = line.strip()
+        hits = search(panel, text, clearance=clearance, limit=limit).hits if text else []
+        results.append({"query": line.rstrip("\r\n"), "hits": hits})
+    return results

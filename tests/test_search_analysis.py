@@ -1,0 +1,94 @@
+"""The search analysis, rule by rule: the tokenisers index and query share."""
+from __future__ import annotations
+
+import pytest
+
+from panel_tracker.search import analysis as a
+
+
+def test_words_fold_each_word_and_keep_every_word_no_stop_words():
+    assert a.words("The rifle, 7.62x39mm (AK-pattern); a") == ["THE", "RIFLE", "762X39MM", "AKPATTERN", "A"]
+
+
+def test_fold_with_map_points_back_to_the_characters_as_typed():
+    folded, where = a.fold_with_map("ZX11-210371")
+    assert folded == "ZX11210371"
+    assert where[4] == 5  # the "2" after the dash
+
+
+def test_fragments_are_indexed_as_substrings_of_four_and_five_and_looked_up_by_windows():
+    subs = a.substrings("24017731")
+    assert {"1773", "2401", "01773", "17731"} <= subs
+    assert "177" not in subs and "017731" not in subs  # longer ones: by their windows
+    assert a.fragment_terms("017731") == ["01773", "17731"]
+    assert a.substrings("X" * 21) == set()  # long free text is searched by words
+
+
+def test_one_typo_in_a_short_code_is_found_through_the_deletion_neighbourhoods():
+    stored = a.stored_deletions(a.confusable_key("HЖ 1182"))
+    assert stored & a.query_deletions(a.confusable_key("HЖ 1183"))  # substitution
+    assert stored & a.query_deletions(a.confusable_key("HЖ 11822"))  # one extra
+    assert stored & a.query_deletions(a.confusable_key("HЖ 182"))  # one missing (6 characters)
+
+
+def test_one_typo_in_a_longer_code_is_found_through_an_intact_window():
+    stored = a.substrings(a.confusable_key("HX-S5-11840"))
+    assert stored & set(a.typo_windows(a.confusable_key("HX-S5-11846")))
+
+
+def test_typos_in_long_codes_are_found_through_an_intact_window():
+    stored = a.substrings("ZX11210371")
+    assert a.stored_deletions("ZX11210371") == set()
+    assert stored & set(a.typo_windows("ZX11219372"))  # two substitutions
+    assert a.allowed_edits("ZX112103") == 1 and a.allowed_edits("ZX11") == 0
+
+
+@pytest.mark.parametrize(("x", "y", "distance"), [
+    ("HXS511840", "HXS511846", 1), ("ZX11210371", "ZX1121037", 1), ("ABCDEF", "ABXDEFG", 2), ("AAAA", "BBBB", 3),
+])
+def test_edit_distance_counts_insertions_deletions_and_substitutions(x, y, distance):
+    assert a.edit_distance(x, y, 2) == distance
+
+
+def test_a_reading_with_unknown_characters_is_found_by_its_longest_readable_run():
+    pattern = a.unknown_pattern_term("17?402?8")
+    assert pattern == "8@3:402"
+    assert pattern in a.unknown_query_terms("17340258")
+    assert a.unknown_matches("17?402?8", "17340258")
+    assert not a.unknown_matches("17?402?8", "1734025")
+
+
+def test_wildcards_become_anchored_patterns():
+    assert a.wildcard_regex("2401*").match("24017731")
+    assert not a.wildcard_regex("2401*").match("12401773")
+    assert a.wildcard_regex("24?17*").match("24O17747")
+    assert a.literal_runs("24*17?47") == ["24", "17", "47"]
+
+
+@pytest.mark.parametrize(("typed", "key"), [
+    ("LOT 17-85-71", "17-85-71"), ("17/85/71", "17-85-71"), ("17 85 71", "17-85-71"), ("2-86-188", "2-86-188"),
+    ("28-61-88", "28-61-88"), ("lot D-2214", "D-2214"),
+])
+def test_lots_compare_by_their_groups_with_the_lot_prefix_removed(typed, key):
+    assert a.lot_key(typed) == key
+
+
+def test_lots_with_the_same_digits_in_other_groups_differ():
+    assert a.lot_key("2-86-188") != a.lot_key("28-61-88")
+
+
+@pytest.mark.parametrize(("serial", "run"), [
+    ("24O17747", ("", 24017747, 8)), ("НЖ 1190", ("HЖ", 1190, 4)), ("6914072", ("", 6914072, 7)),
+    ("ZX11-210371", ("ZX", 11210371, 8)), ("17?402?8", None), ("", None),
+])
+def test_serial_runs_take_the_last_digits_with_only_o_repaired(serial, run):
+    assert a.serial_run(serial) == run
+
+
+@pytest.mark.parametrize(("query", "lot", "fits"), [
+    ("2-86-188", "2-86-188", True), ("86-188", "2-86-188", True), ("6-18", "2-86-188", True),
+    ("28-61-88", "2-86-188", False), ("2-86-190", "2-86-188", False), ("286188", "2-86-188", True),
+    ("LOT 17/85/71", "17-85-71", True),
+])
+def test_a_lot_typed_in_groups_must_line_up_with_the_lots_groups(query, lot, fits):
+    assert a.lot_groups_fit(query, lot) is fits
