@@ -68,6 +68,11 @@ DEFAULTS: dict[str, object] = {
     "AUDIT_ANCHOR_KEY": None,
     # Mail (the coordinators' digest of letters overdue): an SMTP server, the sender, and
     # the address of this site for links in the mail.
+    # Marking search: the index folder (None: instance/search, one index per panel, shared by
+    # every worker host), whether each commit updates it, and the writer processes of a rebuild.
+    "SEARCH_INDEX_PATH": None,
+    "SEARCH_INDEX_ON_COMMIT": True,
+    "SEARCH_REBUILD_PROCS": None,  # None: the machine's cores, at most 4
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,
     "MAIL_FROM": "panel-tracker@localhost",
