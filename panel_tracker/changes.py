@@ -41,6 +41,7 @@ EXTENSION_KEY = "panel_tracker.changes"
 _PENDING = "panel_tracker.changes.pending"
 _FEED = "panel_tracker.changes.feed"
 _SAVEPOINTS = "panel_tracker.changes.savepoints"
+_COMMITTED = "panel_tracker.changes.committed"
 
 #: Actions (after the dot) that change who may see an object's children.
 VISIBILITY_ACTIONS = ("classify", "delete")
@@ -131,13 +132,16 @@ def _name_affected_children(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _deliver(session: Session) -> None:
+def _committed(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: the transaction goes on
         return
     pending, feed = session.info.pop(_PENDING, None), session.info.pop(_FEED, None)
     session.info.pop(_SAVEPOINTS, None)
-    if not pending:
-        return
+    if pending:
+        session.info[_COMMITTED] = (pending, feed)  # delivered once the connection is back in the pool
+
+
+def _deliver(pending: list[Change], feed: _Feed) -> None:
     for callback, actions in feed.subscribers:
         mine = pending if actions is None else [c for c in pending if c.action in actions]
         if not mine:
@@ -166,10 +170,16 @@ def _drop_rolled_back(session: Session, previous_transaction) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _end(session: Session, transaction) -> None:
-    if transaction.parent is None and not transaction.nested:  # committed (delivered), rolled back or closed
+    if transaction.parent is None and not transaction.nested:  # committed, rolled back or closed
+        committed = session.info.pop(_COMMITTED, None)
         _forget(session)
+        # Subscribers run once the transaction has ended and returned its connection: one
+        # that waits (the search index's writer lock) holds no connection of the pool while
+        # it waits, so twenty requests committing at once cannot starve the one writing.
+        if committed is not None:
+            _deliver(*committed)
 
 
 def _forget(session: Session) -> None:
-    for key in (_PENDING, _FEED, _SAVEPOINTS):
+    for key in (_PENDING, _FEED, _SAVEPOINTS, _COMMITTED):
         session.info.pop(key, None)

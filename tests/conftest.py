@@ -7,6 +7,7 @@ Set ``PANEL_TRACKER_TEST_BACKENDS=sqlite`` to run the SQLite half only while dev
 from __future__ import annotations
 
 import contextvars
+import threading
 import os
 import uuid
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 from sqlmodel import SQLModel
 
 from panel_tracker import create_app, migrations
@@ -174,3 +176,18 @@ def world(app):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "app_config(**config): extra configuration for the app fixture")
+
+
+@pytest.fixture
+def live_port(app):
+    """The test app served over real HTTP by a threaded server on a free port of 127.0.0.1,
+    for tests of parallel clients (races, throttling, identical uploads)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-test-server", daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()

@@ -5,9 +5,7 @@ import http.client
 import threading
 import uuid
 
-import pytest
 from sqlmodel import select
-from werkzeug.serving import make_server
 
 from panel_tracker.cases.services import create_case
 from panel_tracker.db import get_session
@@ -17,15 +15,6 @@ from tests.imagefactory import photographic_jpeg
 UPLOADS = 10
 
 
-@pytest.fixture
-def server(app):
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, name="upload-server", daemon=True)
-    thread.start()
-    yield live.server_port
-    live.shutdown()
-    thread.join(10)
-    live.server_close()
 
 
 def _multipart(fields: dict[str, str], name: str, content: bytes) -> tuple[bytes, str]:
@@ -37,7 +26,7 @@ def _multipart(fields: dict[str, str], name: str, content: bytes) -> tuple[bytes
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def test_ten_simultaneous_uploads_of_the_same_photo_each_get_their_receipt(world, server, tmp_path):
+def test_ten_simultaneous_uploads_of_the_same_photo_each_get_their_receipt(world, live_port, tmp_path):
     db = get_session()
     case = create_case(db, world.panel, {"ref": "YEM-2024-017", "title": "Depot visit"}, world.users["expert"])
     db.commit()
@@ -49,7 +38,7 @@ def test_ten_simultaneous_uploads_of_the_same_photo_each_get_their_receipt(world
     def upload(number: int) -> None:
         body, content_type = _multipart({"source": f"Source {number}", "is_original": "yes", "item_id": ""},
                                         f"copy-{number}.jpg", photo)
-        connection = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
+        connection = http.client.HTTPConnection("127.0.0.1", live_port, timeout=60)
         try:
             start.wait()
             connection.request("POST", f"/cases/{case.id}/photos/upload", body=body,

@@ -12,7 +12,6 @@ import urllib.request
 
 import pytest
 from sqlmodel import select
-from werkzeug.serving import make_server
 
 from panel_tracker.cases.models import Item
 from panel_tracker.db import get_session
@@ -21,21 +20,11 @@ from tests.test_api import api_as, new_case
 CLIENTS = 20
 
 
-@pytest.fixture
-def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="numbering-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
 
 
 @pytest.mark.app_config(SERVER_NAME=None)
-def test_twenty_experts_logging_items_at_once_all_get_consecutive_numbers(world, live_url):
+def test_twenty_experts_logging_items_at_once_all_get_consecutive_numbers(world, live_port):
+    live_url = f"http://127.0.0.1:{live_port}"
     expert = api_as(world, "expert")
     case = new_case(expert, "YEM-2024-017")
     token = expert.headers["Authorization"]

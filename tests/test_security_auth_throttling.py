@@ -7,7 +7,6 @@ import threading
 import urllib.parse
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.factories import PASSWORD
 
@@ -69,27 +68,16 @@ def test_a_bad_trusted_proxies_setting_stops_start_up(database, tmp_path):
         make_test_app(database, tmp_path / "instance", TRUSTED_PROXIES="yes")
 
 
-@pytest.fixture
-def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="auth-live-server", daemon=True)
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
 
 
 @pytest.mark.app_config(LOGIN_MAX_FAILURES=5)
-def test_twenty_parallel_guesses_let_at_most_five_through(app, world, live_url):
+def test_twenty_parallel_guesses_let_at_most_five_through(app, world, live_port):
     body = urllib.parse.urlencode({"email": world.users["expert"].email, "password": WRONG})
     start = threading.Barrier(20)
     statuses = []
 
     def guess():
-        conn = http.client.HTTPConnection("127.0.0.1", live_url, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", live_port, timeout=60)
         start.wait()
         conn.request("POST", "/login", body=body, headers={
             "Host": "localhost", "Content-Type": "application/x-www-form-urlencoded"})
