@@ -19,6 +19,7 @@ from panel_tracker.cases import exports, import_format, services
 from panel_tracker.cases.importer import import_items
 from panel_tracker.cases.models import Case, Item, MarkingKind
 from panel_tracker.classification import Classification
+from panel_tracker.validation import Invalid
 from panel_tracker.evidence.models import Photo
 from panel_tracker.evidence.services import receive_photo
 from tests.conftest import SAMPLE
@@ -420,10 +421,12 @@ def test_export_options_follow_the_role():
     assert exports.export_options("viewer", fmt=None, max_classification=None).max_level == Classification.COMMITTEE
     assert exports.export_options("expert", fmt="zip", max_classification="panel").show_gps is True
     assert exports.export_options("expert", fmt="zip", max_classification="committee").show_gps is False
-    with pytest.raises(exports.ExportForbidden):
+    with pytest.raises(Invalid, match="Original photo files are for experts") as refused:
         exports.export_options("viewer", fmt="zip", max_classification=None, originals=True)
-    with pytest.raises(exports.ExportForbidden):
+    assert refused.value.status == 403
+    with pytest.raises(Invalid, match="up to committee material, not panel") as refused:
         exports.export_options("viewer", fmt="csv", max_classification="panel")
+    assert refused.value.status == 403
 
 
 def test_export_names_are_safe():

@@ -42,9 +42,9 @@ def _export(case: Case | None):
         options = exports.export_options(current_role(), fmt=request.args.get("format"),
                                          max_classification=request.args.get("max_classification"),
                                          originals=request.args.get("originals") in ("1", "yes", "true", "on"))
-    except exports.ExportForbidden:
-        abort(403)
     except Invalid as exc:
+        if exc.status == 403:  # above the role's clearance, or originals for a viewer
+            abort(403)
         return _bad_request(exc)
     db = get_session()
     result = exports.create_export(db, current_panel(), options, actor=current_user._get_current_object(),

@@ -43,10 +43,6 @@ FORMATS: dict[str, str] = {
 FILTERS: tuple[str, ...] = queries.ITEM_FILTERS
 
 
-class ExportForbidden(Exception):
-    """The user's role does not allow this export (the view answers 403)."""
-
-
 @dataclass(frozen=True)
 class ExportOptions:
     """What one export may contain, decided once from the user's role and the form."""
@@ -65,7 +61,7 @@ def export_options(role: Role | str, *, fmt: str | None, max_classification: str
                    originals: bool = False) -> ExportOptions:
     """Check the export form against the user's role.
 
-    Raises Invalid for a value that is not one of the choices, ExportForbidden for a level
+    Raises Invalid for a value that is not one of the choices, Invalid with status 403 for a level
     above the user's clearance or originals asked by a viewer.
     """
     role = Role(role)
@@ -80,12 +76,13 @@ def export_options(role: Role | str, *, fmt: str | None, max_classification: str
             raise Invalid({"max_classification": "Choose the highest classification to include: "
                                                  + ", ".join(c.value for c in Classification) + "."}) from None
         if not may_see(clearance, level):
-            raise ExportForbidden(f"Your role may export up to {clearance.value} material, not {level.value}.")
+            raise Invalid({"max_classification": f"Your role may export up to {clearance.value} material, "
+                                                 f"not {level.value}."}, status=403)
     else:
         level = clearance
     if originals:
         if role.rank < Role.EXPERT.rank:
-            raise ExportForbidden("Original photo files are for experts.")
+            raise Invalid({"originals": "Original photo files are for experts."}, status=403)
         if fmt != "zip":
             raise Invalid({"originals": "Original photo files come in a ZIP export only."})
         if level != Classification.PANEL:
@@ -175,6 +172,6 @@ def record_export(db: Session, panel, options: ExportOptions, counts: ExportCoun
 
 
 __all__ = [
-    "ExportCounts", "ExportFile", "ExportForbidden", "ExportOptions", "FILTERS", "FORMATS", "create_export",
+    "ExportCounts", "ExportFile", "ExportOptions", "FILTERS", "FORMATS", "create_export",
     "export_filename", "export_options", "item_filters", "record_export", "safe_ref", "selection", "writers",
 ]
