@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from .. import visibility
-from ..auth.access import current_panel, current_role, has_role, requires
+from ..auth.access import clearance, current_panel, current_role, has_role, requires
 from ..auth.models import Role
 from ..cases import queries, services
 from ..cases.models import Case, Inspection, Item, Marking, MarkingPhoto
