@@ -140,14 +140,19 @@ def validate(records, *, existing_refs: set[str], item_refs: set[str]) -> tuple[
         elif ref in existing_refs:
             fail("request_ref", "duplicate_request_ref", f"{_quote(ref)} is already a letter of this panel")
         seen.setdefault(ref, line)
+        def one_of(column, enum):
+            """The column's value as a member of ``enum``, or None after an ``unknown_<column>``."""
+            member = next((m for m in enum if m.value == v[column]), None)
+            if member is None:
+                fail(column, f"unknown_{column}", f"{_quote(v[column])} is not one of "
+                                                  f"{', '.join(m.value for m in enum)}")
+            return member
+
         kind = None
         if not v["kind"]:
             fail("kind", "missing_value", "kind is required")
-        elif v["kind"] not in {k.value for k in LetterKind}:
-            fail("kind", "unknown_kind", f"{_quote(v['kind'])} is not one of "
-                                         f"{', '.join(k.value for k in LetterKind)}")
         else:
-            kind = LetterKind(v["kind"])
+            kind = one_of("kind", LetterKind)
         country = v["country"] or None
         if country and not countries.is_known(country):
             fail("country", "unknown_country", f"{_quote(country)} is not an ISO 3166-1 alpha-3 code (e.g. CHN, ARE)")
@@ -162,11 +167,8 @@ def validate(records, *, existing_refs: set[str], item_refs: set[str]) -> tuple[
         status = None
         if not v["status"]:
             fail("status", "missing_value", "status is required")
-        elif v["status"] not in {s.value for s in LetterStatus}:
-            fail("status", "unknown_status", f"{_quote(v['status'])} is not one of "
-                                             f"{', '.join(s.value for s in LetterStatus)}")
         else:
-            status = LetterStatus(v["status"])
+            status = one_of("status", LetterStatus)
         if status == LetterStatus.DRAFT:
             for column in ("acknowledged_on", "answered_on"):
                 if v[column]:
@@ -188,13 +190,11 @@ def validate(records, *, existing_refs: set[str], item_refs: set[str]) -> tuple[
                 fail(column, "date_order", f"{v[column]} is before sent_on {v['sent_on']}")
         outcome = None
         if v["outcome"]:
-            if v["outcome"] not in {o.value for o in Outcome}:
-                fail("outcome", "unknown_outcome", f"{_quote(v['outcome'])} is not one of "
-                                                   f"{', '.join(o.value for o in Outcome)}")
-            elif status != LetterStatus.CLOSED:
+            member = one_of("outcome", Outcome)
+            if member is not None and status != LetterStatus.CLOSED:
                 fail("outcome", "outcome_without_close", "only a closed letter has an outcome")
-            else:
-                outcome = Outcome(v["outcome"])
+            elif member is not None:
+                outcome = member
         elif status == LetterStatus.CLOSED:
             fail("outcome", "missing_value", "a closed letter needs its outcome "
                                              f"({', '.join(o.value for o in Outcome)})")
