@@ -318,8 +318,9 @@ def init_app(app) -> None:
     registry.add_nav(app, "Audit log", "audit.index", role=Role.COORDINATOR, order=70)
 
 
-def masked(db, rec: AuditRecord, reader: visibility.Reader) -> tuple[dict, dict]:
+def masked(db, rec: AuditRecord, reader: visibility.Reader, levels=None) -> tuple[dict, dict]:
     """A record's before/after as ``reader`` may see them (:func:`masked_values`), raised to
-    how its object is classified today (:func:`visibility.current_levels`) when stricter."""
-    at_least, fields = visibility.current_levels(db, rec.object_type, rec.object_id)
+    how its object is classified today (:func:`visibility.current_levels`, or ``levels``
+    when the caller has them already) when stricter."""
+    at_least, fields = levels or visibility.current_levels(db, rec.object_type, rec.object_id)
     return masked_values(rec, reader.clearance, at_least=at_least, fields_at_least=fields)

@@ -57,6 +57,14 @@ def _parse_date(value: str | None):
         return None
 
 
+def _entry(db, rec: AuditRecord, who) -> dict:
+    """A record as the log shows it: its values masked, and whether its object may be named,
+    both by how the object is classified today (looked up once)."""
+    levels = visibility.current_levels(db, rec.object_type, rec.object_id)
+    return {"rec": rec, "values": audit.masked(db, rec, who, levels),
+            "visible": may_see(who.clearance, most_restrictive(rec.classification, levels[0]))}
+
+
 @bp.route("/")
 @requires(Role.COORDINATOR)
 def index():
@@ -79,12 +87,7 @@ def index():
     page = page_number()
     rows = get_session().exec(stmt.order_by(AuditRecord.seq.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
     db, who = get_session(), reader()
-    entries = [
-        {"rec": r, "values": audit.masked(db, r, who),
-         "visible": may_see(who.clearance, most_restrictive(
-             r.classification, visibility.current_levels(db, r.object_type, r.object_id)[0]))}
-        for r in rows[:PAGE]
-    ]
+    entries = [_entry(db, r, who) for r in rows[:PAGE]]
     types = get_session().exec(
         select(AuditRecord.object_type).where(AuditRecord.panel_id == panel_id()).distinct()
         .order_by(AuditRecord.object_type)).all()
