@@ -10,7 +10,7 @@ from sqlmodel import select
 from panel_tracker.api import serializers
 from panel_tracker import visibility
 from panel_tracker.cases import import_format, services
-from panel_tracker.cases.exports import selection
+from panel_tracker.exports import selection
 from panel_tracker.classification import Classification
 from panel_tracker.cases.forms import ItemForm
 from panel_tracker.cases.importer import import_items, row_values
