@@ -210,6 +210,8 @@ def run_build(build_id: int) -> None:
         document = report_document(db, panel, report, build.edition, build.annex_id)
         progress("compose", 1, 1)
         build.inputs_hash = inputs_hash(document, build.format)
+        db.add(build)
+        db.commit()  # before rendering: progress is written from other sessions meanwhile
         earlier = db.exec(select(AnnexBuild).where(
             AnnexBuild.panel_id == panel.id, AnnexBuild.inputs_hash == build.inputs_hash,
             AnnexBuild.format == build.format, AnnexBuild.state == BuildState.DONE, AnnexBuild.id != build.id)
