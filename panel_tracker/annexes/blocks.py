@@ -21,7 +21,7 @@ from .. import countries, visibility
 from ..cases.models import Case, Item, Marking, MarkingPhoto
 from ..evidence.models import Photo
 from ..inputs import whole_number
-from ..templating import partial_date, un_date
+from ..templating import un_date
 from ..validation import Invalid
 from . import images as images_mm
 
@@ -30,7 +30,7 @@ from . import images as images_mm
 class BlockKind:
     name: str
     label: str  # in the "add a block" menu
-    noun: str  # in withheld notes: "An item sheet"
+    noun: str  # in withheld notes, singular: "item sheet"
     check: Callable
     compose: Callable
     help: str = ""
@@ -71,6 +71,21 @@ def image_box_mm(count: int, *, sheet: bool = False) -> tuple[int, int]:
 CATEGORY_LABELS = {"small_arm": "Small arm", "light_weapon": "Light weapon", "ammunition": "Ammunition",
                    "component": "Component", "uav": "UAV or UAV part", "ied_component": "IED component",
                    "packaging": "Packaging", "document": "Document", "other": "Other"}
+
+
+def un_partial_date(text: str | None) -> str:
+    """A recovery date as precise as it is known, as UN documents write dates: "14 February
+    2023", "May 2024", "2024"."""
+    if not text:
+        return ""
+    try:
+        if len(text) == 10:
+            return un_date(date.fromisoformat(text))
+        if len(text) == 7:
+            return f"{date.fromisoformat(text + '-01'):%B %Y}"
+    except ValueError:
+        pass
+    return text
 
 
 def _label(value) -> str:
@@ -187,7 +202,7 @@ def _sheet_value(item: Item, name: str, shown: dict) -> str:
     if name == "calibre":
         return item.calibre_marked or item.calibre
     if name == "recovered_on":
-        return partial_date(value)
+        return un_partial_date(value)
     if name == "quantity":
         return f"{value:,}" if value is not None else ""
     return "" if value is None else str(value)
@@ -229,7 +244,7 @@ def compose_item_sheet(ctx, block) -> list[dict]:
     settings = block.settings or {}
     item = visibility.load(ctx.db, Item, settings.get("item_id"), ctx.reader)
     if item is None:
-        return ctx.withheld("An item sheet")
+        return ctx.withheld("item sheet")
     ctx.item_ids.add(item.id)
     shown = visibility.shown(item, ctx.reader, Item.SOURCE_FIELDS)
     case_ref = ctx.db.exec(select(Case.ref).where(Case.id == item.case_id)).one()
@@ -280,7 +295,7 @@ def compose_photo_figure(ctx, block) -> list[dict]:
     ids = (block.settings or {}).get("photo_ids") or []
     photos = _photos(ctx, ids)
     if not photos:
-        return ctx.withheld("A figure")
+        return ctx.withheld("figure")
     ctx.item_ids.update(p.item_id for p in photos if p.item_id)
     return [_figure(ctx, photos, block.caption, block.source_line, block.key,
                     boxes=(block.settings or {}).get("boxes", False), withheld=len(ids) - len(photos))]
@@ -322,7 +337,7 @@ def _item_cell(item: Item, column: str) -> str:
     if column in ("category", "condition"):
         return _label(getattr(item, column))
     if column == "recovered_on":
-        return partial_date(item.recovered_on)
+        return un_partial_date(item.recovered_on)
     if column == "quantity":
         return f"{item.quantity:,}"
     return str(getattr(item, column) or "")
@@ -335,7 +350,7 @@ def compose_item_table(ctx, block) -> list[dict]:
         if ids else {}
     items = [found[i] for i in ids if i in found]
     if not items:
-        return ctx.withheld("A table")
+        return ctx.withheld("table")
     ctx.item_ids.update(found)
     columns = settings.get("columns") or DEFAULT_ITEM_COLUMNS
     withheld = len(ids) - len(items)
@@ -414,12 +429,12 @@ def compose_text(ctx, block) -> list[dict]:
     return [{"kind": "text", "source_text": (block.settings or {}).get("text", "")}]
 
 
-register(BlockKind("item_sheet", "Item sheet", "an item sheet", check_item_sheet, compose_item_sheet,
+register(BlockKind("item_sheet", "Item sheet", "item sheet", check_item_sheet, compose_item_sheet,
                    "One item: its fields, its markings table and chosen photos, boxes drawn if asked."))
-register(BlockKind("photo_figure", "Photo figure", "a figure", check_photo_figure, compose_photo_figure,
+register(BlockKind("photo_figure", "Photo figure", "figure", check_photo_figure, compose_photo_figure,
                    "One or several photos with a caption and a source line."))
-register(BlockKind("item_table", "Table of items", "a table", check_item_table, compose_item_table,
+register(BlockKind("item_table", "Table of items", "table", check_item_table, compose_item_table,
                    "Chosen items as rows, with the columns you pick."))
-register(BlockKind("trace_status", "Trace requests as at the cut-off", "a table", check_trace_status,
+register(BlockKind("trace_status", "Trace requests as at the cut-off", "table", check_trace_status,
                    compose_trace_status, "Every trace request's status as at the report's cut-off date."))
-register(BlockKind("text", "Text", "a text", check_text, compose_text, "Free text (Markdown)."))
+register(BlockKind("text", "Text", "text", check_text, compose_text, "Free text (Markdown)."))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from datetime import timedelta
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -115,7 +116,7 @@ def _templates_dir() -> Path:
 
 
 def builds_dir(panel_code: str) -> Path:
-    path = Path(current_app.config.get("ANNEX_BUILDS") or Path(current_app.instance_path) / "annex-builds") / panel_code
+    path = Path(current_app.instance_path) / "annex-builds" / panel_code
     path.mkdir(parents=True, exist_ok=True, mode=0o750)
     return path
 
@@ -239,6 +240,24 @@ def run_build(build_id: int) -> None:
         build.state, build.error, build.finished_at = BuildState.FAILED, _reason(exc), utcnow()
         db.add(build)
         db.commit()
+
+
+#: A build still queued or running this long after it was asked for was interrupted (the
+#: process that ran it stopped): it is marked failed so that it can be asked for again.
+STALE_AFTER = timedelta(hours=2)
+
+
+def mark_interrupted(db: Session, panel_id: int) -> int:
+    """Mark the panel's builds left unfinished by a stopped process as failed; how many."""
+    cutoff = utcnow() - STALE_AFTER
+    stale = db.exec(select(AnnexBuild).where(AnnexBuild.panel_id == panel_id,
+                                             AnnexBuild.state.in_([BuildState.QUEUED, BuildState.RUNNING]),
+                                             AnnexBuild.created_at < cutoff)).all()
+    for build in stale:
+        build.state, build.finished_at = BuildState.FAILED, utcnow()
+        build.error = "Interrupted: the process building it stopped. Build it again."
+        db.add(build)
+    return len(stale)
 
 
 def _reason(exc: Exception) -> str:

@@ -72,9 +72,30 @@ class AnnexContext:
             self.labels[("table", key)] = label
         return label
 
-    def withheld(self, what: str) -> list[dict]:
-        """The note for something left out (none when the report's setting is off)."""
-        return [{"kind": "withheld", "text": f"{what} withheld from this edition."}] if self.notes else []
+    def withheld(self, noun: str) -> list[dict]:
+        """The note for a block left out (none when the report's setting is off); ``noun``
+        is singular ("item sheet"). Consecutive notes of one noun are merged by
+        :func:`compile_annex` ("3 item sheets withheld from this edition.")."""
+        return [{"kind": "withheld", "noun": noun, "count": 1, "text": withheld_text(noun, 1)}] if self.notes else []
+
+
+def withheld_text(noun: str, count: int) -> str:
+    if count == 1:
+        return f"{'An' if noun[0] in 'aeiou' else 'A'} {noun} withheld from this edition."
+    return f"{count} {noun}s withheld from this edition."
+
+
+def _merge_withheld(parts: list[dict]) -> list[dict]:
+    merged: list[dict] = []
+    for part in parts:
+        previous = merged[-1] if merged else None
+        if (part["kind"] == "withheld" and previous is not None and previous["kind"] == "withheld"
+                and previous.get("noun") == part.get("noun")):
+            previous["count"] += part["count"]
+            previous["text"] = withheld_text(previous["noun"], previous["count"])
+        else:
+            merged.append(part)
+    return merged
 
 
 def edition_reader(panel_id: int, edition: Edition, clearance: Classification | None = None,
@@ -122,9 +143,10 @@ def compile_annex(db: Session, panel: Panel, report: Report | None, number: int,
     for block in rows:
         kind = blocks.kind(block.kind)
         if not may_see(reader.clearance, block.classification):
-            parts += ctx.withheld(f"{kind.noun[0].upper()}{kind.noun[1:]}")
+            parts += ctx.withheld(kind.noun)
             continue
         parts += kind.compose(ctx, block)
+    parts = _merge_withheld(parts)
 
     def label(kind: str, key: str) -> str:
         return ctx.labels.get((kind, key)) or "(not included in this edition)"
