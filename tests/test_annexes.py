@@ -345,3 +345,68 @@ def test_cli_build_and_quick_follow_their_contract(world, annex_world, runner, t
     assert "Seizure at sea" in text and "24017731" in text
     assert not any(secret in text for secret in SECRETS + COMMITTEE_ONLY)
     assert get_session().get(Report, report.id).submitted_at is None
+
+
+def _wait_for(build_id: int, seconds: float = 120) -> AnnexBuild:
+    import time
+
+    db = get_session()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.expire_all()
+        build = db.get(AnnexBuild, build_id)
+        if build.state in (BuildState.DONE, BuildState.FAILED):
+            return build
+        db.rollback()
+        time.sleep(0.2)
+    raise AssertionError("the build did not finish")
+
+
+def test_without_redis_a_build_runs_on_a_thread_and_reports_progress(world, annex_world):
+    db = get_session()
+    build = builds.request_build(db, world.panel, annex_world["report"], annex_world["annex"].id, Edition.PUBLIC,
+                                 BuildFormat.PDF, None, Classification.PANEL)
+    db.commit()
+    builds.start(build)  # returns at once
+    done = _wait_for(build.id)
+    assert done.state == BuildState.DONE and done.progress == 100 and done.pages >= 2
+    assert builds.file_path(world.panel.code, done).read_bytes().startswith(b"%PDF")
+
+
+def test_with_redis_a_build_is_queued_and_a_worker_process_runs_it(world, annex_world):
+    import os
+    import uuid
+
+    import redis
+    from rq import Queue, SimpleWorker
+
+    url = os.environ.get("PANEL_TRACKER_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    connection = redis.Redis.from_url(url)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    world.app.config["REDIS_URL"] = url
+    name = world.app.config["JOBS_QUEUE"] = f"pt-test-{uuid.uuid4().hex[:12]}"
+    queue = Queue(name, connection=connection)
+    try:
+        db = get_session()
+        build = builds.request_build(db, world.panel, annex_world["report"], annex_world["annex"].id,
+                                     Edition.PUBLIC, BuildFormat.PDF, None, Classification.PANEL)
+        db.commit()
+        builds.start(build)
+        assert queue.count == 1
+        assert SimpleWorker([queue], connection=connection).work(burst=True)  # builds its own app
+        done = _wait_for(build.id, 5)
+        assert done.state == BuildState.DONE, done.error
+        assert builds.file_path(world.panel.code, done).read_bytes().startswith(b"%PDF")
+    finally:
+        ids = set(queue.job_ids) | set(queue.finished_job_registry.get_job_ids()) | set(
+            queue.failed_job_registry.get_job_ids())
+        for job_id in ids:
+            connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}")
+        queue.delete(delete_jobs=True)
+        for key in connection.scan_iter(f"rq:*{name}*"):
+            connection.delete(key)
