@@ -410,3 +410,29 @@ def test_with_redis_a_build_is_queued_and_a_worker_process_runs_it(world, annex_
         queue.delete(delete_jobs=True)
         for key in connection.scan_iter(f"rq:*{name}*"):
             connection.delete(key)
+
+
+def test_with_the_panel_setting_off_new_reports_print_no_withheld_notes(world, annex_world):
+    from panel_tracker.annexes import compose
+    from panel_tracker.auth.services import update_panel_settings
+
+    db = get_session()
+    update_panel_settings(db, world.panel, name=world.panel.name, regime="", settings={"annex_withheld_notes": False})
+    report = services.create_report(db, world.panel, {"title": "Mid-term update", "kind": "midterm",
+                                                      "cut_off": "2025-01-31"}, None)
+    annex = services.add_annex(db, report, {"title": "Items", "classification": "public"}, None)
+    services.add_block(db, report, annex, {"kind": "item_table", "classification": "public",
+                                           "settings": {"items": f"{annex_world['a'].item_ref} {annex_world['c'].item_ref}"}},
+                       None)
+    services.add_annex(db, report, {"title": "SECRET ANNEX TITLE", "classification": "panel"}, None)
+    db.commit()
+    assert report.show_withheld_notes is False and annex_world["report"].show_withheld_notes is True
+    doc = builds.report_document(db, world.panel, report, Edition.PUBLIC)
+    flat = repr(doc)
+    assert "from this edition" not in flat and "not included" not in flat and "SECRET" not in flat
+    assert doc["annexes"][0]["parts"][0]["rows"] == [[annex_world["a"].item_ref, "assault rifle", "Factory 66",
+                                                      "Type 56-1", "", "24017731", "", "", "1"]]
+    assert doc["annexes"][1]["withheld"] and doc["annexes"][1]["number"] == 2
+    panel_doc = compose.document(db, world.panel, report, compose.report_annexes(db, report), Edition.PANEL,
+                                 compose.edition_reader(world.panel.id, Edition.PANEL))
+    assert len(panel_doc["annexes"][0]["parts"][0]["rows"]) == 2

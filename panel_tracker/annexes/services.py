@@ -92,6 +92,8 @@ def _report_values(values: dict, report: Report | None) -> dict:
 
 
 def create_report(db: Session, panel: Panel, values: dict, actor) -> Report:
+    """A new report; whether its annexes print withheld notes starts as the panel's setting."""
+    values = {"show_withheld_notes": bool(panel.setting("annex_withheld_notes")), **values}
     report = Report(panel_id=panel.id, created_by_id=getattr(actor, "id", None), **_report_values(values, None))
     db.add(report)
     db.flush()
