@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from .. import audit
 from ..auth.models import Panel
-from ..classification import Classification, coerce
+from ..classification import Classification, coerce, most_restrictive
 from ..db import utcnow
 from ..validation import Invalid, too_long, unstorable_character
 from . import blocks, compose
@@ -162,7 +162,7 @@ def update_annex(db: Session, report: Report, annex: Annex, values: dict, actor)
     db.flush()
     _record(db, "annex.update", annex, actor, label=f"{report.title}: annex {annex.position}", before=before,
             after=_snapshot(annex, ANNEX_FIELDS),
-            classification=max(coerce(before["classification"]), annex.classification, key=lambda c: c.rank))
+            classification=most_restrictive(before["classification"], annex.classification))
     return annex
 
 
@@ -254,7 +254,8 @@ def add_block(db: Session, report: Report, annex: Annex, values: dict, actor) ->
     db.add(block)
     db.flush()
     _record(db, "block.create", block, actor, label=f"{report.title}: annex {annex.position}, {block.kind}",
-            after=_snapshot(block, BLOCK_FIELDS), classification=annex.classification)
+            after=_snapshot(block, BLOCK_FIELDS), classification=most_restrictive(annex.classification,
+                                                                                  block.classification))
     return block
 
 
@@ -267,7 +268,8 @@ def update_block(db: Session, report: Report, annex: Annex, block: Block, values
     db.add(block)
     db.flush()
     _record(db, "block.update", block, actor, label=f"{report.title}: annex {annex.position}, {block.kind}",
-            before=before, after=_snapshot(block, BLOCK_FIELDS), classification=annex.classification)
+            before=before, after=_snapshot(block, BLOCK_FIELDS),
+            classification=most_restrictive(annex.classification, before["classification"], block.classification))
     return block
 
 
@@ -278,7 +280,7 @@ def delete_block(db: Session, report: Report, annex: Annex, block: Block, actor)
     db.flush()
     _renumber(db, blocks_of(db, annex))
     _record(db, "block.delete", block, actor, label=f"{report.title}: annex {annex.position}, {block.kind}",
-            before=before, classification=annex.classification)
+            before=before, classification=most_restrictive(annex.classification, block.classification))
 
 
 def order_blocks(db: Session, report: Report, annex: Annex, order: list[int], actor) -> None:
