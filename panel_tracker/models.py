@@ -10,3 +10,4 @@ def import_all() -> None:
     from .evidence import bulk_models as _bulk  # noqa: F401
     from .traces import models as _traces  # noqa: F401
     from .search import models as _search  # noqa: F401
+    from .annexes import models as _annexes  # noqa: F401

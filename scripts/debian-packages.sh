@@ -3,6 +3,10 @@
 # two README commands; nothing is downloaded at run time):
 #   fonts-noto-core, fonts-noto-cjk  letters and annexes print Latin, Cyrillic, Arabic (shaped,
 #                                    right to left) and CJK markings with Noto, not as empty boxes
+#   fonts-noto-mono                  markings quoted as `code` in annex texts
+#   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0
+#                                    WeasyPrint's text layout and font subsetting (present on most
+#                                    machines; missing on a bare Debian)
 #   chromium, poppler-utils          (tests only) the browser tests; reading PDFs back
 # Usage: bash scripts/debian-packages.sh [--tests]
 set -euo pipefail
@@ -12,7 +16,7 @@ as_root() {
 }
 
 missing=()
-for package in fonts-noto-core fonts-noto-cjk; do
+for package in fonts-noto-core fonts-noto-cjk fonts-noto-mono libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ "${1:-}" = "--tests" ]; then

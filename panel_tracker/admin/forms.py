@@ -41,7 +41,11 @@ class PanelSettingsForm(FlaskForm):
     require_two_factor = BooleanField(
         "Members must log in with a second factor (an authenticator app)",
         description="A member without it is sent to set it up after their password and can reach nothing else until then.")
+    annex_withheld_notes = BooleanField(
+        "Report annexes say where something was withheld from an edition",
+        description="New reports start with this; a note such as \u201c2 photographs withheld from this edition\u201d "
+                    "is printed where material classified above the edition was left out. Each report can change it.")
 
 
 SETTING_FIELDS = ("acknowledgement_due_days", "reply_due_days", "reminder_interval_days", "min_independent_sources",
-                  "require_two_factor")
+                  "require_two_factor", "annex_withheld_notes")

@@ -35,6 +35,9 @@ DEFAULT_PANEL_SETTINGS = {
     "min_independent_sources": 2,
     # Members must log in with a second factor (TOTP) to reach anything.
     "require_two_factor": False,
+    # Report annexes say where something was withheld from an edition (the default of each
+    # new report; a report can turn it off for itself).
+    "annex_withheld_notes": True,
 }
 
 

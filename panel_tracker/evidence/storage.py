@@ -381,6 +381,11 @@ class PhotoStore:
             with contextlib.suppress(FileNotFoundError):
                 derivative.unlink()
                 removed = True
+        # Print derivatives of report annexes (panel_tracker.annexes.images): print/<panel>/<sha[:2]>/<sha>-*.jpg
+        for printed in self._inside_root(self.root / "print" / panel_code / sha[:2]).glob(f"{sha}-*.jpg"):
+            with contextlib.suppress(FileNotFoundError):
+                printed.unlink()
+                removed = True
         return removed
 
     # -- derivatives ------------------------------------------------------------------
