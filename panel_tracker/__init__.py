@@ -5,15 +5,15 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import (admin, annexes, api, audit, auth, cases, cli, db, demo, errors, evidence, extensions, jobs, main,
-               inputs, requestctx, search, security_headers, templating, traces)
+from . import (admin, annexes, api, audit, auth, cases, cli, db, demo, errors, evidence, exports, extensions, jobs,
+               main, inputs, requestctx, search, security_headers, templating, traces)
 from .config import ConfigError, default_instance_path, load_config
 
 __all__ = ["create_app", "ConfigError"]
 
 #: Each domain registers its blueprints, commands, navigation entries and dashboard
 #: figures in its ``init_app``; this list is the one place that names them.
-DOMAINS = (main, auth, admin, audit, cases, evidence, traces, annexes, search, api)
+DOMAINS = (main, auth, admin, audit, cases, evidence, exports, traces, annexes, search, api)
 
 HERE = Path(__file__).resolve().parent
 

@@ -3,7 +3,7 @@ and the same file imported back gives every value exactly as typed.
 
 DEPENDS ON THE CSV WRITER BEING WIRED: the export's CSV writer must pass each record
 through ``import_format.csv_safe_record`` (the `visibility` branch does this in
-cases/exports.py). Until then the first assertion fails: the cell is written raw.
+panel_tracker/exports/). Until then the first assertion fails: the cell is written raw.
 """
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from PIL import Image
 from sqlmodel import select
 
 from panel_tracker.audit.models import AuditRecord
-from panel_tracker.cases import exports, import_format, services
+from panel_tracker.cases import import_format, services
+from panel_tracker.exports import services as exports
 from panel_tracker.cases.importer import import_items
 from panel_tracker.cases.models import Case, Item, MarkingKind
 from panel_tracker.classification import Classification

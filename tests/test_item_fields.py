@@ -3,6 +3,7 @@ there, and refuses a text too long with the same words: the form, the API and th
 from __future__ import annotations
 
 import html
+from typing import Optional
 
 import pytest
 from sqlmodel import select
@@ -10,11 +11,11 @@ from sqlmodel import select
 from panel_tracker.api import serializers
 from panel_tracker import visibility
 from panel_tracker.cases import import_format, services
-from panel_tracker.cases.exports import selection
+from panel_tracker.exports import selection
 from panel_tracker.classification import Classification
 from panel_tracker.cases.forms import ItemForm
 from panel_tracker.cases.importer import import_items, row_values
-from panel_tracker.cases.models import Case, Inspection, Item, ItemBase, Marking
+from panel_tracker.cases.models import Case, Inspection, Item, ItemBase, Marking, text_field
 from panel_tracker.db import get_session
 from tests.test_api import api_as, new_case
 from tests.test_cases import ITEM, _case
@@ -73,10 +74,61 @@ def test_the_item_form_has_each_field_with_its_label_and_limit(app):
     assert form["type"].flags.maxlength == 300 and form["notes"].flags.maxlength == 20_000
 
 
-def test_the_api_takes_and_returns_every_field():
+def test_the_api_takes_every_field():
     assert set(fields()) <= set(serializers.ItemCreate.model_fields)
     assert set(fields()) <= set(serializers.ItemUpdate.model_fields)
-    assert set(fields()) <= set(serializers.ItemPublic.model_fields)
+
+
+def test_the_api_returns_every_field_as_declared_and_the_withheld_ones_nullable():
+    public = serializers.ItemPublic.model_fields
+    assert set(public) == set(fields()) | set(serializers.ItemRecord.model_fields)
+    for name, info in ItemBase.model_fields.items():
+        declared = Optional[info.annotation] if name in Item.SOURCE_FIELDS else info.annotation
+        assert public[name].annotation == declared, name
+
+
+class ItemBaseWithBarrel(ItemBase):
+    """The field list with one more field, as a developer would add it to ItemBase."""
+
+    barrel_length: str = text_field(40, title="Barrel length")
+
+
+def test_a_field_added_to_the_field_list_reaches_the_api_output():
+    public = serializers.item_public_model(ItemBaseWithBarrel)
+    assert "barrel_length" not in serializers.ItemPublic.model_fields
+    assert public.model_fields["barrel_length"].annotation is str
+
+    item = Item(id=7, panel_id=1, case_id=3, item_ref="YEM-2024-017/01", category="small_arm", type="rifle",
+                notes="met the dealer in Aden", recovered_place="Aden", lat=12.8, lon=45.0,
+                source_classification=Classification.PANEL)
+    record = {name: getattr(item, name, None) for name in serializers.ItemRecord.model_fields}
+    values = {name: getattr(item, name) for name in fields()}
+    shown = public(**{**record, **values, "barrel_length": "415 mm", "case_ref": "YEM-2024-017",
+                      "source_withheld": False}).model_dump(mode="json")
+    assert (shown["barrel_length"], shown["notes"], shown["lat"]) == ("415 mm", "met the dealer in Aden", 12.8)
+    # Withheld from a committee reader: the source fields null, the new field there.
+    masked = visibility.shown(item, visibility.Reader(1, Classification.COMMITTEE), list(fields()))
+    withheld = public(**{**record, **masked, "barrel_length": "415 mm", "case_ref": "YEM-2024-017",
+                         "source_withheld": True}).model_dump(mode="json")
+    assert {name: withheld[name] for name in Item.SOURCE_FIELDS} == dict.fromkeys(Item.SOURCE_FIELDS)
+    assert withheld["barrel_length"] == "415 mm" and withheld["type"] == "rifle"
+
+
+def test_the_api_masks_an_items_source_fields_for_a_reader_below_their_level(world, db):
+    case = services.create_case(db, world.panel, {"ref": "YEM-2024-017"}, world.users["expert"])
+    item = services.create_item(db, case, {"category": "small_arm", "type": "rifle", "quantity": 1,
+                                           "notes": "met the dealer in Aden", "recovered_place": "Aden",
+                                           "lat": 12.8, "lon": 45.0}, world.users["expert"])
+    item.source_classification = Classification.PANEL
+    db.commit()
+    for clearance, source in ((Classification.PANEL, ["met the dealer in Aden", "Aden", 12.8, 45.0]),
+                              (Classification.COMMITTEE, [None, None, None, None])):
+        reader = visibility.Reader(world.panel.id, clearance)
+        shown = serializers.item_public(item, case.ref, reader, visibility.references(db, [item], reader)[item.id])
+        assert set(shown) == set(serializers.ItemPublic.model_fields)
+        assert [shown[name] for name in ("notes", "recovered_place", "lat", "lon")] == source
+        assert shown["source_withheld"] is (clearance != Classification.PANEL)
+        assert shown["type"] == "rifle"
 
 
 # ------------------------------------------------------------------ one set of length limits

@@ -16,13 +16,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar, Optional
 
-from pydantic import ConfigDict, ValidationError, field_validator
+from pydantic import ConfigDict, ValidationError, create_model, field_validator
 from sqlmodel import Field, SQLModel
 
 from ..cases.import_format import FORMER_COUNTRY_CODES, is_known_country
 from ..cases.models import (
-    AccessMode, Case, CaseStatus, Category, Condition, Confidence, Inspection, Item, ItemBase as ItemFields,
-    Legibility, Marking, MarkingKind, Script, SymbolShape, YearCalendar, max_lengths,
+    AccessMode, Case, CaseStatus, Category, Inspection, Item, ItemBase as ItemFields, Legibility, Marking,
+    MarkingKind, Script, SymbolShape, max_lengths,
 )
 from .. import visibility
 from ..classification import Classification
@@ -199,50 +199,37 @@ class ItemUpdate(ItemInput):
     type: Optional[str] = Field(default=None, max_length=max_lengths(ItemFields)["type"])
 
 
-class ItemPublic(SQLModel):
+def nullable_when_withheld(base: type[SQLModel], model: type) -> dict[str, Any]:
+    """``base``'s fields that ``model``'s visibility rule may withhold, made nullable: a reader
+    below their level gets null (``visibility.Withheld``), whatever their declared type."""
+    withheld = {name for group in visibility.rule(model).withheld for name in group.fields}
+    return {name: (Optional[info.annotation], None) for name, info in base.model_fields.items() if name in withheld}
+
+
+class ItemRecord(SQLModel):
+    """What the table adds to an item's own fields, as the API shows it."""
+
     id: int
     case_id: int
     case_ref: str
-    inspection_id: Optional[int]
-    item_ref: str
-    category: Category
-    type: str
-    make_marked: str
-    make_attributed: str
-    attribution_basis: str
-    attribution_confidence: Optional[Confidence]
-    model: str
-    calibre_marked: str
-    calibre: str
-    country_marked: Optional[str]
-    country_attributed: Optional[str]
-    year_marked: str
-    year_calendar: Optional[YearCalendar]
-    year_gregorian: Optional[int]
-    serial: str
-    serial_legibility: Optional[Legibility]
-    lot: str
-    factory_code: str
-    headstamp: str
-    import_mark: str
-    other_marks: str
-    quantity: int
-    condition: Optional[Condition]
-    recovered_on: str
     recovered_date: Optional[date]
-    # Source fields (Item.SOURCE_FIELDS): null when source_withheld.
-    recovered_place: Optional[str]
-    lat: Optional[float]
-    lon: Optional[float]
-    notes: Optional[str]
     source_withheld: bool
-    suspected_imitation: bool
-    state_ownership_mark: bool
     sighting_of_id: Optional[int]
     classification: Classification
     source_classification: Classification
     created_at: datetime
     updated_at: Optional[datetime]
+
+
+def item_public_model(fields: type[SQLModel] = ItemFields) -> type[SQLModel]:
+    """The API's item, built on the field list: every field of ``fields`` (``ItemBase``) with
+    its declared type, those ``Item``'s visibility rule may withhold (``Item.SOURCE_FIELDS``)
+    nullable, plus :class:`ItemRecord`. A field added to ``ItemBase`` is in the output."""
+    return create_model("ItemPublic", __base__=(ItemRecord, fields), __module__=__name__,
+                        **nullable_when_withheld(fields, Item))
+
+
+ItemPublic = item_public_model()
 
 
 def item_public(item: Item, case_ref: str, reader: visibility.Reader, refs: dict[str, int | None]) -> dict:

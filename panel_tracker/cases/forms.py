@@ -166,14 +166,6 @@ class MarkingForm(FlaskForm):
         return _values(self)
 
 
-class MarkingPhotoForm(FlaskForm):
-    photo_id = SelectField("Photo", coerce=int, choices=[])
-    box_x = FloatField("x", validators=[Optional()])
-    box_y = FloatField("y", validators=[Optional()])
-    box_w = FloatField("width", validators=[Optional()])
-    box_h = FloatField("height", validators=[Optional()])
-
-
 class DeleteForm(FlaskForm):
     reason = StringField("Why", validators=[DataRequired(message="Say why; it goes into the audit log."),
                                             Length(max=500)])

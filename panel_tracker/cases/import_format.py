@@ -39,6 +39,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 from ..validation import too_long, unstorable_character
 from .models import LONG_TEXT_MAX, Case, Category, Condition, ItemBase, Legibility, max_lengths
 
+#: Fictional items in this format: the demo's (``panel-tracker demo``) and the sample file's rows.
+DEMO_ITEMS = Path(__file__).resolve().parent.parent / "data" / "demo_items.csv"
+
 COLUMNS: tuple[str, ...] = (
     "case_ref", "item_ref", "category", "type", "make_marked", "make_attributed",
     "model", "calibre", "country_marked", "country_attributed", "year_marked",

@@ -24,8 +24,8 @@ from ..auth.access import current_panel, requires
 from ..auth.models import Role
 from ..db import get_session
 from . import import_format
+from .import_format import DEMO_ITEMS
 from .blueprint import bp
-from .demo import DEMO_ITEMS
 from .importer import import_items, validate_import
 from .models import ImportMapping
 

@@ -10,15 +10,15 @@ from flask import abort, g
 from flask_login import current_user
 from sqlmodel import select
 
-from .. import visibility
+from .. import registry, visibility
 from ..auth.access import clearance, panel_id
-from ..auth.models import Panel
 from ..classification import Classification
 from ..db import get_session
 from ..inputs import known
-from ..evidence.models import Photo
 from .models import Case, Category, Inspection, Item, Legibility, Marking
 
+#: The item list's filters, by their query-string names. ``has_photos`` and ``q`` are applied
+#: by the domains that register them (evidence, search: ``registry.add_list_filter``).
 ITEM_FILTERS = ("category", "country", "recovered_from", "recovered_to", "legibility", "has_photos",
                 "classification", "case", "q")
 
@@ -52,7 +52,7 @@ def _date(value: str | None) -> date | None:
 
 def filter_items(stmt, args: Mapping[str, str], who: visibility.Reader | None = None):
     """Apply the item-list filters given as query-string values; unknown values match nothing.
-    ``has_photos`` counts only photos ``who`` (default: this request's reader) may see."""
+    Filters other domains register (``has_photos``, ``q``) see ``who`` (default: this request's reader)."""
     if args.get("category"):
         stmt = stmt.where(Item.category == (args["category"] if args["category"] in {c.value for c in Category} else None))
     if args.get("country"):
@@ -68,22 +68,21 @@ def filter_items(stmt, args: Mapping[str, str], who: visibility.Reader | None = 
             stmt = stmt.where(Item.serial_legibility.is_(None))
         else:
             stmt = stmt.where(Item.serial_legibility == (value if value in {l.value for l in Legibility} else None))
-    if args.get("has_photos") in ("yes", "no", "true", "false", "1", "0"):
-        has = sa.exists().where(Photo.item_id == Item.id,
-                                Photo.id.in_(visibility.visible_ids(Photo, who or reader())))
-        stmt = stmt.where(has if args["has_photos"] in ("yes", "true", "1") else ~has)
     if args.get("classification"):
         stmt = stmt.where(Item.classification == known(Classification, args["classification"]))
     if args.get("case"):
         stmt = stmt.where(Item.case_id.in_(select(Case.id).where(Case.ref == args["case"].strip().upper(),
                                                                  Case.panel_id == Item.panel_id)
                                            .correlate_except(Case)))
-    if args.get("q") and args["q"].strip():  # marking search (search/query.py), within the reader's clearance
-        from ..search.query import item_ids
+    return filter_by_others(stmt, "items", args, who)
 
-        searcher = who or reader()
-        ids = item_ids(get_session().get(Panel, searcher.panel_id), args["q"], clearance=searcher.clearance)
-        stmt = stmt.where(Item.id.in_(sa.bindparam("search_ids", ids, expanding=True, literal_execute=True)))
+
+def filter_by_others(stmt, listing: str, args: Mapping[str, str], who: visibility.Reader | None = None):
+    """Apply the filters other domains add to ``listing`` (``registry.add_list_filter``):
+    evidence's ``has_photos``, search's ``q`` (the marking search), for ``who``."""
+    for name, apply in registry.list_filters(listing).items():
+        if args.get(name):
+            stmt = apply(stmt, args[name], who or reader())
     return stmt
 
 
@@ -102,14 +101,6 @@ def markings_by_item(item_ids: list[int]) -> dict[int, list[Marking]]:
     return result
 
 
-def photos_by_item(case_id: int) -> dict[int | None, list[Photo]]:
-    rows = get_session().exec(visible(Photo).where(Photo.case_id == case_id).order_by(Photo.taken_at, Photo.id)).all()
-    result: dict[int | None, list[Photo]] = {}
-    for photo in rows:
-        result.setdefault(photo.item_id, []).append(photo)
-    return result
-
-
 def inspections_for_case(case: Case) -> list[Inspection]:
     return list(get_session().exec(visible(Inspection).where(Inspection.case_id == case.id)
                                    .order_by(Inspection.inspected_on)).all())
@@ -123,5 +114,4 @@ def dashboard_figures() -> dict:
     return {
         "cases": count(visible(Case)),
         "items": count(visible(Item)),
-        "photos": count(visible(Photo)),
     }

@@ -6,20 +6,18 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
-from .. import audit, countries, visibility
+from .. import audit, countries, registry, visibility
 from ..audit.models import AuditRecord
-from ..auth.access import clearance, current_panel, has_role, panel_id, requires, scoped
+from ..auth.access import current_panel, has_role, panel_id, requires, scoped
 from ..auth.models import Role
 from ..db import get_session
-from ..evidence.models import Photo
 from ..formutil import show_errors
 from ..inputs import known, page_number
 from ..validation import Invalid
 from . import queries, services
 from .blueprint import bp
-from .forms import (CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, MarkingPhotoForm,
-                    SightingForm, labelled)
-from .models import Case, CaseStatus, Category, Inspection, Item, Legibility, Marking, MarkingPhoto
+from .forms import CaseForm, ClassifyForm, DeleteForm, InspectionForm, ItemForm, MarkingForm, SightingForm, labelled
+from .models import Case, CaseStatus, Category, Inspection, Item, Legibility, Marking
 from .page_actions import classify_and_redirect, delete_and_redirect
 from .queries import load_or_404
 
@@ -49,10 +47,7 @@ def index():
     stmt = queries.visible(Case)
     if request.args.get("status"):
         stmt = stmt.where(Case.status == known(CaseStatus, request.args["status"]))  # unknown: no match
-    if request.args.get("q", "").strip():  # marking search: the case's own fields or any of its items
-        from ..search.query import case_ids
-
-        stmt = stmt.where(Case.id.in_(sorted(case_ids(current_panel(), request.args["q"], clearance=clearance()))))
+    stmt = queries.filter_by_others(stmt, "cases", request.args)  # q: the marking search (search domain)
     per_page, page = 50, page_number()
     rows = get_session().exec(stmt.order_by(Case.ref.desc()).offset((page - 1) * per_page).limit(per_page + 1)).all()
     return render_template("cases/index.html", cases=rows[:per_page], page=page, more=len(rows) > per_page,
@@ -83,8 +78,9 @@ def show(case_id: int):
     items = queries.items_for_case(case)
     return render_template(
         "cases/show.html", case=case, items=items, inspections=queries.inspections_for_case(case),
-        markings=queries.markings_by_item([i.id for i in items]), photos=queries.photos_by_item(case.id),
-        classify_form=ClassifyForm(level=case.classification.value), delete_form=DeleteForm())
+        markings=queries.markings_by_item([i.id for i in items]),
+        classify_form=ClassifyForm(level=case.classification.value), delete_form=DeleteForm(),
+        **registry.page_data("case", case=case, items=items))  # what other domains show (photos)
 
 
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -229,31 +225,18 @@ def show_item(item_id: int):
     item = load_or_404(Item, item_id)
     case = load_or_404(Case, item.case_id)
     markings = queries.markings_by_item([item.id])[item.id]
-    photos = list(db.exec(queries.visible(Photo).where(Photo.item_id == item.id).order_by(Photo.id)).all())
-    links = {}
-    if markings:
-        for link in db.exec(queries.visible(MarkingPhoto).where(
-                MarkingPhoto.marking_id.in_([m.id for m in markings])).order_by(MarkingPhoto.id)).all():
-            links.setdefault(link.marking_id, []).append(link)
-    # A marking may be shown on a photo of another item (the same crate, a close-up): seen
-    # here when the reader may see that photo, as in the API and the ZIP export.
-    linked_ids = {link.photo_id for ls in links.values() for link in ls}
-    photo_by_id = {p.id: p for p in photos} | {p.id: p for p in db.exec(queries.visible(Photo).where(
-        Photo.id.in_(linked_ids - {p.id for p in photos}))).all()}
-    link_form = MarkingPhotoForm()
-    link_form.photo_id.choices = [(p.id, f"Photo {p.id} {p.caption[:40]}") for p in photos]
     reader = queries.reader()
     candidates = services.sighting_candidates(db, item) if has_role(Role.EXPERT) and not item.sighting_of_id else []
     shown_ids = visibility.visible_among(db, Item, [c.id for c in candidates], reader)
     return render_template(
-        "cases/item.html", item=item, case=case, markings=markings, photos=photos,
-        photo_by_id=photo_by_id, links=links, link_form=link_form,
+        "cases/item.html", item=item, case=case, markings=markings,
         refs=visibility.references(db, [item], reader)[item.id],
         sightings=services.sightings_of(db, item, queries.visible(Item)),
         candidates=[c for c in candidates if c.id in shown_ids],
         classify_form=ClassifyForm(level=item.classification.value),
         source_classify_form=ClassifyForm(field="source_classification", level=item.source_classification.value),
-        delete_form=DeleteForm(), sighting_form=SightingForm(), marking_form=MarkingForm())
+        delete_form=DeleteForm(), sighting_form=SightingForm(), marking_form=MarkingForm(),
+        **registry.page_data("item", item=item, case=case, markings=markings))  # what other domains show (photos)
 
 
 @bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
@@ -394,60 +377,3 @@ def edit_marking(marking_id: int):
 def delete_marking(marking_id: int):
     marking = load_or_404(Marking, marking_id)  # only if its item is visible too
     return delete_and_redirect(marking, url_for("cases.show_item", item_id=marking.item_id))
-
-
-@bp.route("/markings/<int:marking_id>/photos", methods=["POST"])
-@requires(Role.EXPERT)
-def link_marking_photo(marking_id: int):
-    db = get_session()
-    marking = load_or_404(Marking, marking_id)
-    item = load_or_404(Item, marking.item_id)
-    form = MarkingPhotoForm()
-    form.photo_id.choices = [(p.id, str(p.id)) for p in db.exec(
-        queries.visible(Photo).where(Photo.item_id == item.id)).all()]
-    if not form.validate_on_submit():
-        flash(_link_refusal(form), "error")
-        return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
-    photo = load_or_404(Photo, form.photo_id.data)
-    box = (form.box_x.data, form.box_y.data, form.box_w.data, form.box_h.data)
-    if None in box and any(v is not None for v in box):
-        flash("A box needs all four numbers (x, y, width, height), or none to link the photo without a box. "
-              "Nothing was saved.", "error")
-        return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
-    try:
-        services.link_marking_photo(db, marking, photo, None if None in box else box, _actor())
-        db.commit()
-        flash("Photo linked to the marking." + (" Box saved." if None not in box else ""), "info")
-    except Invalid as exc:
-        db.rollback()
-        flash(next(iter(exc.errors.values())), "error")
-    return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
-
-
-def _link_refusal(form: MarkingPhotoForm) -> str:
-    """Why a photo could not be linked to a marking, in the words of the field at fault."""
-    if form.photo_id.errors or not form.photo_id.data:
-        return "Choose one of this item's photos."
-    bad = [name for name in ("box_x", "box_y", "box_w", "box_h") if form[name].errors]
-    if bad:
-        return ("The box is wrong: x, y, width and height are numbers between 0 and 1 "
-                f"({', '.join(form[name].label.text for name in bad)} is not). Nothing was saved.")
-    return "The form expired; reload the page and try again."
-
-
-@bp.route("/marking-photos/<int:link_id>/delete", methods=["POST"])
-@requires(Role.EXPERT)
-def unlink_marking_photo(link_id: int):
-    db = get_session()
-    link = db.get(MarkingPhoto, link_id)
-    if link is None or link.panel_id != panel_id():
-        abort(404)
-    marking = load_or_404(Marking, link.marking_id)
-    photo = load_or_404(Photo, link.photo_id)
-    if DeleteForm(meta={"csrf": True}).is_submitted():
-        services.unlink_marking_photo(db, link, photo, _actor())
-        db.commit()
-        flash("Photo unlinked from the marking.", "info")
-    return redirect(url_for("cases.show_item", item_id=marking.item_id) + "#markings")
-
-

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import FloatField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..formutil import IsoDateField, options
@@ -33,3 +33,12 @@ class PhotoForm(FlaskForm):
 
 class PurgeForm(FlaskForm):
     reason = StringField("Why must the bytes be destroyed?", validators=[DataRequired(), Length(max=500)])
+
+
+class MarkingPhotoForm(FlaskForm):
+    """On the item page, under a marking: the photo that shows it, and an optional box."""
+    photo_id = SelectField("Photo", coerce=int, choices=[])
+    box_x = FloatField("x", validators=[Optional()])
+    box_y = FloatField("y", validators=[Optional()])
+    box_w = FloatField("width", validators=[Optional()])
+    box_h = FloatField("height", validators=[Optional()])

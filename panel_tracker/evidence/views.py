@@ -1,20 +1,23 @@
-"""Photo pages: upload, view, edit; originals and GPS only for experts and up, audited."""
+"""Photo pages: upload, view, edit; originals and GPS only for experts and up, audited; the
+photos that show a marking (posted from the item page)."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from ..auth.access import current_panel, requires, scoped
+from ..auth.access import current_panel, panel_id, requires, scoped
 from ..auth.models import Role
 from ..cases import queries
+from ..cases import services as cases_services
 from ..cases.forms import ClassifyForm, DeleteForm
-from ..cases.models import Case, Item
+from ..cases.models import Case, Item, Marking, MarkingPhoto
 from ..cases.page_actions import classify_and_redirect, delete_and_redirect
 from ..db import get_session
 from ..security_headers import protect_file_response
+from ..validation import Invalid
 from . import images, services
 from .blueprint import bp
-from .forms import PhotoForm, PurgeForm, UploadForm
+from .forms import MarkingPhotoForm, PhotoForm, PurgeForm, UploadForm
 from .models import Photo, PhotoReceipt
 
 
@@ -194,4 +197,63 @@ def purge(photo_id: int):
         return redirect(url_for("cases.show", case_id=photo.case_id) if photo.case_id else url_for("cases.index"))
     flash("Say why the file is purged.", "error")
     return redirect(url_for("evidence.show", photo_id=photo.id))
+
+
+# ------------------------------------------------------------------ photos showing a marking (item page)
+
+
+@bp.route("/markings/<int:marking_id>/photos", methods=["POST"])
+@requires(Role.EXPERT)
+def link_marking_photo(marking_id: int):
+    db = get_session()
+    marking = queries.load_or_404(Marking, marking_id)
+    item = queries.load_or_404(Item, marking.item_id)
+    form = MarkingPhotoForm()
+    form.photo_id.choices = [(p.id, str(p.id)) for p in db.exec(
+        queries.visible(Photo).where(Photo.item_id == item.id)).all()]
+    if not form.validate_on_submit():
+        flash(_link_refusal(form), "error")
+        return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
+    photo = queries.load_or_404(Photo, form.photo_id.data)
+    box = (form.box_x.data, form.box_y.data, form.box_w.data, form.box_h.data)
+    if None in box and any(v is not None for v in box):
+        flash("A box needs all four numbers (x, y, width, height), or none to link the photo without a box. "
+              "Nothing was saved.", "error")
+        return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
+    try:
+        cases_services.link_marking_photo(db, marking, photo, None if None in box else box, _actor())
+        db.commit()
+        flash("Photo linked to the marking." + (" Box saved." if None not in box else ""), "info")
+    except Invalid as exc:
+        db.rollback()
+        flash(next(iter(exc.errors.values())), "error")
+    return redirect(url_for("cases.show_item", item_id=item.id) + "#markings")
+
+
+def _link_refusal(form: MarkingPhotoForm) -> str:
+    """Why a photo could not be linked to a marking, in the words of the field at fault."""
+    if form.photo_id.errors or not form.photo_id.data:
+        return "Choose one of this item's photos."
+    bad = [name for name in ("box_x", "box_y", "box_w", "box_h") if form[name].errors]
+    if bad:
+        return ("The box is wrong: x, y, width and height are numbers between 0 and 1 "
+                f"({', '.join(form[name].label.text for name in bad)} is not). Nothing was saved.")
+    return "The form expired; reload the page and try again."
+
+
+@bp.route("/marking-photos/<int:link_id>/delete", methods=["POST"])
+@requires(Role.EXPERT)
+def unlink_marking_photo(link_id: int):
+    db = get_session()
+    link = db.get(MarkingPhoto, link_id)
+    if link is None or link.panel_id != panel_id():
+        abort(404)
+    marking = queries.load_or_404(Marking, link.marking_id)
+    photo = queries.load_or_404(Photo, link.photo_id)
+    if DeleteForm(meta={"csrf": True}).is_submitted():
+        cases_services.unlink_marking_photo(db, link, photo, _actor())
+        db.commit()
+        flash("Photo unlinked from the marking.", "info")
+    return redirect(url_for("cases.show_item", item_id=marking.item_id) + "#markings")
+
 

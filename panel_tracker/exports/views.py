@@ -14,12 +14,12 @@ from flask_login import current_user
 from ..auth.access import current_panel, current_role, refuse_cross_site, requires
 from ..auth.models import Role
 from ..db import get_session
+from ..cases.models import Case
+from ..cases.queries import load_or_404
 from ..evidence.services import photo_store
 from ..validation import Invalid
-from . import exports
-from .blueprint import exports_bp as bp
-from .queries import load_or_404
-from .models import Case
+from . import services as exports
+from .blueprint import bp
 
 
 

@@ -14,12 +14,12 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ... import visibility
-from ...auth.models import User
-from ...classification import Classification, coerce
-from ...evidence.models import Photo, PhotoReceipt
-from .. import queries
-from ..models import Case, Inspection, Item, Marking, MarkingPhoto
+from .. import visibility
+from ..auth.models import User
+from ..classification import Classification, coerce
+from ..cases import queries
+from ..cases.models import Case, Inspection, Item, Marking, MarkingPhoto
+from ..evidence.models import Photo, PhotoReceipt
 
 #: Items are read this many at a time.
 BATCH = 500

@@ -29,10 +29,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from sqlmodel import Session
 
-from ... import visibility
-from ...evidence.images import EXTENSIONS, MIME_TYPES
-from .. import import_format
-from ..models import Case
+from .. import visibility
+from ..cases import import_format
+from ..cases.models import Case
+from ..evidence.images import EXTENSIONS, MIME_TYPES
 from . import selection
 
 _CHUNK = 1024 * 1024

@@ -2,7 +2,7 @@
 
 ``selection.py`` decides what an export holds for a reader (plain records, by the rule of
 :mod:`panel_tracker.visibility`); ``writers.py`` writes the files; this module checks the
-form against the role and records every export in the audit log (:func:`create_export`).
+form against the role, writes the export and records it in the audit log (:func:`create_export`).
 
 Classification (domain.md §8): an export holds at most ``max_level``, which the caller has
 already capped at the user's clearance (:func:`export_options`); the export's reader is the
@@ -25,12 +25,12 @@ from typing import IO
 
 from sqlmodel import Session
 
-from ... import audit, visibility
-from ...auth.models import Role
-from ...classification import Classification, clearance_for, coerce, may_see
-from ...validation import Invalid
-from .. import queries
-from ..models import Case
+from .. import audit, visibility
+from ..auth.models import Role
+from ..cases import queries
+from ..cases.models import Case
+from ..classification import Classification, clearance_for, coerce, may_see
+from ..validation import Invalid
 from . import selection, writers
 from .writers import _SAFE_NAME, ExportCounts, safe_ref
 
