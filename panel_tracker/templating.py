@@ -1,9 +1,12 @@
-"""What every template can use: the panel in force, the user's panels, role checks, UN date format."""
+"""What every template can use: the panel in force, the user's panels, role checks, UN date
+format, and times in the user's own time zone."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import g
+from flask import g, has_request_context
 from flask_login import current_user
 from sqlmodel import select
 
@@ -16,15 +19,46 @@ from .registry import nav_entries, sections
 from .requestctx import today
 
 
+UTC = ZoneInfo("UTC")
+
+
+def viewer_zone() -> ZoneInfo:
+    """The zone the logged-in user reads times in (their account's choice); UTC outside a
+    page request, for the API and for anyone not logged in. Stored times are always UTC."""
+    if not has_request_context() or g.get("api_user") is not None or not current_user.is_authenticated:
+        return UTC
+    try:
+        return ZoneInfo(getattr(current_user, "time_zone", None) or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def zone_name(moment: datetime) -> str:
+    """The zone of an aware time as a reader knows it: its abbreviation (``CEST``, ``UTC``) or,
+    where the zone has none (``Asia/Aden`` says ``+03``), its offset from UTC (``UTC+3``)."""
+    abbreviation = moment.tzname() or ""
+    if abbreviation.isalpha():
+        return abbreviation
+    offset = moment.utcoffset() or timedelta(0)
+    sign, minutes = ("-" if offset < timedelta(0) else "+"), abs(int(offset.total_seconds())) // 60
+    hours, minutes = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+
+
+def _local(value: datetime) -> datetime:
+    """An aware time in the reader's zone (a naive one is taken as UTC, as the database keeps it)."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).astimezone(viewer_zone())
+
+
 def day(value) -> str:
-    """Dates and times as every page shows them: ``12 Sep 2023``, ``12 Sep 2023, 14:05 UTC``
-    (times are kept and shown in UTC, and say so)."""
+    """Dates and times as every page shows them: ``12 Sep 2023``, ``12 Sep 2023, 15:05 UTC+3``.
+    Times are stored in UTC and shown in the user's zone (:func:`viewer_zone`), which they
+    name; a date is a date in any zone and stays as it is."""
     if value is None or value == "":
         return ""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
-        return f"{value.day} {value:%b %Y, %H:%M} UTC"
+        value = _local(value)
+        return f"{value.day} {value:%b %Y, %H:%M} {zone_name(value)}"
     if isinstance(value, date):
         return f"{value.day} {value:%b %Y}"
     return str(value)
@@ -36,7 +70,8 @@ def un_date(value) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, datetime):
-        return f"{value.day} {value:%B %Y, %H:%M} UTC"
+        value = _local(value)
+        return f"{value.day} {value:%B %Y, %H:%M} {zone_name(value)}"
     if isinstance(value, date):
         return f"{value.day} {value:%B %Y}"
     return str(value)
@@ -57,6 +92,18 @@ def partial_date(text: str | None) -> str:
     return text
 
 
+def label(value) -> str:
+    """A stored choice as a person reads it: the enum's own ``label`` when it has one
+    (``LetterKind.TRACE_REQUEST`` → "Trace request"), else its value without underscores
+    (``factory_code`` → "factory code"). Pages never show a raw value or ``Enum.MEMBER``."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, Enum):
+        own = getattr(value, "label", None)
+        return own if isinstance(own, str) else str(value.value).replace("_", " ")
+    return str(value).replace("_", " ")
+
+
 def counted(number: int, name: str) -> str:
     """``1 photo``, ``2 photos``: ``name`` is the plural, its first word loses its s for one."""
     words = name.replace("_", " ").split(" ")
@@ -69,6 +116,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["un_date"] = un_date
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["counted"] = counted
+    app.jinja_env.filters["label"] = label
     app.jinja_env.filters["partial_date"] = partial_date
     app.jinja_env.globals["country_name"] = countries.name
     app.jinja_env.globals["Classification"] = Classification

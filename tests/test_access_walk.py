@@ -551,3 +551,49 @@ def test_post_with_csrf_token_is_accepted(app, world):
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302 and urlparse(response.headers["Location"]).path == "/login"
     assert client.get("/dashboard").status_code == 302
+
+
+# ------------------------------------------------------------------ the photo list (/photos)
+
+
+def _photo_ids_listed(client, url: str = "/photos") -> set[int]:
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return {int(n) for n in re.findall(r'href="/photos/(\d+)"', response.get_data(as_text=True))}
+
+
+def test_the_photo_list_shows_each_reader_exactly_the_photos_they_may_see(app, world):
+    """The dashboard's photo count links to /photos: it lists what visibility.py lets the reader
+    see (a panel-only photo, or one of a panel-only case or item, is not a viewer's), and the
+    admin of another panel sees none of YEM's."""
+    from panel_tracker.classification import Classification
+
+    viewer, expert = Actor(world, world.users["viewer"]), Actor(world, world.users["expert"])
+    open_case = _case(expert)
+    seen = _photo(expert, case=open_case)
+    panel_only = _photo(expert, case=open_case)
+    panel_only.classification = Classification.PANEL
+    _committed(panel_only)
+    closed_case = _case(expert)
+    closed_case.classification = Classification.PANEL
+    in_closed_case = _photo(expert, case=_committed(closed_case))
+    item = _item(expert)
+    item.classification = Classification.PANEL
+    _committed(item)
+    of_closed_item = _photo(expert, case=get_session().get(type(open_case), item.case_id))
+    of_closed_item.item_id = item.id
+    _committed(of_closed_item)
+
+    every = {seen.id, panel_only.id, in_closed_case.id, of_closed_item.id}
+    assert _photo_ids_listed(world.client(user=viewer.user)) == {seen.id}
+    assert _photo_ids_listed(world.client(user=expert.user)) == every
+    assert _photo_ids_listed(world.client(user=world.users["expert"]), f"/photos?case={open_case.ref}") \
+        == {seen.id, panel_only.id}
+    assert _photo_ids_listed(world.client(user=viewer.user), f"/photos?case={closed_case.ref}") == set()
+    assert _photo_ids_listed(world.client(user=world.outsider)) == set()
+    assert _photo_ids_listed(world.client(user=world.outsider), f"/photos?case={open_case.ref}") == set()
+
+    dashboard = world.client(user=viewer.user).get("/dashboard").get_data(as_text=True)
+    assert re.search(r'<a href="/photos"><strong>1</strong> photo</a>', dashboard)
+    page = world.client(user=viewer.user).get("/photos").get_data(as_text=True)
+    assert f'src="/photos/{seen.id}/thumb.jpg"' in page and "Page 1 of 1 · 1 photo" in page

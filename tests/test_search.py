@@ -285,7 +285,27 @@ def test_top_bar_has_the_search_box_on_every_page(sample):
 
 def test_bad_filters_come_back_with_a_message_not_an_error(sample):
     response = sample.client("expert").get("/search?q=1773&recovered_from=2024-13-40")
-    assert response.status_code == 422 and "is not a date" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "2024-13-40 is not a possible date" in response.get_data(as_text=True)
+
+
+def test_the_period_filters_are_iso_text_boxes_that_keep_what_was_typed_with_its_error(sample):
+    """Like every date of the app (formutil.IsoDateField): text typed as YYYY-MM-DD whatever the
+    browser's locale, not type="date"; a wrong one comes back as typed, its error beside it."""
+    client = sample.client("expert")
+
+    blank = client.get("/search").get_data(as_text=True)
+    wrong = client.get("/search?q=1773&recovered_from=17/05/2024&recovered_to=2024-02-30")
+    page = wrong.get_data(as_text=True)
+
+    assert 'type="date"' not in blank
+    for name in ("recovered_from", "recovered_to"):
+        assert re.search(rf'<input[^>]*name="{name}"[^>]*placeholder="YYYY-MM-DD"', blank) or \
+            re.search(rf'<input[^>]*placeholder="YYYY-MM-DD"[^>]*name="{name}"', blank), name
+    assert wrong.status_code == 422
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*value="17/05/2024"|<input[^>]*value="17/05/2024"[^>]*aria-invalid="true"', page)
+    assert 'id="recovered_from-error">“17/05/2024” is not a date; write it as YYYY-MM-DD' in page
+    assert 'id="recovered_to-error">2024-02-30 is not a possible date' in page
+    assert "Nothing you may see matches" not in page  # no search with a wrong period
 
 
 # ------------------------------------------------------------------ batch, patterns, saved searches

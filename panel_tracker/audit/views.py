@@ -8,7 +8,7 @@ from datetime import datetime, time, timezone
 
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import false
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from .. import audit, visibility
 from ..auth.access import panel_id, requires
@@ -17,7 +17,8 @@ from ..cases.queries import reader
 from ..classification import may_see, most_restrictive
 from ..db import get_session
 from ..inputs import page_number, whole_number
-from ..templating import day
+from ..templating import day, label
+from ..traces.models import EventKind
 from .models import AuditRecord
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -27,9 +28,24 @@ SHOWN_CHARS = 300  # a longer value is cut on the page, with a link to the whole
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
 
 
-def readable(value) -> str:
+# Recorded fields that are no column but hold choices: a letter's imported events, [kind, day].
+CHOICES_BEYOND_COLUMNS = {("trace_letter", "events"): EventKind}
+
+
+def choices_of(object_type: str | None, name: str | None):
+    """The Enum a recorded field holds (``marking``, ``kind`` → MarkingKind), from the column
+    of the table the record names; None for any other field."""
+    if (object_type, name) in CHOICES_BEYOND_COLUMNS:
+        return CHOICES_BEYOND_COLUMNS[object_type, name]
+    table = SQLModel.metadata.tables.get(object_type or "")
+    column = table.c.get(name) if table is not None and name else None
+    return getattr(column.type, "enum_class", None) if column is not None else None
+
+
+def readable(value, choices=None) -> str:
     """A recorded value as a person reads it: yes/no, empty for none, times to the minute
-    in UTC, lists and objects as ``key: value`` pairs (not Python's or JSON's notation)."""
+    in the reader's time zone, a stored choice (``choices``: its Enum) by its label, lists
+    and objects as ``key: value`` pairs (not Python's or JSON's notation)."""
     if value is None or value == "":
         return "(empty)"
     if isinstance(value, bool):
@@ -37,16 +53,26 @@ def readable(value) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {readable(v)}" for k, v in value.items()) or "(empty)"
     if isinstance(value, list):
-        return ", ".join(readable(v) for v in value) or "(empty)"
+        return ", ".join(readable(v, choices) for v in value) or "(empty)"
     if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
         return day(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    if isinstance(value, str) and choices is not None:
+        member = next((m for m in choices if m.value == value), None)
+        if member is not None:
+            return label(member)
     return str(value)
 
 
+@bp.app_template_filter("audit_text")
+def audit_text(value, object_type: str | None = None, name: str | None = None) -> str:
+    """The whole of a recorded value of field ``name`` of an ``object_type`` record, readable."""
+    return readable(value, choices_of(object_type, name))
+
+
 @bp.app_template_filter("audit_value")
-def audit_value(value) -> dict:
+def audit_value(value, object_type: str | None = None, name: str | None = None) -> dict:
     """``{"text": shown, "cut": True when longer than the page shows}``."""
-    text = readable(value)
+    text = audit_text(value, object_type, name)
     return {"text": text[:SHOWN_CHARS] + "…" if len(text) > SHOWN_CHARS else text, "cut": len(text) > SHOWN_CHARS}
 
 
@@ -110,7 +136,7 @@ def record(seq: int):
     for name in dict.fromkeys([*after, *before]):
         lines.append(f"\n{name}")
         if name in before:
-            lines.append(f"  before: {readable(before[name])}")
+            lines.append(f"  before: {audit_text(before[name], rec.object_type, name)}")
         if name in after:
-            lines.append(f"  after: {readable(after[name])}")
+            lines.append(f"  after: {audit_text(after[name], rec.object_type, name)}")
     return Response("\n".join(lines) + "\n", mimetype="text/plain")

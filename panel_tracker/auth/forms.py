@@ -47,6 +47,14 @@ class PasswordCheckForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired()])
 
 
+class TimeZoneForm(FlaskForm):
+    time_zone = StringField("Time zone", validators=[DataRequired(message="Give a time zone, e.g. Asia/Aden or UTC."),
+                                                     Length(max=64)],
+                            description="An IANA name such as Asia/Aden, Africa/Tripoli or America/New_York. "
+                                        "Pages show every time in it; what is stored stays in UTC.",
+                            render_kw={"list": "time-zones", "autocomplete": "off", "spellcheck": "false"})
+
+
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField("New password", validators=[DataRequired(), Length(min=12, message="At least 12 characters.")])

@@ -69,6 +69,8 @@ class User(SQLModel, table=True):
     totp_secret: Optional[str] = Field(default=None, sa_type=sa.String(64))
     totp_enabled_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     totp_last_step: Optional[int] = Field(default=None, sa_type=sa.BigInteger)
+    # The IANA zone the pages show times in (``Asia/Aden``); times are stored in UTC whatever it is.
+    time_zone: str = Field(default="UTC", sa_type=sa.String(64))
 
     @property
     def has_two_factor(self) -> bool:

@@ -4,8 +4,10 @@ Refusals are ``panel_tracker.validation.Invalid`` (field by field), like every d
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -217,6 +219,28 @@ def change_password(session: Session, user: User, current: str, new: str, ip: st
     user.password_hash = hash_password(new)
     session.add(user)
     audit.record(session, "user.change_password", actor=user, obj=user, label=user.email)
+    session.flush()
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones a user may choose (``Asia/Aden``, ``UTC``), as zoneinfo knows them."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def set_time_zone(session: Session, user: User, name: str, actor=None) -> None:
+    """The zone the user's pages show times in; stored times stay UTC whatever it is."""
+    name = (name or "").strip()
+    if name not in time_zones():
+        raise Invalid({"time_zone": f"“{name[:64]}” is not a time zone we know; give an IANA name such as "
+                                    "Asia/Aden, America/New_York or UTC."})
+    if name == user.time_zone:
+        return
+    before = user.time_zone
+    user.time_zone = name
+    session.add(user)
+    audit.record(session, "user.time_zone", actor=actor or user, obj=user, label=user.email,
+                 before={"time_zone": before}, after={"time_zone": name})
     session.flush()
 
 

@@ -19,7 +19,7 @@ from ..validation import Invalid
 from . import services, sessions, twofactor
 from .access import current_membership, login_only, public, requires
 from .forms import (ChangePasswordForm, CodeForm, ConfirmForm, EnrolForm, LoginForm, PasswordCheckForm,
-                    SetPasswordForm, SwitchPanelForm, TokenForm)
+                    SetPasswordForm, SwitchPanelForm, TimeZoneForm, TokenForm)
 from .models import ApiToken, Membership, Panel, Role, User
 
 bp = Blueprint("auth", __name__)
@@ -202,7 +202,7 @@ def accept_invite(secret: str):
 # ------------------------------------------------------------------ the user's own security page
 
 
-def _security_page(password_form=None, status: int = 200):
+def _security_page(password_form=None, status: int = 200, zone_form=None):
     db = get_session()
     user = current_user
     token_rows = db.exec(
@@ -214,6 +214,7 @@ def _security_page(password_form=None, status: int = 200):
         tokens=token_rows, now=utcnow(), password_form=password_form or ChangePasswordForm(formdata=None),
         codes_left=twofactor.recovery_codes_left(db, user) if user.has_two_factor else 0,
         required_by=twofactor.panels_requiring_two_factor(db, user, today()),
+        zone_form=zone_form or TimeZoneForm(formdata=None, time_zone=user.time_zone), zones=services.time_zones(),
     ), status
 
 
@@ -240,6 +241,24 @@ def change_password():
             flash("Your password is changed. Every other session of yours is logged out.", "info")
             return redirect(url_for("auth.security"))
     return _security_page(form)
+
+
+@bp.route("/account/time-zone", methods=["POST"])
+@login_only
+def set_time_zone():
+    form = TimeZoneForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            services.set_time_zone(db, _me(), form.time_zone.data)
+        except Invalid as exc:
+            db.rollback()
+            show_errors(form, exc.errors, fallback="time_zone")
+        else:
+            db.commit()
+            flash(f"Times are now shown in {form.time_zone.data.strip()}.", "info")
+            return redirect(url_for("auth.security", _anchor="time-zone"))
+    return _security_page(zone_form=form, status=422)
 
 
 @bp.route("/account/sessions/end-all", methods=["POST"])

@@ -40,21 +40,24 @@ SAMPLE_ROWS = 5
 COLUMN_HELP = {
     "case_ref": "the case, e.g. YEM-2024-017 (a new reference opens a case)",
     "item_ref": "the item, e.g. YEM-2024-017/01",
-    "category": ", ".join(import_format.CATEGORIES),
+    "category": "what kind of item it is",
     "type": "what the item is, e.g. assault rifle (AK-pattern)",
     "make_marked": "the maker's name as marked", "make_attributed": "the maker the panel attributes it to",
     "model": "", "calibre": "as marked, e.g. 7.62x39mm",
     "country_marked": "ISO 3166 alpha-3 code as marked (SUN, YUG… allowed)",
     "country_attributed": "ISO 3166 alpha-3 code the panel attributes", "year_marked": "verbatim: 1976, 85, ۱۳۹۶",
     "serial": "as read; ? for an unreadable character",
-    "serial_legibility": ", ".join(import_format.LEGIBILITIES) + " (empty when there is no serial)",
+    "serial_legibility": "how well the serial reads (empty when there is no serial)",
     "lot": "", "factory_code": "", "headstamp": "", "import_mark": "", "other_marks": "",
     "quantity": "a whole number, 1 when the row has a serial",
-    "condition": ", ".join(import_format.CONDITIONS) + " or empty",
+    "condition": "the item's state, or empty",
     "recovered_on": "a day YYYY-MM-DD, a month YYYY-MM or a year YYYY", "recovered_place": "",
     "lat": "latitude in decimal degrees, e.g. 15.431", "lon": "longitude in decimal degrees, e.g. 44.207",
     "source_confidential": "yes (panel only) or no (public)", "notes": "",
 }
+# The values a column takes: written in the file as they are (shown as code, not as labels).
+COLUMN_VALUES = {"category": import_format.CATEGORIES, "serial_legibility": import_format.LEGIBILITIES,
+                 "condition": import_format.CONDITIONS}
 
 
 class ImportForm(FlaskForm):
@@ -70,7 +73,7 @@ def _web_message(message: str) -> str:
 
 def _import_page(form):
     return render_template("cases/import.html", form=form, columns=import_format.COLUMNS,
-                           required=import_format.REQUIRED, help=COLUMN_HELP)
+                           required=import_format.REQUIRED, help=COLUMN_HELP, values=COLUMN_VALUES)
 
 
 def _uploads() -> Path:

@@ -13,13 +13,13 @@ from ..cases.forms import ClassifyForm, DeleteForm
 from ..cases.models import Case, Item, Marking, MarkingPhoto
 from ..cases.page_actions import classify_and_redirect, delete_and_redirect
 from ..db import get_session
+from ..inputs import page_number
 from ..security_headers import protect_file_response
 from ..validation import Invalid
 from . import images, services
 from .blueprint import bp
 from .forms import MarkingPhotoForm, PhotoForm, PurgeForm, UploadForm
 from .models import Photo, PhotoReceipt
-
 
 
 def _actor():
@@ -257,3 +257,34 @@ def unlink_marking_photo(link_id: int):
     return redirect(url_for("cases.show_item", item_id=marking.item_id) + "#markings")
 
 
+
+
+
+PHOTOS_PER_PAGE = 48
+
+
+@bp.route("/photos")
+@requires(Role.VIEWER)
+def index():
+    """The panel's photos the reader may see (the dashboard's count links here), newest
+    first, by case if asked (``?case=YEM-2024-017``; an unknown case shows none)."""
+    db = get_session()
+    stmt = queries.visible(Photo)
+    case_ref = request.args.get("case", "").strip().upper()
+    if case_ref:
+        stmt = stmt.where(Photo.case_id.in_(queries.visible(Case).where(Case.ref == case_ref)
+                                            .with_only_columns(Case.id)))
+    page = page_number()
+    rows = db.exec(stmt.order_by(Photo.created_at.desc(), Photo.id.desc())
+                   .offset((page - 1) * PHOTOS_PER_PAGE).limit(PHOTOS_PER_PAGE + 1)).all()
+    photos = rows[:PHOTOS_PER_PAGE]
+    # A visible photo's case and item are visible (visibility.py): their references may be shown.
+    case_refs = {c.id: c.ref for c in db.exec(
+        queries.visible(Case).where(Case.id.in_({p.case_id for p in photos if p.case_id})))}
+    item_refs = {i.id: i.item_ref for i in db.exec(
+        queries.visible(Item).where(Item.id.in_({p.item_id for p in photos if p.item_id})))}
+    cases = db.exec(queries.visible(Case).where(Case.id.in_(queries.visible(Photo).with_only_columns(Photo.case_id)))
+                    .order_by(Case.ref).with_only_columns(Case.ref)).all()
+    return render_template("evidence/photos.html", photos=photos, case_refs=case_refs, item_refs=item_refs,
+                           cases=cases, case_ref=case_ref, page=page, more=len(rows) > PHOTOS_PER_PAGE,
+                           total=queries.count(stmt), per_page=PHOTOS_PER_PAGE, args=request.args)

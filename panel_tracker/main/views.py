@@ -30,7 +30,7 @@ def index():
 
 def _figure_links() -> dict[str, str]:
     """Each dashboard figure links to the list it counts."""
-    links = {"cases": url_for("cases.index"), "items": url_for("cases.items"),
+    links = {"cases": url_for("cases.index"), "items": url_for("cases.items"), "photos": url_for("evidence.index"),
              "letters_overdue": url_for("traces.index", show="overdue"),
              "letters_due_soon": url_for("traces.index", show="due_soon")}
     if has_role(Role.ADMIN):

@@ -6,6 +6,8 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..formutil import IsoDateField
+
 
 class BatchForm(FlaskForm):
     lines = TextAreaField("Serials, one per line", validators=[Optional(), Length(max=200_000)],
@@ -24,3 +26,14 @@ class SaveSearchForm(FlaskForm):
 
 class DeleteSavedForm(FlaskForm):
     pass
+
+
+class DateFiltersForm(FlaskForm):
+    """The search's period filters, read from the query string (a GET: no CSRF token), typed
+    as YYYY-MM-DD whatever the browser's locale, like every date of the app."""
+
+    class Meta:
+        csrf = False
+
+    recovered_from = IsoDateField("Recovered from", validators=[Optional()])
+    recovered_to = IsoDateField("to", validators=[Optional()])

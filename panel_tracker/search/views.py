@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from ..auth.access import clearance, current_panel, has_role, panel_id, requires
 from ..auth.models import Role
@@ -19,7 +19,7 @@ from ..formutil import show_errors
 from ..inputs import page_number, whole_number
 from ..validation import Invalid
 from . import patterns, query, services
-from .forms import BatchForm, DeleteSavedForm, SaveSearchForm
+from .forms import BatchForm, DateFiltersForm, DeleteSavedForm, SaveSearchForm
 from .models import SavedSearch
 
 bp = Blueprint("search", __name__)
@@ -30,16 +30,18 @@ PER_PAGE = 50
 MAX_BATCH_LINES = 5000
 
 
+def _date_filters(args) -> DateFiltersForm:
+    """The period filters of ``args`` (a query string, or a saved search's dict), parsed."""
+    form = DateFiltersForm(formdata=args if isinstance(args, MultiDict) else MultiDict(args))
+    form.validate()
+    return form
+
+
 def _filters(args) -> tuple[query.Filters, dict]:
     """The advanced form's filters from query-string values, and any error by field."""
-    errors, dates = {}, {}
-    for name in ("recovered_from", "recovered_to"):
-        value = (args.get(name) or "").strip()
-        try:
-            dates[name] = date.fromisoformat(value) if value else None
-        except ValueError:
-            errors[name] = f"{value!r} is not a date (YYYY-MM-DD)."
-            dates[name] = None
+    period = _date_filters(args)
+    errors = {name: period[name].errors[0] for name in ("recovered_from", "recovered_to") if period[name].errors}
+    dates = {name: period[name].data for name in ("recovered_from", "recovered_to")}
     filters = query.Filters(case=(args.get("case") or "").strip(), category=(args.get("category") or "").strip(),
                             country=(args.get("country") or "").strip().upper(),
                             legibility=(args.get("legibility") or "").strip(), **dates)
@@ -73,6 +75,7 @@ def index():
     save_form = SaveSearchForm(query=text, filters=json.dumps({k: v for k, v in request.args.items()
                                                               if k in services.FILTER_NAMES and v}))
     return render_template("search/index.html", q=text, args=request.args, result=result, errors=errors, page=page,
+                           period=_date_filters(request.args),
                            more=bool(result and result.total > page * PER_PAGE), per_page=PER_PAGE,
                            categories=list(Category), legibilities=list(Legibility),
                            countries=countries.choices("any"), save_form=save_form), (422 if errors else 200)

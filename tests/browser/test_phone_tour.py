@@ -27,6 +27,7 @@ def demo_server(tmp_path_factory):
         from panel_tracker.auth.models import Panel
         from panel_tracker.db import get_session
         from panel_tracker.demo import load_demo
+        from panel_tracker.search.services import save_search
         from panel_tracker.traces.importer import import_letters
         from tests.factories import make_member
 
@@ -36,7 +37,10 @@ def demo_server(tmp_path_factory):
         report = import_letters(db, panel, SAMPLE / "letters.csv")
         assert report.ok, report.errors
         db.commit()
-        return {role: make_member(panel, role)[0] for role in ("viewer", "expert", "coordinator", "admin")}
+        users = {role: make_member(panel, role)[0] for role in ("viewer", "expert", "coordinator", "admin")}
+        save_search(db, panel, users["expert"], "Factory 66 rifles", "66", {"category": "small_arm"}, notify=True)
+        db.commit()
+        return users
 
     with serving(tmp_path_factory.mktemp("tour"), populate) as server:
         yield server
@@ -60,6 +64,7 @@ def _tour(server) -> list[tuple[str, str]]:
         photo = db.exec(select(Photo)).first()
         letters = {letter.ref: letter.id for letter in db.exec(select(Letter)).all()}
         addressee = db.exec(select(Addressee)).first()
+        others = db.exec(select(Item.id).where(Item.case_id == case.id, Item.id != item.id).order_by(Item.id)).all()
     expert = [
         "/dashboard", "/cases", "/cases/new", f"/cases/{case.id}", f"/cases/{case.id}/edit",
         f"/cases/{case.id}/inspections/new", f"/inspections/{inspection.id}/edit", f"/cases/{case.id}/items/new",
@@ -70,10 +75,13 @@ def _tour(server) -> list[tuple[str, str]]:
         "/traces/", "/traces/dashboard", "/traces/status", "/traces/addressees", "/traces/addressees/new",
         f"/traces/addressees/{addressee.id}/edit", "/traces/new",
         *(f"/traces/{letter_id}" for letter_id in letters.values()),
+        "/search", "/search?q=66", "/search?q=YEM&category=small_arm&recovered_from=2023-01-01", "/search/batch",
+        "/search/patterns", "/search/saved", f"/search/compare?item={item.id}&item={others[0]}&item={others[1]}",
+        "/photos", f"/photos?case={case.ref}",
     ]
     coordinator = [f"/traces/{letters['YEM-L-001']}/reply", "/traces/template", "/audit/"]
     admin = ["/admin/members", "/admin/members/new", "/admin/settings"]
-    viewer = ["/dashboard", "/cases", f"/cases/{case.id}", "/items", f"/items/{item.id}"]
+    viewer = ["/dashboard", "/cases", f"/cases/{case.id}", "/items", f"/items/{item.id}", "/search?q=66", "/photos"]
     return ([("expert", p) for p in expert] + [("coordinator", p) for p in coordinator]
             + [("admin", p) for p in admin] + [("viewer", p) for p in viewer])
 
