@@ -18,10 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('time_zone', sa.String(length=64), nullable=False, server_default='UTC'))
+    op.add_column('user_account', sa.Column('time_zone', sa.String(length=64), nullable=False, server_default='UTC'))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.drop_column('time_zone')
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite (3.35+) drops a column in place; a batch "move and copy" of user_account would
+        # drop a table that every other table's foreign keys point at, which SQLite refuses.
+        op.execute("ALTER TABLE user_account DROP COLUMN time_zone")
+    else:
+        op.drop_column('user_account', 'time_zone')
