@@ -12,7 +12,7 @@ from .auth.access import clearance, has_role
 from .auth.models import Membership, Panel
 from .classification import Classification
 from .db import get_session
-from .registry import nav_entries
+from .registry import nav_entries, sections
 from .requestctx import today
 
 
@@ -73,6 +73,7 @@ def init_app(app) -> None:
     app.jinja_env.globals["country_name"] = countries.name
     app.jinja_env.globals["Classification"] = Classification
     app.jinja_env.globals["nav_entries"] = nav_entries
+    app.jinja_env.globals["sections"] = sections
 
     @app.context_processor
     def panel_context():

@@ -209,11 +209,15 @@ def run_build(build_id: int) -> None:
         progress("compose", 0, 1)
         document = report_document(db, panel, report, build.edition, build.annex_id)
         progress("compose", 1, 1)
-        build.inputs_hash = inputs_hash(document, build.format)
+        digest = inputs_hash(document, build.format)
         earlier = db.exec(select(AnnexBuild).where(
-            AnnexBuild.panel_id == panel.id, AnnexBuild.inputs_hash == build.inputs_hash,
+            AnnexBuild.panel_id == panel.id, AnnexBuild.inputs_hash == digest,
             AnnexBuild.format == build.format, AnnexBuild.state == BuildState.DONE, AnnexBuild.id != build.id)
             .order_by(AnnexBuild.id)).first()
+        # Set only now: a change pending before that query would be flushed by it and hold
+        # the build's row locked (PostgreSQL) or the database (SQLite) while rendering, and
+        # the progress, written on a connection of its own, would wait for it for ever.
+        build.inputs_hash = digest
         if earlier is not None and file_path(panel.code, earlier).exists():
             build.sha256, build.size_bytes, build.pages = earlier.sha256, earlier.size_bytes, earlier.pages
             build.reused_from_id = earlier.reused_from_id or earlier.id

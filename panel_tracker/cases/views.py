@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
-from .. import audit, countries, visibility
+from .. import audit, countries, registry, visibility
 from ..audit.models import AuditRecord
 from ..auth.access import clearance, current_panel, has_role, panel_id, requires, scoped
 from ..auth.models import Role
@@ -253,7 +253,8 @@ def show_item(item_id: int):
         candidates=[c for c in candidates if c.id in shown_ids],
         classify_form=ClassifyForm(level=item.classification.value),
         source_classify_form=ClassifyForm(field="source_classification", level=item.source_classification.value),
-        delete_form=DeleteForm(), sighting_form=SightingForm(), marking_form=MarkingForm())
+        delete_form=DeleteForm(), sighting_form=SightingForm(), marking_form=MarkingForm(),
+        **registry.page_data("item", item=item, case=case, markings=markings))  # what other domains show
 
 
 @bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
