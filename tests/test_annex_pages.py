@@ -222,6 +222,24 @@ def test_the_order_endpoint_needs_the_csrf_token_in_its_header(world):
     assert _positions(Annex, [a.id, b.id]) == [2, 1]
 
 
+def test_deleting_an_annex_deletes_its_blocks_and_renumbers_the_rest_unless_it_was_built(world):
+    report = _report(world)
+    first, second, third = (_annex(report, title) for title in ("Rifles", "Ammunition", "Drones"))
+    _text_block(first, "Gone with its annex.")
+    expert = world.client("expert")
+    first_id = first.id
+    assert _location(expert.post(f"/reports/annexes/{first_id}/delete")).endswith(f"/reports/{report.id}")
+    get_session().expire_all()
+    assert get_session().get(Annex, first_id) is None
+    assert get_session().exec(select(Block)).all() == []
+    assert _positions(Annex, [second.id, third.id]) == [1, 2]
+
+    _finished_build(world, report, second, Edition.PUBLIC)
+    page = expert.post(f"/reports/annexes/{second.id}/delete", follow_redirects=True).get_data(as_text=True)
+    assert "has builds, kept as versions, so it cannot be deleted" in page
+    assert get_session().get(Annex, second.id) is not None
+
+
 # ------------------------------------------------------------------ who sees and does what
 
 
@@ -319,6 +337,9 @@ def test_expert_builds_the_public_edition_as_pdf_and_downloads_it(demo):
     assert 'value="public"' in page and 'value="panel"' in page  # an expert may build every edition
     refused = expert.post(f"/reports/{report.id}/builds", data={"annex": "", "edition": "secret", "format": "pdf"})
     assert refused.status_code == 422 and "Choose an edition" in refused.get_data(as_text=True)
+    refused = expert.post(f"/reports/{report.id}/builds", data={"annex": "", "format": "pdf"})
+    assert refused.status_code == 422 and "Choose an edition" in refused.get_data(as_text=True)
+    assert get_session().exec(select(AnnexBuild)).all() == []
     _location(expert.post(f"/reports/{report.id}/builds", data={"annex": str(annex.id), "edition": "public",
                                                                "format": "pdf"}))
     build = get_session().exec(select(AnnexBuild)).one()

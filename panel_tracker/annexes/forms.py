@@ -75,11 +75,13 @@ class BuildForm(FlaskForm):
                                                    (BuildFormat.DOCX.value, "Word (DOCX)")]),
                          default=BuildFormat.PDF.value)
 
-    def fill(self, numbered_annexes, editions: list[Edition]) -> None:
+    def fill(self, numbered_annexes, editions: list[Edition], *, preselect: bool = False) -> None:
+        """The choices: the annexes shown, the editions the reader's clearance allows (the
+        most public preselected on the page; a request must name its edition)."""
         self.annex.choices = options([("", "All annexes, in one file")] + [
             (str(annex.id), f"Annex {number}: {annex.title[:60]}") for number, annex in numbered_annexes])
         self.edition.choices = options((e.value, e.label) for e in editions)
-        if self.edition.data is None and editions:
+        if preselect and self.edition.data is None and editions:
             self.edition.data = editions[0].value
 
 
