@@ -469,7 +469,7 @@ def _block_form_page(form, report: Report, annex: Annex, kind, block: Block | No
     item, photos = _picker(form)
     return render_template("annexes/block_form.html", form=form, report=report, annex=annex, kind=kind, block=block,
                            number=_number_of(annex), picked_item=item, photos=photos, item_refs=_item_choices(),
-                           title=f"{'Edit' if block else 'Add'} {kind.noun}"), status
+                           title=f"{'Edit the' if block else 'Add a'} block: {kind.label}"), status
 
 
 def _save_block(form, save):

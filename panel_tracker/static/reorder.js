@@ -34,7 +34,7 @@
       });
     }
 
-    function save() {
+    function save(moved) {
       var now = order();
       if (now.join(",") === saved) return;
       renumber();
@@ -52,7 +52,7 @@
         saved = now.join(",");
         list.classList.remove("saving");
         list.dataset.saved = saved;
-        say("New order saved.");
+        say((moved ? moved + " " : "") + "New order saved.");
       }).catch(function (err) {
         list.classList.remove("saving");
         say("The new order was not saved: " + err.message + ". Reloading.");
@@ -128,8 +128,7 @@
         ev.preventDefault();
         if (moveTo(li, to)) {
           handle.focus();
-          save();
-          say(label + " moved to position " + (rows().indexOf(li) + 1) + ".");
+          save(label + " moved to position " + (rows().indexOf(li) + 1) + ".");
         }
       });
       // The Up and Down buttons, without a page load.
@@ -139,10 +138,9 @@
           var button = form.querySelector("button[data-step]");
           var index = rows().indexOf(li);
           if (moveTo(li, button.dataset.step === "up" ? index - 1 : index + 1)) {
-            save();
+            save(label + " moved to position " + (rows().indexOf(li) + 1) + ".");
             var again = li.querySelector("button[data-step=" + button.dataset.step + "]");
             (again && !again.disabled ? again : handle).focus();
-            say(label + " moved to position " + (rows().indexOf(li) + 1) + ".");
           }
         });
       });
