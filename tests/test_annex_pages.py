@@ -407,6 +407,10 @@ def test_submitting_freezes_the_report_and_the_item_page_says_where_it_was_publi
     assert refused.status_code == 409 and "This report was submitted" in refused.get_data(as_text=True)
     refused = expert.post(f"/reports/annexes/{annex.id}/edit", data={"title": "Changed", "classification": "public"})
     assert refused.status_code == 409 and "frozen" in refused.get_data(as_text=True)
+    refused = expert.post(f"/reports/annexes/{annex.id}/blocks/new?kind=text", data={"text": "Late words.",
+                                                                                    "classification": "public"})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "its annexes are frozen" in body and "Late words." in body
     response = expert.post(f"/reports/{report.id}/order", json={"order": [annex.id]})
     assert response.status_code == 409 and "frozen" in response.json["error"]
     assert "its annexes are frozen" in expert.get(f"/reports/annexes/{annex.id}/edit",

@@ -485,7 +485,9 @@ def _save_block(form, save):
         return None
     except Invalid as exc:
         db.rollback()
-        show_errors(form, exc.errors, fallback=form.settings_field or None)
+        # A kind's settings error goes by its first field; a frozen report's, at the top.
+        show_errors(form, {(form.settings_field if name == "settings" else name): message
+                           for name, message in exc.errors.items()})
         return exc.status
 
 

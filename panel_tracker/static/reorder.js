@@ -98,7 +98,9 @@
       });
 
       if (!handle) return;
-      // Touch and pen: drag the handle; the row follows the finger.
+      // Touch and pen: drag the handle; the row follows the finger. (No native gesture on
+      // the handle: no scrolling, no long-press drag of the row.)
+      handle.addEventListener("touchstart", function (ev) { ev.preventDefault(); }, { passive: false });
       handle.addEventListener("pointerdown", function (ev) {
         if (ev.pointerType === "mouse") return;  // the mouse drags the row (above)
         ev.preventDefault();
@@ -109,16 +111,17 @@
           var target = under && under.closest(".sortable > li");
           if (target && target.parentNode === list) placeNear(li, target, move.clientY);
         };
+        // On the document: moving the row in the page releases the handle's capture.
         var stop = function () {
-          handle.removeEventListener("pointermove", follow);
-          handle.removeEventListener("pointerup", stop);
-          handle.removeEventListener("pointercancel", stop);
+          document.removeEventListener("pointermove", follow);
+          document.removeEventListener("pointerup", stop);
+          document.removeEventListener("pointercancel", stop);
           li.classList.remove("dragging");
           save();
         };
-        handle.addEventListener("pointermove", follow);
-        handle.addEventListener("pointerup", stop);
-        handle.addEventListener("pointercancel", stop);
+        document.addEventListener("pointermove", follow);
+        document.addEventListener("pointerup", stop);
+        document.addEventListener("pointercancel", stop);
       });
       // Keyboard: arrows on the focused handle.
       handle.addEventListener("keydown", function (ev) {

@@ -120,3 +120,64 @@ def test_expert_compiles_reorders_builds_and_downloads_an_annex(demo_server, pag
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
     assert "Annex 1" in text and "Annex 2" in text and "Figure 1.1" in text
     assert "boxed in Figure 1.1" in text and DEMO_ITEM in text and "PANEL ONLY" in text
+
+
+def test_on_a_phone_a_finger_drags_an_annex_by_its_handle_and_up_down_move_without_a_reload(demo_server, chromium):
+    from datetime import date
+
+    from playwright.sync_api import expect
+    from sqlmodel import select
+
+    from panel_tracker.annexes import services
+    from panel_tracker.auth.models import Panel
+    from panel_tracker.db import get_session
+
+    with demo_server.app.app_context():
+        db = get_session()
+        panel = db.exec(select(Panel).where(Panel.code == "YEM")).one()
+        report = services.create_report(db, panel, {"title": "Mid-term update (phone)", "kind": "midterm",
+                                                    "cut_off": date(2025, 7, 31)}, "test")
+        for title in ("Rifles", "Ammunition", "Drones"):
+            services.add_annex(db, report, {"title": title, "classification": "public"}, "test")
+        db.commit()
+        report_id = report.id
+
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        _log_in_as_demo_expert(page, demo_server)
+        page.goto(f"{demo_server.url}/reports/{report_id}")
+        assert _annex_titles(page) == ["Rifles", "Ammunition", "Drones"]
+        rows = page.locator("#annex-list > li")
+        handle = rows.nth(2).locator(".handle")
+        handle.scroll_into_view_if_needed()
+        start, target = handle.bounding_box(), rows.nth(0).bounding_box()
+        touch = context.new_cdp_session(page)
+
+        def finger(kind, x=0, y=0):
+            points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+        with page.expect_response(re.compile(r"/order$")) as saved:
+            finger("touchStart", x, y)
+            for step in range(1, 11):
+                finger("touchMove", x, y + (target["y"] + 4 - y) * step / 10)
+            finger("touchEnd")
+        assert saved.value.ok
+        assert _annex_titles(page) == ["Drones", "Rifles", "Ammunition"]
+        expect(rows.nth(0).locator(".number")).to_have_text("Annex 1")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+        # Up and Down move a row in place and save, without loading the page again.
+        page.evaluate("window.stayed = true")
+        with page.expect_response(re.compile(r"/order$")):
+            rows.nth(0).get_by_role("button", name="↓ Down").click()
+        assert _annex_titles(page) == ["Rifles", "Drones", "Ammunition"]
+        assert page.evaluate("window.stayed === true")
+        page.reload()
+        assert _annex_titles(page) == ["Rifles", "Drones", "Ammunition"]
+        expect(page.locator("#annex-list > li").nth(0).get_by_role("button", name="↑ Up")).to_be_disabled()
+    finally:
+        context.close()
