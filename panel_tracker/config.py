@@ -64,6 +64,8 @@ DEFAULTS: dict[str, object] = {
     "EVIDENCE_DEBRIS_MINUTES": 60,
     "EVIDENCE_CLEAN_ON_START": True,  # remove old tmp files, fail dead imports when the app or a worker starts  # files left by an interrupted upload older than this are removed
     "JOBS_QUEUE": "panel_tracker",
+    # Report annexes: builds run in the background (a job); True runs them inside the request.
+    "ANNEX_BUILD_SYNC": False,
     # Audit anchors: the HMAC key; None: instance/audit_anchor.key (made on first use).
     "AUDIT_ANCHOR_KEY": None,
     # Mail (the coordinators' digest of letters overdue): an SMTP server, the sender, and

@@ -331,6 +331,51 @@ def _saved_search(actor: Actor) -> int:
                                   notify=False)).id
 
 
+def _report(actor: Actor):
+    """A draft report with one committee-level annex holding one committee-level text block."""
+    from datetime import date
+
+    from panel_tracker.annexes import services as annexes
+
+    db = get_session()
+    report = annexes.create_report(db, actor.world.panel, {"title": f"Walk report {_next()}",
+                                                           "cut_off": date(2025, 1, 31)}, None)
+    annex = annexes.add_annex(db, report, {"title": "Walk annex", "classification": "committee"}, None)
+    annexes.add_block(db, report, annex, {"kind": "text", "classification": "committee",
+                                          "settings": {"text": "Walk text."}}, None)
+    db.commit()
+    return report
+
+
+def _annex(actor: Actor):
+    from panel_tracker.annexes.services import annexes_of
+
+    return annexes_of(get_session(), _report(actor))[0]
+
+
+def _block(actor: Actor) -> int:
+    from panel_tracker.annexes.services import blocks_of
+
+    return blocks_of(get_session(), _annex(actor))[0].id
+
+
+def _annex_build(actor: Actor) -> int:
+    """A finished committee-edition build of a walk report's annex, its file in place."""
+    import hashlib
+
+    from panel_tracker.annexes import builds
+    from panel_tracker.annexes.models import AnnexBuild, BuildFormat, BuildState, Edition
+
+    annex = _annex(actor)
+    data = b"%PDF-1.4 walk " + str(_next()).encode()
+    build = _committed(AnnexBuild(panel_id=actor.world.panel.id, report_id=annex.report_id, annex_id=annex.id,
+                                  edition=Edition.COMMITTEE, format=BuildFormat.PDF, state=BuildState.DONE,
+                                  progress=100, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+                                  pages=1))
+    builds.file_path(actor.world.panel.code, build).write_bytes(data)
+    return build.id
+
+
 # Add a line here when a route takes a new URL parameter: the name in the rule, and a
 # function of the Actor returning the id (or value) of a panel-YEM object to put in the URL.
 # Make a fresh object on each call: a POST with an empty form may well delete the last one.
@@ -354,6 +399,10 @@ PARAMS: dict[str, Param] = {
     "document_id": panel_object(_reply_document),
     "fmt": plain_value(lambda a: "pdf"),
     "seq": panel_object(_audit_seq),
+    "report_id": panel_object(lambda a: _report(a).id),
+    "annex_id": panel_object(lambda a: _annex(a).id),
+    "block_id": panel_object(_block),
+    "build_id": panel_object(_annex_build),
 }
 
 

@@ -10,12 +10,12 @@ from .. import registry
 def init_app(app) -> None:
     # The web layer loads when an app is built, not whenever a model of this package is imported.
     from .cli import annex_cli
+    from .views import bp, item_publications
 
-    try:
-        from .views import bp
-    except ImportError:  # views land separately
-        bp = None
-    if bp is not None:
-        app.register_blueprint(bp)
-        registry.add_nav(app, "Reports", "annexes.index", order=40)
+    app.register_blueprint(bp)
+    registry.add_nav(app, "Reports", "annexes.index", order=40)
+    # The item page says where the item was published ("S/2025/123, annex 12"): cases
+    # never imports this package, it asks the registry.
+    registry.add_page_data(app, "item", item_publications)
+    registry.add_section(app, "item.after_sightings", "annexes/_item_publications.html")
     app.cli.add_command(annex_cli)

@@ -19,7 +19,7 @@ from ..classification import Classification, coerce, most_restrictive
 from ..db import utcnow
 from ..validation import Invalid, too_long, unstorable_character
 from . import blocks, compose
-from .models import Annex, Block, Edition, Publication, Report, ReportKind, ReportSnapshot
+from .models import Annex, AnnexBuild, Block, Edition, Publication, Report, ReportKind, ReportSnapshot
 
 SYMBOL = re.compile(r"^S/[0-9]{4}/[0-9]{1,5}(/(Rev|Corr|Add)\.[0-9]{1,2})?\*?$")
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
@@ -168,9 +168,13 @@ def update_annex(db: Session, report: Report, annex: Annex, values: dict, actor)
 
 def delete_annex(db: Session, report: Report, annex: Annex, actor) -> None:
     _refuse_frozen(report)
+    if db.exec(select(AnnexBuild.id).where(AnnexBuild.annex_id == annex.id).limit(1)).first() is not None:
+        raise Invalid({"": f"Annex {annex.position} has builds, kept as versions, so it cannot be deleted; "
+                           "change its title and blocks instead."}, status=409)
     before = _snapshot(annex, ANNEX_FIELDS)
     for block in db.exec(select(Block).where(Block.annex_id == annex.id)).all():
         db.delete(block)
+    db.flush()  # the blocks first: no relationship tells the unit of work they point at the annex
     db.delete(annex)
     db.flush()
     _renumber(db, annexes_of(db, report))

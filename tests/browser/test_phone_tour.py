@@ -37,6 +37,7 @@ def demo_server(tmp_path_factory):
         report = import_letters(db, panel, SAMPLE / "letters.csv")
         assert report.ok, report.errors
         db.commit()
+        _demo_report(db, panel)
         users = {role: make_member(panel, role)[0] for role in ("viewer", "expert", "coordinator", "admin")}
         save_search(db, panel, users["expert"], "Factory 66 rifles", "66", {"category": "small_arm"}, notify=True)
         db.commit()
@@ -46,10 +47,41 @@ def demo_server(tmp_path_factory):
         yield server
 
 
+def _demo_report(db, panel) -> None:
+    """A report with two annexes (an item sheet, a table, the trace status, text), built once
+    (so the builds table has a finished row with its hashes) and a second build queued."""
+    from datetime import date
+
+    from panel_tracker.annexes import builds, services
+    from panel_tracker.annexes.models import BuildFormat, Edition
+    from panel_tracker.classification import Classification
+
+    report = services.create_report(db, panel, {"title": "Final report of the Panel of Experts on Yemen (2025)",
+                                                "symbol": "S/2025/123", "cut_off": date(2025, 1, 31)}, "tour")
+    rifles = services.add_annex(db, report, {"title": "Type 56-1 assault rifles seized from a dhow in the "
+                                                      "Arabian Sea, September 2023", "classification": "public",
+                                             "intro": "The serial number is boxed in [[fig:receiver]]."}, "tour")
+    services.add_block(db, report, rifles, {"kind": "item_sheet", "key": "receiver", "classification": "public",
+                                            "caption": "Receiver, left side",
+                                            "settings": {"item": "YEM-2023-004/01", "boxes": True}}, "tour")
+    services.add_block(db, report, rifles, {"kind": "item_table", "classification": "committee",
+                                            "settings": {"items": "YEM-2023-004/01"}}, "tour")
+    status = services.add_annex(db, report, {"title": "Trace requests", "classification": "committee"}, "tour")
+    services.add_block(db, report, status, {"kind": "trace_status", "classification": "committee"}, "tour")
+    services.add_block(db, report, status, {"kind": "text", "classification": "panel",
+                                            "settings": {"text": "Panel-only **notes**."}}, "tour")
+    build = builds.request_build(db, panel, report, rifles.id, Edition.PANEL, BuildFormat.PDF, "tour",
+                                 Classification.PANEL)
+    builds.request_build(db, panel, report, None, Edition.COMMITTEE, BuildFormat.PDF, "tour", Classification.PANEL)
+    db.commit()
+    builds.run_build(build.id)
+
+
 def _tour(server) -> list[tuple[str, str]]:
     """(role, path) of every page of the tour, with the ids of the demo's records."""
     from sqlmodel import select
 
+    from panel_tracker.annexes.models import Annex, Block, Report
     from panel_tracker.cases.models import Case, Inspection, Item, Marking
     from panel_tracker.db import get_session
     from panel_tracker.evidence.models import Photo
@@ -65,6 +97,9 @@ def _tour(server) -> list[tuple[str, str]]:
         letters = {letter.ref: letter.id for letter in db.exec(select(Letter)).all()}
         addressee = db.exec(select(Addressee)).first()
         others = db.exec(select(Item.id).where(Item.case_id == case.id, Item.id != item.id).order_by(Item.id)).all()
+        report = db.exec(select(Report)).one()
+        annex = db.exec(select(Annex).where(Annex.position == 1)).one()
+        block = db.exec(select(Block).where(Block.annex_id == annex.id, Block.kind == "item_sheet")).one()
     expert = [
         "/dashboard", "/cases", "/cases/new", f"/cases/{case.id}", f"/cases/{case.id}/edit",
         f"/cases/{case.id}/inspections/new", f"/inspections/{inspection.id}/edit", f"/cases/{case.id}/items/new",
@@ -78,10 +113,17 @@ def _tour(server) -> list[tuple[str, str]]:
         "/search", "/search?q=66", "/search?q=YEM&category=small_arm&recovered_from=2023-01-01", "/search/batch",
         "/search/patterns", "/search/saved", f"/search/compare?item={item.id}&item={others[0]}&item={others[1]}",
         "/photos", f"/photos?case={case.ref}",
+        "/reports/", "/reports/new", f"/reports/{report.id}", f"/reports/{report.id}/edit",
+        f"/reports/{report.id}/annexes/new", f"/reports/annexes/{annex.id}", f"/reports/annexes/{annex.id}/edit",
+        f"/reports/annexes/{annex.id}/blocks/new", f"/reports/annexes/{annex.id}/blocks/new?kind=item_sheet",
+        f"/reports/annexes/{annex.id}/blocks/new?kind=item_table", f"/reports/annexes/{annex.id}/blocks/new?kind=text",
+        f"/reports/blocks/{block.id}/edit", f"/items/{item.id}",
     ]
-    coordinator = [f"/traces/{letters['YEM-L-001']}/reply", "/traces/template", "/audit/"]
+    coordinator = [f"/traces/{letters['YEM-L-001']}/reply", "/traces/template", "/audit/",
+                   f"/reports/{report.id}/submit"]
     admin = ["/admin/members", "/admin/members/new", "/admin/settings"]
-    viewer = ["/dashboard", "/cases", f"/cases/{case.id}", "/items", f"/items/{item.id}", "/search?q=66", "/photos"]
+    viewer = ["/dashboard", "/cases", f"/cases/{case.id}", "/items", f"/items/{item.id}", "/search?q=66", "/photos",
+              "/reports/", f"/reports/{report.id}", f"/reports/annexes/{annex.id}"]
     return ([("expert", p) for p in expert] + [("coordinator", p) for p in coordinator]
             + [("admin", p) for p in admin] + [("viewer", p) for p in viewer])
 
