@@ -452,3 +452,34 @@ def test_the_quick_annex_command_writes_a_docx_of_a_case(world, annexes, runner,
     for content in _parts(data).values():
         for secret in PANEL_ONLY + COMMITTEE_ONLY + [FILE_NAME]:
             assert secret.encode() not in content
+
+
+# ------------------------------------------------------------------ any document, no database
+
+
+def test_a_document_is_written_whatever_its_text_and_a_lost_photo_is_said(tmp_path):
+    """The writer takes any document: characters XML cannot carry are dropped, an Arabic
+    title is a right-to-left heading, a photo whose derivative is gone is a line saying so,
+    and progress is reported as the builds' progress bar expects."""
+    from panel_tracker.evidence.storage import PhotoStore
+
+    document = {
+        "title": "Quick\x00 annex", "edition_label": "Public edition", "marking": "", "edition": "public",
+        "report": {"title": "", "kind": "", "symbol": "", "cut_off": None}, "panel": "YEM",
+        "annexes": [{"number": 3, "title": "أسلحة مضبوطة", "withheld": False, "item_ids": [], "note": "",
+                     "intro": [{"style": "p", "number": 0, "runs": [{"t": "Bell\x07 and tab\there",
+                                                                       "b": False, "i": False, "m": False}]}],
+                     "parts": [{"kind": "figure", "label": "Figure 3.1", "title": "Lost", "source": "Source: Panel",
+                                "notes": [], "images": [{"sha256": "ab" * 32, "width_mm": 50, "height_mm": 40,
+                                                         "boxes": [], "caption": "", "alt": "lost"}]}]}]}
+    seen = []
+    data, pages = docx_writer.render(document, PhotoStore(tmp_path / "photos"), "YEM",
+                                     lambda stage, done, total: seen.append((stage, done, total)))
+    assert pages == 0 and seen == [("images", 1, 1), ("layout", 0, 1), ("layout", 1, 1)]
+    doc = Document(io.BytesIO(data))
+    title = next(p for p in doc.paragraphs if p.style.name == "Heading 2")
+    assert title.text == "أسلحة مضبوطة" and title._p.pPr.find(f"{W}bidi") is not None
+    assert _styled(doc, "Heading 1") == ["Annex 3"]
+    assert "Bell and tab\there" in [p.text for p in doc.paragraphs]
+    assert "Photograph no longer held." in [p.text for p in doc.paragraphs]
+    assert doc.core_properties.title == "Quick annex (Public edition)" and not doc.inline_shapes

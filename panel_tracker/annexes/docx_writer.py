@@ -33,24 +33,23 @@ left-to-right letter is a right-to-left paragraph (``w:bidi``).
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import re
+import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from docx import Document
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.image.image import Image as DocxImage
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.oxml import OxmlElement
+from docx.oxml.parser import parse_xml
 from docx.oxml.ns import qn
-from docx.oxml.shape import CT_Inline
 from docx.parts.image import ImagePart
 from docx.shared import Mm, Pt
 
@@ -87,8 +86,9 @@ def render(document: dict, store: PhotoStore, panel_code: str, progress: Progres
     writer.write()
     if progress:
         progress("layout", 1, 1)
-    data = _package(writer.doc, document)
-    return data, 0
+    doc, files = writer.doc, writer.media.files
+    del writer
+    return _package(doc, document, files), 0
 
 
 # ------------------------------------------------------------------ images
@@ -125,30 +125,40 @@ def printed_size_mm(image: dict, size_px: tuple[int, int]) -> tuple[float, float
 
 
 class _Pictures:
-    """Pictures added to the main document part. python-docx's ``add_picture`` looks for a
-    duplicate by hashing every image already added and scans the whole document for the
-    next shape id, for each picture (quadratic on an annex of a thousand photos); here one
-    dictionary and one counter do it. Part names stay python-docx's generic ones."""
+    """Pictures of the main document part. python-docx's ``add_picture`` hashes every
+    image already added and scans the whole document for the next shape id, for each
+    picture (quadratic on an annex of a thousand photos), and keeps every image's bytes in
+    memory until the file is written. Here a picture's part is related with an empty body
+    and its print derivative's file is copied into the zip when the package is written
+    (:func:`_package`), one at a time. Part names are python-docx's generic ones."""
 
     def __init__(self, doc):
         self.part = doc.part
-        self.by_digest: dict[str, str] = {}
-        self.media = 0
+        self.by_path: dict[Path, str] = {}
+        self.files: dict[str, Path] = {}  # zip member name -> print derivative
         self.shapes = 0
 
-    def inline(self, blob: bytes, width_mm: float, height_mm: float, alt: str) -> CT_Inline:
-        digest = hashlib.sha256(blob).hexdigest()
-        rid = self.by_digest.get(digest)
+    def run(self, path: Path, width_mm: float, height_mm: float, alt: str) -> str:
+        """A run holding the picture at ``path`` inline at ``width_mm`` x ``height_mm``,
+        described by ``alt`` (the document's alt text; no file name goes in)."""
+        rid = self.by_path.get(path)
         if rid is None:
-            image = DocxImage.from_blob(blob)
-            self.media += 1
-            part = ImagePart.from_image(image, PackURI(f"/word/media/image{self.media}.{image.ext}"))
-            rid = self.part.relate_to(part, RT.IMAGE)
-            self.by_digest[digest] = rid
+            name = f"word/media/image{len(self.files) + 1}.jpg"  # print derivatives are JPEG
+            rid = self.part.relate_to(ImagePart(PackURI(f"/{name}"), "image/jpeg", b"", None), RT.IMAGE)
+            self.by_path[path] = rid
+            self.files[name] = path
         self.shapes += 1
-        inline = CT_Inline.new_pic_inline(self.shapes, rid, f"image{self.shapes}", Mm(width_mm), Mm(height_mm))
-        inline.docPr.set("descr", _clean(alt))
-        return inline
+        n, cx, cy = self.shapes, _emu(width_mm), _emu(height_mm)
+        return ('<w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0">'
+                f'<wp:extent cx="{cx}" cy="{cy}"/>'
+                f'<wp:docPr id="{n}" name="Picture {n}" descr="{escape(_clean(alt), _ATTRIBUTE)}"/>'
+                '<wp:cNvGraphicFramePr><a:graphicFrameLocks noChangeAspect="1"/></wp:cNvGraphicFramePr>'
+                '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+                f'<pic:pic><pic:nvPicPr><pic:cNvPr id="0" name="image{n}"/><pic:cNvPicPr/></pic:nvPicPr>'
+                f'<pic:blipFill><a:blip r:embed="{rid}"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill>'
+                f'<pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="{cx}" cy="{cy}"/></a:xfrm>'
+                '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic>'
+                "</a:graphicData></a:graphic></wp:inline></w:drawing></w:r>")
 
 
 # ------------------------------------------------------------------ text and scripts
@@ -209,16 +219,6 @@ def _child(parent, tag: str, successors: tuple[str, ...] = ()):
 
 _RPR_AFTER_SZCS = ("w:highlight", "w:u", "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs",
                    "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
-_PPR_AFTER_BIDI = ("w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
-                   "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
-                   "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr",
-                   "w:pPrChange")
-_TBLPR_AFTER_BORDERS = ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription")
-_TBLPR_AFTER_MARGINS = ("w:tblLook", "w:tblCaption", "w:tblDescription")
-_TCPR_AFTER_BORDERS = ("w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark",
-                       "w:headers", "w:cellIns", "w:cellDel", "w:cellMerge", "w:tcPrChange")
-
-
 def _fonts(rpr, **names) -> None:
     fonts = rpr.get_or_add_rFonts()
     for attribute in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"):
@@ -250,83 +250,155 @@ def _style_font(style, *, size: float | None = None, bold: bool | None = None, i
         _child(rpr, "w:szCs", _RPR_AFTER_SZCS).set(qn("w:val"), str(int(size * 2)))
 
 
-def _border(parent, side: str, value: str = "single") -> None:
-    edge = _child(parent, f"w:{side}")
-    edge.set(qn("w:val"), value)
-    if value == "nil":
-        for attribute in ("sz", "space", "color"):
-            edge.attrib.pop(qn(f"w:{attribute}"), None)
-    else:
-        edge.set(qn("w:sz"), RULE)
-        edge.set(qn("w:space"), "0")
-        edge.set(qn("w:color"), "000000")
+def _twips(mm: float) -> int:
+    return round(mm / 25.4 * 1440)
 
 
-def _table_borders(table, *, top: bool, bottom: bool) -> None:
-    """Rules at the table's top and bottom only (no vertical rules, none between rows)."""
-    tblpr = table._tbl.tblPr
-    borders = _child(tblpr, "w:tblBorders", _TBLPR_AFTER_BORDERS)
-    for side, on in (("top", top), ("left", False), ("bottom", bottom), ("right", False), ("insideH", False),
-                     ("insideV", False)):
-        _border(borders, side, "single" if on else "nil")
+def _emu(mm: float) -> int:
+    return round(mm * 36000)
 
 
-def _cell_margins(table, left_right_mm: float) -> None:
-    margins = _child(table._tbl.tblPr, "w:tblCellMar", _TBLPR_AFTER_MARGINS)
-    for side in ("left", "right"):
-        edge = _child(margins, f"w:{side}")
-        edge.set(qn("w:w"), str(int(Mm(left_right_mm).twips)))
-        edge.set(qn("w:type"), "dxa")
+# ------------------------------------------------------------------ WordprocessingML as text
+#
+# The body is written as WordprocessingML text and parsed in chunks: python-docx builds each
+# element through Python objects that look up their place among dozens of possible
+# siblings (about 70 ms of CPU per item sheet, over half a minute for 500 sheets); text
+# takes a few milliseconds. Every element is in the order the schema requires.
+
+NAMESPACES = {
+    "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
+    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+    "pic": "http://schemas.openxmlformats.org/drawingml/2006/picture",
+}
+_WRAPPER = "<w:body " + " ".join(f'xmlns:{k}="{v}"' for k, v in NAMESPACES.items()) + ">{}</w:body>"
+_ATTRIBUTE = {'"': "&quot;"}
 
 
-def _full_width(table) -> None:
-    width = table._tbl.tblPr.find(qn("w:tblW"))
-    width.set(qn("w:type"), "pct")
-    width.set(qn("w:w"), "5000")
+def _content(text: str) -> str:
+    """A run's content: text, line breaks and tabs."""
+    out = []
+    for n, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
+        if n:
+            out.append("<w:br/>")
+        for m, piece in enumerate(line.split("\t")):
+            if m:
+                out.append("<w:tab/>")
+            if piece:
+                out.append(f'<w:t xml:space="preserve">{escape(piece)}</w:t>')
+    return "".join(out)
 
 
-def _fixed_columns(table, widths_mm: list[float]) -> None:
-    table.autofit = False
-    for column, width in zip(table.columns, widths_mm):
-        column.width = Mm(width)
-    for row in table.rows:
-        for cell, width in zip(row.cells, widths_mm):
-            cell.width = Mm(width)
+def runs(text, *, bold: bool = False, italic: bool = False, mono: bool = False, superscript: bool = False) -> str:
+    """``text`` as runs, right-to-left stretches marked ``w:rtl`` (with the complex-script
+    twins of bold and italic, which Word applies to them)."""
+    out = []
+    for piece, rtl in segments(_clean(text)):
+        props = []
+        if mono:
+            props.append(f'<w:rFonts w:ascii="{MONO}" w:hAnsi="{MONO}"/>')
+        if bold:
+            props.append("<w:b/><w:bCs/>")
+        if italic:
+            props.append("<w:i/><w:iCs/>")
+        if superscript:
+            props.append('<w:vertAlign w:val="superscript"/>')
+        if rtl:
+            props.append("<w:rtl/>")
+        rpr = f"<w:rPr>{''.join(props)}</w:rPr>" if props else ""
+        out.append(f"<w:r>{rpr}{_content(piece)}</w:r>")
+    return "".join(out)
 
 
-def _field(paragraph, instruction: str, shown: str, *, bold: bool = False) -> None:
+def paragraph(body: str, style: str | None = None, *, text: str = "", keep_next: bool = False,
+              page_break: bool = False, num: int | None = None, before: float | None = None,
+              after: float | None = None, align: str | None = None) -> str:
+    """A paragraph of ``body`` (runs); ``text`` (its plain text) decides whether it is a
+    right-to-left paragraph."""
+    props = []
+    if style:
+        props.append(f'<w:pStyle w:val="{style}"/>')
+    if keep_next:
+        props.append("<w:keepNext/>")
+    if page_break:
+        props.append("<w:pageBreakBefore/>")
+    if num is not None:
+        props.append(f'<w:numPr><w:ilvl w:val="0"/><w:numId w:val="{num}"/></w:numPr>')
+    rtl = right_to_left_only(text)
+    if rtl:
+        props.append("<w:bidi/>")
+    if before is not None or after is not None:
+        spacing = "".join(f' w:{name}="{round(value * 20)}"' for name, value in (("before", before), ("after", after))
+                          if value is not None)
+        props.append(f"<w:spacing{spacing}/>")
+    if align:
+        props.append(f'<w:jc w:val="{align}"/>')
+    ppr = f"<w:pPr>{''.join(props)}</w:pPr>" if props else ""
+    return f"<w:p>{ppr}{body}</w:p>"
+
+
+def field(instruction: str, shown: str, *, bold: bool = False) -> str:
     """A Word field (begin, instruction, separate, result, end) showing ``shown``."""
-    def run_with(tag: str, **attributes):
-        run = paragraph.add_run()
-        element = OxmlElement(tag)
-        for name, value in attributes.items():
-            element.set(qn(name), value)
-        run._r.append(element)
-        return run, element
+    return ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            f'<w:r><w:instrText xml:space="preserve"> {escape(instruction)} </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+            f"{runs(shown, bold=bold)}"
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r>')
 
-    run_with("w:fldChar", **{"w:fldCharType": "begin"})
-    _, instr = run_with("w:instrText")
-    instr.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
-    instr.text = f" {instruction} "
-    run_with("w:fldChar", **{"w:fldCharType": "separate"})
-    result = paragraph.add_run(shown)
-    result.bold = bold
-    run_with("w:fldChar", **{"w:fldCharType": "end"})
+
+def _borders(tag: str, sides: dict[str, bool]) -> str:
+    edges = "".join(f'<w:{side} w:val="single" w:sz="{RULE}" w:space="0" w:color="000000"/>' if on
+                    else f'<w:{side} w:val="nil"/>' for side, on in sides.items())
+    return f"<w:{tag}>{edges}</w:{tag}>"
+
+
+def table(rows: list[str], columns_mm: list[float], *, rules: bool, full_width: bool = True, fixed: bool = False,
+          centre: bool = False, cell_margin_mm: float | None = None) -> str:
+    """A table of ``rows`` (``row`` strings): with ``rules``, one above and one below (the
+    header row adds its own under it), otherwise borderless; never a vertical rule."""
+    props = ['<w:tblW w:type="pct" w:w="5000"/>' if full_width else '<w:tblW w:type="auto" w:w="0"/>']
+    if centre:
+        props.append('<w:jc w:val="center"/>')
+    props.append(_borders("tblBorders", {"top": rules, "left": False, "bottom": rules, "right": False,
+                                         "insideH": False, "insideV": False}))
+    if fixed:
+        props.append('<w:tblLayout w:type="fixed"/>')
+    if cell_margin_mm is not None:
+        margin = _twips(cell_margin_mm)
+        props.append(f'<w:tblCellMar><w:left w:w="{margin}" w:type="dxa"/>'
+                     f'<w:right w:w="{margin}" w:type="dxa"/></w:tblCellMar>')
+    grid = "".join(f'<w:gridCol w:w="{_twips(w)}"/>' for w in columns_mm)
+    return f"<w:tbl><w:tblPr>{''.join(props)}</w:tblPr><w:tblGrid>{grid}</w:tblGrid>{''.join(rows)}</w:tbl>"
+
+
+def row(cells: list[str], *, header: bool = False) -> str:
+    """A row that does not split across pages; a header row repeats on each page."""
+    return f"<w:tr><w:trPr><w:cantSplit/>{'<w:tblHeader/>' if header else ''}</w:trPr>{''.join(cells)}</w:tr>"
+
+
+def cell(paragraphs: str, width_mm: float, *, rule_below: bool = False) -> str:
+    borders = _borders("tcBorders", {"bottom": True}) if rule_below else ""
+    return (f'<w:tc><w:tcPr><w:tcW w:w="{_twips(width_mm)}" w:type="dxa"/>{borders}</w:tcPr>'
+            f"{paragraphs or '<w:p/>'}</w:tc>")
 
 
 # ------------------------------------------------------------------ the writer
 
 
 class _Writer:
+    #: Parts written as text before they are parsed into the document (bounds memory).
+    CHUNK = 50
+
     def __init__(self, document: dict, pictures: dict[int, tuple]):
         self.document = document
         self.pictures = pictures
         self.doc = Document()
         self.media = _Pictures(self.doc)
-        self._numbering = None
+        self.out: list[str] = []
         self._setup()
 
-    # -------------------------------------------------------------- set-up
+    # -------------------------------------------------------------- set-up (styles, page)
 
     def _setup(self) -> None:
         section = self.doc.sections[0]
@@ -357,7 +429,7 @@ class _Writer:
         caption.quick_style = True
         for name in ("List Bullet", "List Number"):
             styles[name].paragraph_format.space_after = Pt(3)
-        self.styles = {
+        made = {
             "table": self._paragraph_style("Table Text", size=8.5, after=0, line=1.0),
             "source": self._paragraph_style("Source Line", size=8.5, italic=True, before=3, after=2),
             "note": self._paragraph_style("Table Note", size=8.5, after=1, line=1.0),
@@ -367,17 +439,19 @@ class _Writer:
                                              centre=True),
         }
         for name in ("Heading 1", "Heading 2", "Heading 3", "Caption", "List Bullet", "List Number"):
-            self.styles[name] = styles[name]
-        # Style ids, set on paragraphs directly: python-docx's own lookup scans every style of
-        # the template for each paragraph (12 ms each, minutes on a 500-sheet annex).
-        self.style_ids = {key: style.style_id for key, style in self.styles.items()}
-        self.style_ids["Normal"] = None
+            made[name] = styles[name]
+        self.style = {key: style.style_id for key, style in made.items()}
+        self.style["Normal"] = None
+        numbering = self.doc.part.numbering_part.element
+        self._numbering = numbering
+        self._list_number_abstract = numbering.num_having_numId(
+            styles["List Number"].element.pPr.numPr.numId.val).abstractNumId.val
 
     def _defaults(self) -> None:
         """Document-wide fonts and language: Noto for every script, theme fonts removed from
         every style so none falls back to the template's Calibri and Cambria."""
         root = self.doc.styles.element
-        for fonts in root.iter(qn("w:rFonts")):
+        for fonts in list(root.iter(qn("w:rFonts"))):
             for attribute in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"):
                 fonts.attrib.pop(qn(f"w:{attribute}"), None)
             if not fonts.attrib:
@@ -410,121 +484,22 @@ class _Writer:
             fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER
         return style
 
-    # -------------------------------------------------------------- paragraphs and runs
+    # -------------------------------------------------------------- output
 
-    def _new(self, style: str, container=None):
-        paragraph = (container or self.doc).add_paragraph()
-        self._style(paragraph, style)
-        return paragraph
+    def _flush(self) -> None:
+        """Parse what was written since the last flush into the document's body."""
+        if not self.out:
+            return
+        fragment = parse_xml(_WRAPPER.format("".join(self.out)))
+        self.out = []
+        end = self.doc.element.body.sectPr
+        for element in list(fragment):
+            end.addprevious(element)
 
-    def _style(self, paragraph, style: str) -> None:
-        style_id = self.style_ids[style]
-        if style_id:
-            paragraph._p.style = style_id
-
-    def _text(self, paragraph, text: str, *, bold: bool = False, italic: bool = False, mono: bool = False,
-              superscript: bool = False) -> None:
-        for piece, rtl in segments(_clean(text)):
-            run = paragraph.add_run(piece)
-            rpr = None
-            if bold or italic or mono or rtl or superscript:
-                rpr = run._r.get_or_add_rPr()
-            if bold:
-                rpr.get_or_add_b().val = True
-                rpr.get_or_add_bCs().val = True
-            if italic:
-                rpr.get_or_add_i().val = True
-                rpr.get_or_add_iCs().val = True
-            if mono:
-                _fonts(rpr, ascii=MONO, hAnsi=MONO)
-            if superscript:
-                run.font.superscript = True
-            if rtl:
-                rpr.get_or_add_rtl().val = True
-
-    def _paragraph(self, text: str = "", style: str = "Normal", *, container=None, bold: bool = False,
-                   italic: bool = False, align=None):
-        paragraph = self._new(style, container)
-        if text:
-            self._text(paragraph, text, bold=bold, italic=italic)
-            self._direction(paragraph, text)
-        if align is not None:
-            paragraph.alignment = align
-        return paragraph
-
-    @staticmethod
-    def _direction(paragraph, text: str) -> None:
-        if right_to_left_only(text):
-            ppr = paragraph._p.get_or_add_pPr()
-            _child(ppr, "w:bidi", _PPR_AFTER_BIDI)
-
-    def _markdown(self, paragraphs: list[dict]) -> None:
-        """Paragraphs of styled runs (``text.py``): headings as Heading 3, bullets as List
-        Bullet, numbered items as List Number (each list numbered from its own start)."""
-        previous_number = None
-        for p in paragraphs:
-            style = {"h": "Heading 3", "li": "List Bullet", "ol": "List Number"}.get(p["style"], "Normal")
-            paragraph = self._new(style)
-            for run in p["runs"]:
-                self._text(paragraph, run["t"], bold=run["b"], italic=run["i"], mono=run["m"])
-            self._direction(paragraph, "".join(run["t"] for run in p["runs"]))
-            if style == "List Number":
-                number = p.get("number") or 1
-                if previous_number is None or number != previous_number + 1:
-                    self._restart_numbering(paragraph, number)
-                elif self._list_num is not None:
-                    self._number(paragraph, self._list_num)
-                previous_number = number
-            else:
-                previous_number = None
-                if style == "Normal":
-                    paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-
-    _list_num = None
-
-    def _restart_numbering(self, paragraph, start: int) -> None:
-        """A new numbered list: a new ``w:num`` on List Number's definition, starting at
-        ``start`` (Word would otherwise run on from the previous list)."""
-        numbering = self.doc.part.numbering_part.element
-        style_num = self.doc.styles["List Number"].element.pPr.numPr.numId.val
-        abstract = numbering.num_having_numId(style_num).abstractNumId.val
-        num = numbering.add_num(abstract)
-        num.add_lvlOverride(ilvl=0).add_startOverride(start)
-        self._list_num = num.numId
-        self._number(paragraph, num.numId)
-
-    @staticmethod
-    def _number(paragraph, num_id: int) -> None:
-        numpr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
-        numpr.get_or_add_ilvl().val = 0
-        numpr.get_or_add_numId().val = num_id
-
-    def _caption(self, label: str, title: str) -> None:
-        """"Figure 12.3" (its number after the annex a SEQ field) and the title below it, in
-        one paragraph of Word's Caption style, above the figure or table."""
-        paragraph = self._new("Caption")
-        found = LABEL.match(label or "")
-        if found:
-            kind, annex, number = found.groups()
-            self._text(paragraph, f"{kind} {annex}.", bold=True)
-            _field(paragraph, f"SEQ {kind} \\* ARABIC \\s 1", number, bold=True)
-        elif label:
-            self._text(paragraph, label, bold=True)
-        if title:
-            if label:
-                paragraph.add_run().add_break()
-            self._text(paragraph, title)
-        self._direction(paragraph, (label or "") + (title or ""))
-
-    def _notes(self, notes: list[str]) -> None:
-        for n, note in enumerate(notes):
-            paragraph = self._new("note")
-            self._text(paragraph, LETTERS[n % 26], italic=True, superscript=True)
-            self._text(paragraph, f" {note}")
-
-    def _source(self, source: str) -> None:
-        if source:
-            self._paragraph(source, "source")
+    def text(self, value: str, style: str = "Normal", **options) -> str:
+        """A paragraph of plain ``value`` in ``style``."""
+        return paragraph(runs(value, **{k: options.pop(k) for k in ("bold", "italic") if k in options}),
+                         self.style[style], text=value, **options)
 
     # -------------------------------------------------------------- the document
 
@@ -533,27 +508,30 @@ class _Writer:
             self._running_marking(self.document["marking"])
         for annex in self.document["annexes"]:
             self._annex(annex)
+        self._flush()
 
     def _running_marking(self, marking: str) -> None:
         for section in self.doc.sections:
             for part in (section.header, section.footer):
                 part.is_linked_to_previous = False
-                paragraph = part.paragraphs[0]
-                self._style(paragraph, "marking")
-                self._text(paragraph, marking, bold=True)
+                element = part._element
+                for old in list(element):
+                    element.remove(old)
+                for new in list(parse_xml(_WRAPPER.format(self.text(marking, "marking", bold=True)))):
+                    element.append(new)
 
     def _annex(self, annex: dict) -> None:
         if annex.get("withheld"):
             if annex.get("note"):
-                self._annex_heading(annex["number"])
-                self._paragraph(annex["note"], "withheld")
+                self.out.append(self._annex_heading(annex["number"]))
+                self.out.append(self.text(annex["note"], "withheld"))
             return
-        self._annex_heading(annex["number"])
+        self.out.append(self._annex_heading(annex["number"]))
         if annex.get("title"):
-            self._paragraph(annex["title"], "Heading 2")
+            self.out.append(self.text(annex["title"], "Heading 2"))
         self._markdown(annex.get("intro") or [])
         previous = None
-        for part in annex.get("parts", []):
+        for n, part in enumerate(annex.get("parts", []), start=1):
             kind = part["kind"]
             if kind == "text":
                 self._markdown(part["paragraphs"])
@@ -564,127 +542,151 @@ class _Writer:
             elif kind == "item_sheet":
                 self._item_sheet(part, new_page=previous == "item_sheet")
             elif kind == "withheld":
-                self._paragraph(part["text"], "withheld")
+                self.out.append(self.text(part["text"], "withheld"))
             previous = kind
+            if n % self.CHUNK == 0:
+                self._flush()
 
-    def _annex_heading(self, number: int) -> None:
-        heading = self._paragraph(f"Annex {number}", "Heading 1")
-        heading.paragraph_format.page_break_before = True
+    def _annex_heading(self, number: int) -> str:
+        """"Annex N", on a new page."""
+        return self.text(f"Annex {number}", "Heading 1", page_break=True)
+
+    def _markdown(self, paragraphs: list[dict]) -> None:
+        """Paragraphs of styled runs (``text.py``): headings as Heading 3, bullets as List
+        Bullet, numbered items as List Number (each list numbered from its own start)."""
+        previous_number, num = None, None
+        for p in paragraphs:
+            style = {"h": "Heading 3", "li": "List Bullet", "ol": "List Number"}.get(p["style"], "Normal")
+            body = "".join(runs(r["t"], bold=r["b"], italic=r["i"], mono=r["m"]) for r in p["runs"])
+            plain = "".join(r["t"] for r in p["runs"])
+            if style == "List Number":
+                number = p.get("number") or 1
+                if num is None or previous_number is None or number != previous_number + 1:
+                    num = self._new_list(number)
+                previous_number = number
+                self.out.append(paragraph(body, self.style[style], text=plain, num=num))
+                continue
+            previous_number = None
+            self.out.append(paragraph(body, self.style[style], text=plain,
+                                      align="both" if style == "Normal" else None))
+
+    def _new_list(self, start: int) -> int:
+        """A new numbered list: a new ``w:num`` on List Number's definition, starting at
+        ``start`` (Word would otherwise run on from the previous list)."""
+        num = self._numbering.add_num(self._list_number_abstract)
+        num.add_lvlOverride(ilvl=0).add_startOverride(start)
+        return num.numId
+
+    def _caption(self, label: str, title: str) -> str:
+        """"Figure 12.3" (its number after the annex a SEQ field Word can update, reset at
+        each Heading 1) and the title below it, in one paragraph of Word's Caption style,
+        above the figure or table."""
+        found = LABEL.match(label or "")
+        if found:
+            kind, annex, number = found.groups()
+            body = runs(f"{kind} {annex}.", bold=True) + field(f"SEQ {kind} \\* ARABIC \\s 1", number, bold=True)
+        else:
+            body = runs(label, bold=True) if label else ""
+        if title:
+            body += ("<w:r><w:br/></w:r>" if body else "") + runs(title)
+        return paragraph(body, self.style["Caption"], text=(label or "") + (title or ""))
+
+    def _notes(self, notes: list[str]) -> None:
+        """Notes lettered a, b, … (the UN's notes to tables and figures), below them."""
+        for n, note in enumerate(notes):
+            body = runs(LETTERS[n % 26], italic=True, superscript=True) + runs(f" {note}")
+            self.out.append(paragraph(body, self.style["note"], text=note))
+
+    def _source(self, source: str) -> None:
+        if source:
+            self.out.append(self.text(source, "source"))
 
     # -------------------------------------------------------------- tables
 
     def _table(self, part: dict) -> None:
         if part.get("label"):
-            self._caption(part["label"], part.get("title", ""))
+            self.out.append(self._caption(part["label"], part.get("title", "")))
         elif part.get("title"):
-            title = self._paragraph(part["title"], "Normal", bold=True)
-            title.paragraph_format.keep_with_next = True
-            title.paragraph_format.space_before = Pt(6)
-            title.paragraph_format.space_after = Pt(2)
-        self._un_table(part["columns"], part["rows"])
+            self.out.append(self.text(part["title"], bold=True, keep_next=True, before=6, after=2))
+        self.out.append(self._un_table(part["columns"], part["rows"]))
         if part.get("summary"):
-            summary = self._paragraph(part["summary"], "table")
-            summary.paragraph_format.space_before = Pt(3)
+            self.out.append(self.text(part["summary"], "table", before=3))
         self._source(part.get("source", ""))
         self._notes(part.get("notes") or [])
 
-    def _un_table(self, columns: list[str], rows: list[list]) -> None:
-        """A UN table: a rule above and below the header row and one at the foot, no
-        vertical rules; the header row repeats on each page, no row splits across pages."""
-        table = self.doc.add_table(rows=1, cols=len(columns))
-        _full_width(table)
-        _table_borders(table, top=True, bottom=True)
-        header = table.rows[0]
-        _child(header._tr.get_or_add_trPr(), "w:tblHeader")
-        for cell, heading in zip(header.cells, columns):
-            self._cell(cell, heading, bold=True)
-            borders = _child(cell._tc.get_or_add_tcPr(), "w:tcBorders", _TCPR_AFTER_BORDERS)
-            _border(borders, "bottom")
-        for values in rows:
-            row = table.add_row()
-            _child(row._tr.get_or_add_trPr(), "w:cantSplit")
-            for cell, value in zip(row.cells, values):
-                self._cell(cell, "" if value is None else str(value))
+    def _cell_text(self, value, *, bold: bool = False, italic: bool = False) -> str:
+        value = "" if value is None else str(value)
+        return paragraph(runs(value, bold=bold, italic=italic), self.style["table"], text=value)
 
-    def _cell(self, cell, text: str, *, bold: bool = False, italic: bool = False) -> None:
-        paragraph = cell.paragraphs[0]
-        self._style(paragraph, "table")
-        self._text(paragraph, text, bold=bold, italic=italic)
-        self._direction(paragraph, text)
+    def _un_table(self, columns: list[str], rows: list[list]) -> str:
+        """A UN table: a rule above and below the header row and one at the foot, no
+        vertical rules; the header row repeats on each page, no row splits across pages.
+        Columns start equal; Word fits them to their content (autofit)."""
+        width = TEXT_WIDTH_MM / max(len(columns), 1)
+        out = [row([cell(self._cell_text(c, bold=True), width, rule_below=True) for c in columns], header=True)]
+        for values in rows:
+            out.append(row([cell(self._cell_text(v), width) for v in values]))
+        return table(out, [width] * len(columns), rules=True)
 
     # -------------------------------------------------------------- figures
 
     def _figure(self, part: dict) -> None:
-        self._caption(part["label"], part.get("title", ""))
+        self.out.append(self._caption(part["label"], part.get("title", "")))
         shown = part.get("images") or []
         if len(shown) == 1:
-            self._image(None, shown[0], centre=True)
+            self.out.append(self._image(shown[0], centre=True))
         elif shown:
-            self._image_grid(shown)
+            self.out.append(self._image_grid(shown))
         self._source(part.get("source", ""))
         self._notes(part.get("notes") or [])
 
-    def _image(self, cell, image: dict, *, centre: bool = False) -> None:
+    def _image(self, image: dict, *, centre: bool = False) -> str:
+        """The picture (or a line saying it is gone) and its caption below it."""
         made = self.pictures.get(id(image))
-        container = cell if cell is not None else self.doc
-        paragraph = cell.paragraphs[0] if cell is not None else self._new("Normal", container)
-        paragraph.paragraph_format.keep_with_next = True
-        paragraph.paragraph_format.space_after = Pt(2)
-        if centre:
-            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        align = "center" if centre else None
         if made is None:
-            self._text(paragraph, "Photograph no longer held.", italic=True)
+            body = runs("Photograph no longer held.", italic=True)
         else:
             path, size = made
             width_mm, height_mm = printed_size_mm(image, size)
-            paragraph.add_run()._r.add_drawing(self.media.inline(path.read_bytes(), width_mm, height_mm,
-                                                                 image.get("alt") or ""))
-        if image.get("caption"):
-            caption = self._new("image", container)
-            caption.paragraph_format.keep_with_next = True
-            if centre and not right_to_left_only(image["caption"]):
-                caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            self._text(caption, image["caption"])
-            self._direction(caption, image["caption"])
+            body = self.media.run(path, width_mm, height_mm, image.get("alt") or "")
+        out = paragraph(body, keep_next=True, after=2, align=align)
+        caption = image.get("caption") or ""
+        if caption:
+            out += paragraph(runs(caption), self.style["image"], text=caption, keep_next=True,
+                             align=align if not right_to_left_only(caption) else None)
+        return out
 
-    def _image_grid(self, shown: list[dict]) -> None:
+    def _image_grid(self, shown: list[dict]) -> str:
         """Several photos side by side: a borderless table, two or three to a row."""
         per_row = 2 if len(shown) == 2 else 3
-        rows = -(-len(shown) // per_row)
-        table = self.doc.add_table(rows=rows, cols=per_row)
-        table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        _table_borders(table, top=False, bottom=False)
-        _cell_margins(table, 1)
         widths = [0.0] * per_row
         for n, image in enumerate(shown):
             made = self.pictures.get(id(image))
             width = printed_size_mm(image, made[1])[0] if made else 40
             widths[n % per_row] = max(widths[n % per_row], width + 2)
         scale = min(1.0, TEXT_WIDTH_MM / max(sum(widths), 1))
-        _fixed_columns(table, [w * scale for w in widths])
-        for n, image in enumerate(shown):
-            self._image(table.cell(n // per_row, n % per_row), image)
-        for row in table.rows:
-            _child(row._tr.get_or_add_trPr(), "w:cantSplit")
+        widths = [w * scale for w in widths]
+        rows = []
+        for start in range(0, len(shown), per_row):
+            group = shown[start:start + per_row]
+            cells = [cell(self._image(image), widths[k]) for k, image in enumerate(group)]
+            cells += [cell("", widths[k]) for k in range(len(group), per_row)]
+            rows.append(row(cells))
+        return table(rows, widths, rules=False, full_width=False, fixed=True, centre=True, cell_margin_mm=1)
 
     # -------------------------------------------------------------- item sheets
 
     def _item_sheet(self, part: dict, *, new_page: bool) -> None:
-        heading = self._paragraph(part["heading"], "Heading 3")
-        if new_page:
-            heading.paragraph_format.page_break_before = True
+        """Heading 3, the fields as a two-column table, the markings table, the figure."""
+        self.out.append(self.text(part["heading"], "Heading 3", page_break=new_page))
         if part.get("caption"):
-            self._paragraph(part["caption"])
+            self.out.append(self.text(part["caption"]))
         if part.get("fields"):
-            table = self.doc.add_table(rows=len(part["fields"]), cols=2)
-            _full_width(table)
-            _table_borders(table, top=False, bottom=False)
-            _fixed_columns(table, [TEXT_WIDTH_MM * 0.38, TEXT_WIDTH_MM * 0.62])
-            for row, (label, value) in zip(table.rows, part["fields"]):
-                label_cell, value_cell = row.cells
-                self._cell(label_cell, label, italic=True)
-                self._cell(value_cell, value)
-                _child(row._tr.get_or_add_trPr(), "w:cantSplit")
+            widths = [TEXT_WIDTH_MM * 0.38, TEXT_WIDTH_MM * 0.62]
+            rows = [row([cell(self._cell_text(label, italic=True), widths[0]), cell(self._cell_text(value), widths[1])])
+                    for label, value in part["fields"]]
+            self.out.append(table(rows, widths, rules=False, fixed=True))
         if part.get("markings"):
             self._table(part["markings"])
         if part.get("figure"):
@@ -733,9 +735,10 @@ APP_XML = ("<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def _package(doc, document: dict) -> bytes:
-    """The .docx bytes: the template's leftovers removed, the properties rewritten, every
-    zip entry dated the same (photos stored as they are: JPEG does not deflate)."""
+def _package(doc, document: dict, files: dict[str, Path]) -> bytes:
+    """The .docx bytes: the template's leftovers removed, the properties rewritten, the
+    pictures copied in from their files (stored as they are: JPEG does not deflate), every
+    zip entry dated the same."""
     package = doc.part.package
     _drop_relationships(package, {RT.THUMBNAIL})
     _drop_relationships(doc.part, {RT.CUSTOM_XML, "http://schemas.microsoft.com/office/2007/relationships/"
@@ -750,20 +753,24 @@ def _package(doc, document: dict) -> bytes:
             _strip_revision_ids(element)
     raw = io.BytesIO()
     doc.save(raw)
+    del doc
     raw.seek(0)
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            name = info.filename
-            if name == "docProps/core.xml":
-                data = _core_xml(document)
-            elif name == "docProps/app.xml":
-                data = APP_XML
-            else:
-                data = source.read(name)
-            entry = zipfile.ZipInfo(name, FIXED_TIME)
-            entry.external_attr = 0o644 << 16
-            stored = name.startswith("word/media/")
-            entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-            target.writestr(entry, data)
-    return out.getvalue()
+    with tempfile.TemporaryFile() as out:
+        with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                name = info.filename
+                entry = zipfile.ZipInfo(name, FIXED_TIME)
+                entry.external_attr = 0o644 << 16
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                if name == "docProps/core.xml":
+                    data = _core_xml(document)
+                elif name == "docProps/app.xml":
+                    data = APP_XML
+                elif name in files:
+                    data = files[name].read_bytes()
+                    entry.compress_type = zipfile.ZIP_STORED
+                else:
+                    data = source.read(name)
+                target.writestr(entry, data)
+        out.seek(0)
+        return out.read()
