@@ -1,4 +1,6 @@
-"""Annex documents to DOCX with python-docx, for the Secretariat to edit in Word.
+"""Annex documents to DOCX, for the Secretariat to edit in Word: python-docx's package,
+styles, numbering and running heads; the body written as WordprocessingML text (see
+"WordprocessingML as text" below for why).
 
 Everything is real Word structure, never an image of text: "Annex N" is Heading 1 (on a
 new page), the annex title Heading 2, item sheet and Markdown headings Heading 3; figure
