@@ -20,8 +20,9 @@ its own), stage by stage:
   write          PDF bytes
 
 Variants: ``single`` is the foundation's pdf.render (one WeasyPrint document for the whole
-annex, derivatives made one by one), kept here for comparison; ``chunked`` is
-``pdf.render`` as it is now. Peak memory is the whole process tree's (the child and any
+annex, derivatives made one by one at quality 80), kept here for comparison; ``chunked``
+is ``pdf.render`` as it is now (chunks laid out one after another, then put together:
+"write"); ``pool2`` the same with two worker processes laying out chunks. Peak memory is the whole process tree's (the child and any
 workers it starts), sampled every 20 ms from /proc, and the child's own high-water mark.
 Targets (issue 12): ≤ 30 s, ≤ 600 MB, PDF ≤ 60 MB. Prints figures; it is not a test.
 """
@@ -143,6 +144,8 @@ def single_render(document, store, panel_code, timings):
                 image["src"] = pdf.PHOTO_SCHEME + path.name
         return found
 
+    # The foundation's encoding: every print derivative at quality 80, whatever it weighs.
+    images.TRIAL_QUALITIES, images.MIN_QUALITY = (80,), 80
     shutil.rmtree(store.root / "print", ignore_errors=True)
     t = time.perf_counter()
     prepare()
@@ -163,8 +166,9 @@ def single_render(document, store, panel_code, timings):
     return data, len(rendered.pages)
 
 
-def current_render(document, store, panel_code, timings):
-    """pdf.render as it is now; its progress callback gives the stage times."""
+def current_render(document, store, panel_code, timings, workers=1):
+    """pdf.render as it is now (``workers`` processes laying out chunks); its progress
+    callback gives the stage times (write = putting the chunks together)."""
     from panel_tracker.annexes import pdf
 
     shutil.rmtree(store.root / "print", ignore_errors=True)
@@ -178,13 +182,15 @@ def current_render(document, store, panel_code, timings):
     pdf.prepare_images(document, store, panel_code)
     timings["images cold"] = time.perf_counter() - t
     t = time.perf_counter()
-    data, pages = pdf.render(document, store, panel_code, progress)
-    total = time.perf_counter() - t
-    if "images" in marks:
-        timings["images warm"] = marks["images"][1] - t
+    data, pages = pdf.render(document, store, panel_code, progress, workers=workers)
+    end = time.perf_counter()
+    images_done = marks["images"][1] if "images" in marks else t
+    timings["images warm"] = images_done - t
+    if "write" in marks:
+        timings["layout"] = marks["write"][0] - images_done
+        timings["write"] = end - marks["write"][0]
     else:
-        timings["images warm"] = 0.0
-    timings["layout+write"] = total - timings["images warm"]
+        timings["layout+write"] = end - images_done
     return data, pages
 
 
@@ -209,8 +215,10 @@ def child(variant: str, instance: Path, out: Path) -> None:
         document = builds.quick_document(db, panel, case, Edition.PANEL)
         timings["compose"] = time.perf_counter() - t0
         store = photo_store()
-        render = single_render if variant == "single" else current_render
-        data, pages = render(document, store, panel.code, timings)
+        if variant == "single":
+            data, pages = single_render(document, store, panel.code, timings)
+        else:
+            data, pages = current_render(document, store, panel.code, timings, workers=2 if variant == "pool2" else 1)
         timings["total"] = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         out.write_bytes(data)
@@ -294,7 +302,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--height", type=int, default=1500)
-    parser.add_argument("--variants", default="single,chunked")
+    parser.add_argument("--variants", default="single,chunked,pool2")
     parser.add_argument("--instance", type=Path, help="keep the set-up here and reuse it (default: a temp dir)")
     parser.add_argument("--keep-pdf", type=Path, help="copy each variant's PDF into this folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
