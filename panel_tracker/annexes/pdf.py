@@ -241,6 +241,33 @@ def _stamp(total: int) -> bytes:
         stylesheets=[CSS(filename=str(STYLESHEET))])
 
 
+def _lay_over(writer, stamp) -> None:
+    """Draw each page of ``stamp`` over the page of ``writer`` with the same number, as a
+    form XObject: the page's own content is wrapped in q/Q and left as it is (not parsed
+    and rewritten, as pypdf's merge_page would)."""
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    def stream(data: bytes, **entries):
+        obj = DecodedStreamObject()
+        obj.set_data(data)
+        obj.update({NameObject(k): v for k, v in entries.items()})
+        return writer._add_object(obj)
+
+    save = stream(b"q\n")
+    for number, (page, footer) in enumerate(zip(writer.pages, stamp.pages, strict=True), start=1):
+        name = NameObject(f"/PTFooter{number}")
+        form = stream(footer.get_contents().get_data(), **{
+            "/Type": NameObject("/XObject"), "/Subtype": NameObject("/Form"),
+            "/BBox": ArrayObject(footer.mediabox), "/Resources": footer["/Resources"].clone(writer)})
+        resources = page["/Resources"]
+        if "/XObject" not in resources:
+            resources[NameObject("/XObject")] = DictionaryObject()
+        resources["/XObject"][name] = form
+        contents = page.raw_get("/Contents")
+        contents = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        page[NameObject("/Contents")] = ArrayObject([save, *contents, stream(f"Q q {name} Do Q\n".encode())])
+
+
 def _merge(results: list[tuple[bytes, int, list]]) -> bytes:
     """One PDF of the chunks' pages, with bookmarks nested across chunks as WeasyPrint nests
     them in one document, and the "page/total" footer laid over every page."""
@@ -258,9 +285,7 @@ def _merge(results: list[tuple[bytes, int, list]]) -> bytes:
         marks += [(offset + index, *rest) for index, *rest in chunk_marks]
         offset += pages
     total = offset
-    stamp = PdfReader(io.BytesIO(_stamp(total)))
-    for page, footer in zip(writer.pages, stamp.pages, strict=True):
-        page.merge_page(footer)
+    _lay_over(writer, PdfReader(io.BytesIO(_stamp(total))))
     # Bookmarks: each under the last one of a lower level (as WeasyPrint nests them).
     stack: list[tuple[int, object]] = []
     for page_index, level, label, x, y, state in marks:
