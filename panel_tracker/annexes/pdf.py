@@ -8,11 +8,26 @@ packages, installed by the README's commands), never from a URL.
 Metadata: the PDF's title is the document's title (the report's, or the case's for a quick
 annex) and its edition; no author, keywords or XMP are written. Bookmarks are the annex
 headings and item sheet headings the document holds, so nothing withheld is among them.
+
+Long annexes are laid out in chunks. WeasyPrint keeps a whole document's layout in memory
+until it is written (about 1.5 MB a page of item sheets), so an annex of 500 item sheets in
+one document needs gigabytes. Above :data:`CHUNK_PARTS` parts the document is cut into
+sub-documents of about that many parts, only where a page break falls anyway (between two
+item sheets, or before an annex), so every page is laid out as it would be in one document.
+The chunks are laid out one after another (or by :data:`WORKERS` processes), each written
+to PDF and dropped, then their pages are put together with pypdf: the bookmarks are rebuilt
+across chunks from WeasyPrint's own (annex heading, annex title, sheet headings, nested as
+in one document), and the "page/total" footer, which no chunk can know, is laid over each
+page from a small document of empty pages with the same ``@page`` rules (so it looks the
+same). The running header (symbol or DRAFT) and the edition's marking are in every chunk.
 """
 from __future__ import annotations
 
+import copy
+import io
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from flask import current_app
@@ -22,26 +37,48 @@ from . import images
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 STYLESHEET = STATIC / "print" / "annex.css"
+#: Laid over the chunks of a long annex: the footer comes from the stamp pages instead.
+CHUNK_STYLESHEET = STATIC / "print" / "annex-chunk.css"
 PHOTO_SCHEME = "pt-photo:"
 _PHOTO_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]{1,5}x[0-9]{1,5}(-b[0-9a-f]{12})?\.jpg$")
+
+#: Parts (item sheets, figures, tables…) per WeasyPrint document; a longer annex is chunked.
+CHUNK_PARTS = 50
+#: Processes laying out chunks at once (1: in this process, one after another).
+WORKERS = 1
+#: Threads making print derivatives (Pillow releases the GIL while decoding and encoding).
+IMAGE_THREADS = 4
 
 
 def prepare_images(document: dict, store: PhotoStore, panel_code: str,
                    progress: Callable[[int, int], None] | None = None) -> dict[str, tuple[Path, tuple[int, int]]]:
     """Make the print derivative of every image of ``document``; ``{name: (path, size)}``.
     Each image dict gets ``src`` (a ``pt-photo:`` name) or None when its photo is gone."""
+    all_images = list(iter_images(document))
+    # One job per distinct derivative (the same photo at the same size is made once).
+    jobs: dict[Path, dict] = {}
+    for image in all_images:
+        key = images.print_path(store, panel_code, image["sha256"],
+                                (images.px(image["width_mm"]), images.px(image["height_mm"])), image.get("boxes"))
+        jobs.setdefault(key, image)
+    made: dict[Path, tuple[Path, tuple[int, int]] | None] = {}
+    with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as pool:
+        for n, (key, result) in enumerate(zip(jobs, pool.map(
+                lambda image: images.print_derivative(store, panel_code, image), jobs.values())), start=1):
+            made[key] = result
+            if progress and (n % 20 == 0 or n == len(jobs)):
+                progress(n, len(jobs))
     found: dict[str, tuple[Path, tuple[int, int]]] = {}
-    all_images = [im for im in iter_images(document)]
-    for n, image in enumerate(all_images, start=1):
-        made = images.print_derivative(store, panel_code, image)
-        if made is None:
+    for image in all_images:
+        key = images.print_path(store, panel_code, image["sha256"],
+                                (images.px(image["width_mm"]), images.px(image["height_mm"])), image.get("boxes"))
+        result = made[key]
+        if result is None:
             image["src"] = None
         else:
-            path, size = made
+            path, size = result
             found[path.name] = (path, size)
             image["src"] = PHOTO_SCHEME + path.name
-        if progress and (n % 20 == 0 or n == len(all_images)):
-            progress(n, len(all_images))
     return found
 
 
@@ -53,16 +90,16 @@ def iter_images(document: dict):
                 yield from figure["images"]
 
 
-def _fetcher(store: PhotoStore, panel_code: str, allowed: dict):
-    """Serve ``pt-photo:<name>`` from this panel's print derivatives (made for this build)
-    and nothing else."""
-    root = (store.root / "print" / panel_code).resolve()
+def _fetcher(root: Path, allowed: dict[str, Path]):
+    """Serve ``pt-photo:<name>`` from this panel's print derivatives (``root``, made for
+    this build: ``allowed``) and nothing else."""
+    root = root.resolve()
 
     def serve(url: str) -> bytes:
         if url.startswith(PHOTO_SCHEME):
             name = url[len(PHOTO_SCHEME):]
             if _PHOTO_NAME.match(name) and name in allowed:
-                path = allowed[name][0].resolve()
+                path = Path(allowed[name]).resolve()
                 if path.is_relative_to(root):
                     return path.read_bytes()
         raise ValueError(f"not fetched: {url[:80]}")
@@ -90,18 +127,180 @@ def _weasyprint():
     return HTML, CSS
 
 
+def _layout(html: str, root: Path, allowed: dict[str, Path], *, chunk: bool):
+    HTML, CSS = _weasyprint()
+    sheets = [CSS(filename=str(STYLESHEET))] + ([CSS(filename=str(CHUNK_STYLESHEET))] if chunk else [])
+    return HTML(string=html, url_fetcher=_fetcher(root, allowed), base_url=None).render(stylesheets=sheets)
+
+
 def render(document: dict, store: PhotoStore, panel_code: str,
-           progress: Callable[[str, int, int], None] | None = None) -> tuple[bytes, int]:
+           progress: Callable[[str, int, int], None] | None = None, *,
+           chunk_parts: int | None = None, workers: int | None = None) -> tuple[bytes, int]:
     """The PDF of ``document`` and its number of pages."""
     allowed = prepare_images(document, store, panel_code,
                              (lambda n, total: progress("images", n, total)) if progress else None)
-    HTML, CSS = _weasyprint()
+    paths = {name: path for name, (path, _) in allowed.items()}
+    root = store.root / "print" / panel_code
+    template = current_app.jinja_env.get_template("annexes/print.html")
     # The template alone, without the site's context processors (no request, no user here).
-    html = current_app.jinja_env.get_template("annexes/print.html").render(doc=document)
+    parts = chunks(document, chunk_parts or CHUNK_PARTS)
+    if len(parts) == 1:
+        if progress:
+            progress("layout", 0, 1)
+        rendered = _layout(template.render(doc=document), root, paths, chunk=False)
+        if progress:
+            progress("layout", 1, 1)
+        return rendered.write_pdf(), len(rendered.pages)
+    htmls = [template.render(doc=part) for part in parts]
+    return _render_chunked(htmls, root, paths, workers or WORKERS, progress)
+
+
+# ------------------------------------------------------------------ long annexes, in chunks
+
+
+def chunks(document: dict, size: int) -> list[dict]:
+    """``document`` cut into documents of about ``size`` parts, only where a new page starts
+    anyway: before an annex (other than the first printed) or between two item sheets. An
+    annex continued from the chunk before is marked ``continued`` (the template prints its
+    heading, title and introduction once)."""
+    out: list[dict] = []
+    current: list[dict] = []
+    count = 0
+
+    def close():
+        nonlocal current, count
+        if current:
+            out.append({**document, "annexes": current})
+        current, count = [], 0
+
+    for annex in document["annexes"]:
+        printed = not annex["withheld"] or annex["note"]
+        if printed and count >= size:
+            close()
+        piece = {**annex, "parts": [], "continued": False}
+        current.append(piece)
+        previous = None
+        for part in annex["parts"]:
+            if (count >= size and part["kind"] == "item_sheet" and previous is not None
+                    and previous["kind"] == "item_sheet"):
+                close()
+                piece = {**annex, "parts": [], "continued": True}
+                current.append(piece)
+            piece["parts"].append(part)
+            count += 1
+            previous = part
+        count += 1  # the annex's heading and introduction
+    close()
+    return out or [document]
+
+
+def _render_chunk(html: str, root: str, allowed: dict[str, str]) -> tuple[bytes, int, list]:
+    """Lay out and write one chunk: its PDF, number of pages, and its bookmarks as
+    ``(page index, level, label, x, y, state)`` in PDF points (origin bottom left)."""
+    rendered = _layout(html, Path(root), {k: Path(v) for k, v in allowed.items()}, chunk=True)
+    marks = []
+    for index, page in enumerate(rendered.pages):
+        for level, label, (x, y), state in page.bookmarks:
+            marks.append((index, level, label, x * 0.75, (page.height - y) * 0.75, state))
+    return rendered.write_pdf(), len(rendered.pages), marks
+
+
+def _render_chunked(htmls: list[str], root: Path, allowed: dict[str, Path], workers: int,
+                    progress: Callable[[str, int, int], None] | None) -> tuple[bytes, int]:
+    args = (str(root), {k: str(v) for k, v in allowed.items()})
+    results = []
     if progress:
-        progress("layout", 0, 1)
-    page = HTML(string=html, url_fetcher=_fetcher(store, panel_code, allowed), base_url=None)
-    rendered = page.render(stylesheets=[CSS(filename=str(STYLESHEET))])
+        progress("layout", 0, len(htmls))
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # A new interpreter per worker: forking a threaded web process is unsafe.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_render_chunk, html, *args) for html in htmls]
+            for n, future in enumerate(futures, start=1):
+                results.append(future.result())
+                if progress:
+                    progress("layout", n, len(htmls))
+    else:
+        for n, html in enumerate(htmls, start=1):
+            results.append(_render_chunk(html, *args))
+            if progress:
+                progress("layout", n, len(htmls))
     if progress:
-        progress("layout", 1, 1)
-    return rendered.write_pdf(), len(rendered.pages)
+        progress("write", 0, 1)
+    return _merge(results), sum(pages for _, pages, _ in results)
+
+
+def _stamp(total: int) -> bytes:
+    """``total`` empty pages with only the annex stylesheet's "page/total" footer."""
+    HTML, CSS = _weasyprint()
+    body = '<div class="stamp-page"></div>' * total
+    html = f'<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>{body}</body></html>'
+    return HTML(string=html, url_fetcher=_fetcher(STATIC, {}), base_url=None).write_pdf(
+        stylesheets=[CSS(filename=str(STYLESHEET))])
+
+
+def _lay_over(writer, stamp) -> None:
+    """Draw each page of ``stamp`` over the page of ``writer`` with the same number, as a
+    form XObject: the page's own content is wrapped in q/Q and left as it is (not parsed
+    and rewritten, as pypdf's merge_page would)."""
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    def stream(data: bytes, **entries):
+        obj = DecodedStreamObject()
+        obj.set_data(data)
+        obj.update({NameObject(k): v for k, v in entries.items()})
+        return writer._add_object(obj)
+
+    save = stream(b"q\n")
+    for number, (page, footer) in enumerate(zip(writer.pages, stamp.pages, strict=True), start=1):
+        name = NameObject(f"/PTFooter{number}")
+        form = stream(footer.get_contents().get_data(), **{
+            "/Type": NameObject("/XObject"), "/Subtype": NameObject("/Form"),
+            "/BBox": ArrayObject(footer.mediabox), "/Resources": footer["/Resources"].clone(writer)})
+        resources = page["/Resources"]
+        if "/XObject" not in resources:
+            resources[NameObject("/XObject")] = DictionaryObject()
+        resources["/XObject"][name] = form
+        contents = page.raw_get("/Contents")
+        contents = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        page[NameObject("/Contents")] = ArrayObject([save, *contents, stream(f"Q q {name} Do Q\n".encode())])
+
+
+def _merge(results: list[tuple[bytes, int, list]]) -> bytes:
+    """One PDF of the chunks' pages, with bookmarks nested across chunks as WeasyPrint nests
+    them in one document, and the "page/total" footer laid over every page."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import Fit, NameObject
+
+    writer = PdfWriter()
+    first = None
+    marks = []
+    offset = 0
+    for data, pages, chunk_marks in results:
+        reader = PdfReader(io.BytesIO(data))
+        first = first or reader
+        writer.append(reader, import_outline=False)
+        marks += [(offset + index, *rest) for index, *rest in chunk_marks]
+        offset += pages
+    total = offset
+    _lay_over(writer, PdfReader(io.BytesIO(_stamp(total))))
+    # Bookmarks: each under the last one of a lower level (as WeasyPrint nests them).
+    stack: list[tuple[int, object]] = []
+    for page_index, level, label, x, y, state in marks:
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        item = writer.add_outline_item(title=label, page_number=page_index, parent=stack[-1][1] if stack else None,
+                                       fit=Fit.xyz(left=x, top=y, zoom=0), is_open=state != "closed")
+        stack.append((level, item))
+    # The information WeasyPrint writes for one document (title and producer), and no other.
+    info = first.metadata or {}
+    writer.metadata = {key: info[key] for key in ("/Title", "/Producer") if key in info}
+    catalog = first.trailer["/Root"]
+    for key in ("/Lang", "/PageMode"):
+        if key in catalog:
+            writer._root_object[NameObject(key)] = copy.copy(catalog[key])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,88 @@
+"""A long annex is laid out in chunks (annexes/pdf.py) and reads like one document: every
+page's footer counts over the whole file, the running header and the edition's marking are
+on every page, the bookmarks nest as in one document, and nothing is added to the file's
+information."""
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pytest
+from pypdf import PdfReader
+
+from panel_tracker.annexes import builds, pdf
+from panel_tracker.annexes.models import Edition
+from panel_tracker.cases.services import add_marking, create_case, create_item
+from panel_tracker.evidence.services import photo_store, receive_photo
+from tests.factories import make_member, make_panel
+from tests.imagefactory import photographic_image
+
+
+@pytest.fixture
+def case_of_six(app, db):
+    panel = make_panel("YEM")
+    user, _ = make_member(panel, "expert")
+    case = create_case(db, panel, {"ref": "YEM-2024-006", "title": "Rifles seized at Nishtun"}, user)
+    base = photographic_image(640, 480, seed=3)
+    for number in range(1, 7):
+        item = create_item(db, case, {"category": "small_arm", "type": "assault rifle", "quantity": 1,
+                                      "model": "Type 56-1", "serial": f"2401{number:04d}",
+                                      "serial_legibility": "intact"}, user)
+        add_marking(db, item, {"text": f"2401{number:04d}", "kind": "serial"}, user)
+        for side in range(2):
+            picture = base.copy()
+            picture.putpixel((number, side), (number * 30, side * 90, 0))
+            buffer = io.BytesIO()
+            picture.save(buffer, "JPEG", quality=85)
+            buffer.seek(0)
+            receive_photo(db, panel, buffer, filename=f"{number}-{side}.jpg", actor=user, case_id=case.id,
+                          item_id=item.id)
+    db.commit()
+    return panel, case
+
+
+def page_texts(data: bytes, pages: int) -> list[str]:
+    out = []
+    for page in range(1, pages + 1):
+        out.append(subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), "-", "-"], input=data,
+                                  capture_output=True, check=True).stdout.decode())
+    return out
+
+
+def outline(reader: PdfReader, items=None, depth=0) -> list[tuple[int, str, int]]:
+    found = []
+    for item in reader.outline if items is None else items:
+        if isinstance(item, list):
+            found += outline(reader, item, depth + 1)
+        else:
+            found.append((depth, item.title, reader.get_destination_page_number(item)))
+    return found
+
+
+def test_annex_in_three_chunks_reads_as_one_document(app, db, case_of_six):
+    panel, case = case_of_six
+    document = builds.quick_document(db, panel, case, Edition.PANEL)
+    assert len(pdf.chunks(document, 2)) == 3
+
+    data, pages = pdf.render(document, photo_store(), panel.code, chunk_parts=2)
+    whole, whole_pages = pdf.render(builds.quick_document(db, panel, case, Edition.PANEL), photo_store(),
+                                    panel.code, chunk_parts=100)
+
+    assert pages == whole_pages == 6
+    texts = page_texts(data, pages)
+    for number, text in enumerate(texts, start=1):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        assert lines[-1].endswith(f"{number}/6"), lines[-3:]
+        assert "DRAFT" in lines[0]
+        assert text.count(Edition.PANEL.marking) == 2  # above and below
+    # The same words on the same pages as the document laid out whole.
+    assert [t.split() for t in texts] == [t.split() for t in page_texts(whole, whole_pages)]
+    assert texts[0].count("Annex 1") == 1 and "Annex 1" not in "".join(texts[1:])
+
+    reader = PdfReader(io.BytesIO(data))
+    marks = outline(reader)
+    assert marks == outline(PdfReader(io.BytesIO(whole)))
+    assert [(depth, page) for depth, _, page in marks] == [(0, 0), (1, 0)] + [(2, n) for n in range(6)]
+    assert marks[1][1] == "Rifles seized at Nishtun"
+    assert set(reader.metadata) == set(PdfReader(io.BytesIO(whole)).metadata) <= {"/Title", "/Producer"}
+    assert reader.xmp_metadata is None
