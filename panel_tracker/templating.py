@@ -77,19 +77,25 @@ def un_date(value) -> str:
     return str(value)
 
 
-def partial_date(text: str | None) -> str:
-    """A recovery date as precise as it is known: ``12 Sep 2023``, ``May 2024``, ``2024``."""
+def partial_date(text: str | None, *, month: str = "%b") -> str:
+    """A recovery date as precise as it is known: ``12 Sep 2023``, ``May 2024``, ``2024``;
+    ``month="%B"`` writes months in full, as UN documents do (:func:`un_partial_date`)."""
     if not text:
         return ""
     try:
         if len(text) == 10:
             found = date.fromisoformat(text)
-            return f"{found.day} {found:%b %Y}"
+            return f"{found.day} {found:{month} %Y}"
         if len(text) == 7:
-            return f"{date.fromisoformat(text + '-01'):%b %Y}"
+            return f"{date.fromisoformat(text + '-01'):{month} %Y}"
     except ValueError:
         pass
     return text
+
+
+def un_partial_date(text: str | None) -> str:
+    """``14 February 2023``, ``May 2024``, ``2024``: report annexes."""
+    return partial_date(text, month="%B")
 
 
 def label(value) -> str:

@@ -58,3 +58,23 @@ class World:
         client = self.app.test_client()
         who = user or (self.users[role] if role else None)
         return log_in(client, who) if who else client
+
+
+REDIS_URL = __import__("os").environ.get("PANEL_TRACKER_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def redis_or_skip():
+    """A connection to the test Redis; the test is skipped without one (failed in CI)."""
+    import os
+
+    import pytest
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    return connection

@@ -374,20 +374,14 @@ def test_without_redis_a_build_runs_on_a_thread_and_reports_progress(world, anne
 
 
 def test_with_redis_a_build_is_queued_and_a_worker_process_runs_it(world, annex_world):
-    import os
     import uuid
 
-    import redis
     from rq import Queue, SimpleWorker
 
-    url = os.environ.get("PANEL_TRACKER_TEST_REDIS", "redis://127.0.0.1:6379/0")
-    connection = redis.Redis.from_url(url)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
+    from tests.factories import REDIS_URL as url
+    from tests.factories import redis_or_skip
+
+    connection = redis_or_skip()
     world.app.config["REDIS_URL"] = url
     name = world.app.config["JOBS_QUEUE"] = f"pt-test-{uuid.uuid4().hex[:12]}"
     queue = Queue(name, connection=connection)

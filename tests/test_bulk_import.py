@@ -540,20 +540,8 @@ def test_the_import_page_lists_earlier_imports_of_the_case(world, case, day):
 # ------------------------------------------------------------------ on a real queue
 
 
-REDIS_URL = os.environ.get("PANEL_TRACKER_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _redis_or_skip():
-    import redis
-
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    return connection
+from tests.factories import REDIS_URL  # noqa: E402
+from tests.factories import redis_or_skip as _redis_or_skip  # noqa: E402
 
 
 @pytest.mark.app_config(REDIS_URL=REDIS_URL, BULK_IMPORT_SYNC=False)

@@ -21,7 +21,7 @@ from .. import countries, visibility
 from ..cases.models import Case, Item, Marking, MarkingPhoto
 from ..evidence.models import Photo
 from ..inputs import whole_number
-from ..templating import un_date
+from ..templating import un_date, un_partial_date
 from ..validation import Invalid
 from . import images as images_mm
 
@@ -71,21 +71,6 @@ def image_box_mm(count: int, *, sheet: bool = False) -> tuple[int, int]:
 CATEGORY_LABELS = {"small_arm": "Small arm", "light_weapon": "Light weapon", "ammunition": "Ammunition",
                    "component": "Component", "uav": "UAV or UAV part", "ied_component": "IED component",
                    "packaging": "Packaging", "document": "Document", "other": "Other"}
-
-
-def un_partial_date(text: str | None) -> str:
-    """A recovery date as precise as it is known, as UN documents write dates: "14 February
-    2023", "May 2024", "2024"."""
-    if not text:
-        return ""
-    try:
-        if len(text) == 10:
-            return un_date(date.fromisoformat(text))
-        if len(text) == 7:
-            return f"{date.fromisoformat(text + '-01'):%B %Y}"
-    except ValueError:
-        pass
-    return text
 
 
 def _label(value) -> str:
