@@ -106,3 +106,24 @@ def test_zones_without_an_abbreviation_are_named_by_their_offset():
     assert zone_name(NOON_UTC.astimezone(ZoneInfo("America/Caracas"))) == "UTC-4"
     assert zone_name(NOON_UTC.astimezone(ZoneInfo("Europe/Zurich"))) == "CEST"
     assert zone_name(NOON_UTC.astimezone(ZoneInfo("UTC"))) == "UTC"
+
+
+def test_the_audit_log_filters_by_the_readers_days(world):
+    """A record made at 22:30 UTC on 17 May was made on 18 May in Aden: the audit log's From
+    and To days are the reader's days."""
+    from panel_tracker import audit
+
+    db = get_session()
+    late = audit.record(db, "note.late", panel_id=world.panel.id, label="late evening in UTC")
+    late.at = datetime(2024, 5, 17, 22, 30, tzinfo=timezone.utc)
+    db.add(late)
+    db.commit()
+    coordinator, admin = world.client("coordinator"), world.client("admin")
+    _choose(coordinator, "Asia/Aden")
+
+    def shown(client, day: str) -> bool:
+        page = client.get(f"/audit/?since={day}&until={day}&action=note.late").get_data(as_text=True)
+        return "late evening in UTC" in page
+
+    assert shown(coordinator, "2024-05-18") and not shown(coordinator, "2024-05-17")
+    assert shown(admin, "2024-05-17") and not shown(admin, "2024-05-18")

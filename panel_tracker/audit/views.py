@@ -17,7 +17,7 @@ from ..cases.queries import reader
 from ..classification import may_see, most_restrictive
 from ..db import get_session
 from ..inputs import page_number, whole_number
-from ..templating import day, label
+from ..templating import day, label, viewer_zone
 from ..traces.models import EventKind
 from .models import AuditRecord
 
@@ -106,10 +106,11 @@ def index():
     if args.get("action"):
         stmt = stmt.where(AuditRecord.action.startswith(args["action"].strip()))
     since, until = _parse_date(args.get("since")), _parse_date(args.get("until"))
+    zone = viewer_zone()  # days as the reader's pages show them, from midnight to midnight there
     if since:
-        stmt = stmt.where(AuditRecord.at >= datetime.combine(since, time.min, timezone.utc))
+        stmt = stmt.where(AuditRecord.at >= datetime.combine(since, time.min, zone).astimezone(timezone.utc))
     if until:
-        stmt = stmt.where(AuditRecord.at <= datetime.combine(until, time.max, timezone.utc))
+        stmt = stmt.where(AuditRecord.at <= datetime.combine(until, time.max, zone).astimezone(timezone.utc))
     page = page_number()
     rows = get_session().exec(stmt.order_by(AuditRecord.seq.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
     db, who = get_session(), reader()
