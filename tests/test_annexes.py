@@ -430,3 +430,22 @@ def test_with_the_panel_setting_off_new_reports_print_no_withheld_notes(world, a
     panel_doc = compose.document(db, world.panel, report, compose.report_annexes(db, report), Edition.PANEL,
                                  compose.edition_reader(world.panel.id, Edition.PANEL))
     assert len(panel_doc["annexes"][0]["parts"][0]["rows"]) == 2
+
+
+def test_a_build_left_unfinished_by_a_stopped_process_is_shown_failed(world, annex_world):
+    from datetime import timedelta
+
+    from panel_tracker.db import utcnow
+
+    db = get_session()
+    build = builds.request_build(db, world.panel, annex_world["report"], None, Edition.PUBLIC, BuildFormat.PDF,
+                                 None, Classification.PANEL)
+    build.created_at = utcnow() - timedelta(hours=3)  # asked for, then the server stopped
+    fresh = builds.request_build(db, world.panel, annex_world["report"], None, Edition.PUBLIC, BuildFormat.DOCX,
+                                 None, Classification.PANEL)
+    db.commit()
+    page = world.client("expert").get(f"/reports/{annex_world['report'].id}").get_data(as_text=True)
+    assert "Interrupted: the process building it stopped. Build it again." in page
+    db.expire_all()
+    assert db.get(AnnexBuild, build.id).state == BuildState.FAILED
+    assert db.get(AnnexBuild, fresh.id).state == BuildState.QUEUED  # a recent one may still be running

@@ -127,6 +127,8 @@ def _report_page(report: Report, build_form: BuildForm | None = None, *, status:
     if build_form is None:
         build_form = BuildForm(formdata=None)
     build_form.fill(annexes, _editions(), preselect=True)
+    if builds.mark_interrupted(db, report.panel_id):  # left unfinished by a process that stopped
+        db.commit()
     rows = db.exec(visibility.visible(AnnexBuild, reader()).where(AnnexBuild.report_id == report.id)
                    .order_by(AnnexBuild.id.desc()).limit(100)).all()
     people_ids = ({r.created_by_id for r in rows} | {report.submitted_by_id}) - {None}
