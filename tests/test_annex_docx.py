@@ -202,8 +202,8 @@ def test_the_public_annex_has_real_headings_numbered_captions_and_source_lines(w
         "Source: Panel, 12 March 2024", "Source: Panel, 12 March 2024"]
     # Withheld things are said, in italic paragraphs.
     withheld = _styled(doc, "Withheld Note")
-    assert withheld == ["An item sheet withheld from this edition.", "An item sheet withheld from this edition.",
-                        "A text withheld from this edition.", "Annex 2 is not included in this edition."]
+    assert withheld == ["2 item sheets withheld from this edition.", "A text withheld from this edition.",
+                        "Annex 2 is not included in this edition."]  # consecutive notes of one kind merged
     assert doc.styles["Withheld Note"].font.italic is True
 
 
