@@ -99,7 +99,8 @@ def test_token_creation_and_revocation_are_recorded(app, world, db):
 def test_settings_update_is_recorded_before_and_after(app, world, db):
     response = world.client("admin").post("/admin/settings", data={
         "name": "Panel of Experts on Yemen", "regime": "resolution 2140 (2014)",
-        "acknowledgement_due_days": 30, "reply_due_days": 120, "min_independent_sources": 2})
+        "acknowledgement_due_days": 30, "reply_due_days": 120, "min_independent_sources": 2,
+        "annex_withheld_notes": "y"})  # left as it was (an unticked box would turn it off)
     assert response.status_code == 302
     (rec,) = records(db, action="panel.update")
     assert rec.actor == world.users["admin"].email
