@@ -90,7 +90,7 @@ def fonts_fingerprint() -> str:
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     digest = hashlib.sha256()
-    for name in ("panel-tracker", "weasyprint", "python-docx", "Pillow"):
+    for name in ("panel-tracker", "weasyprint", "python-docx", "Pillow", "pypdf", "reportlab"):
         try:
             digest.update(f"{name}={metadata.version(name)}\n".encode())
         except metadata.PackageNotFoundError:
