@@ -123,6 +123,9 @@ def make_test_app(database: Database, instance: Path, **overrides):
         "ARGON2_MEMORY_COST": 1024,
         "PROPAGATE_UNEXPECTED": True,
         "SERVER_NAME": "localhost",
+        # Long annexes' chunks laid out in this process: two worker processes cost seconds to
+        # start; tests/test_annex_chunks.py asks for them where it tests them.
+        "ANNEX_LAYOUT_WORKERS": 1,
     }
     config.update(overrides)
     application = create_app(config)
