@@ -37,14 +37,20 @@ class Database:
     engine: sa.Engine
 
     def truncate(self) -> None:
+        """Empty every table and start ids at 1 again, before each test.
+
+        DELETE, children first, not PostgreSQL's TRUNCATE: a test leaves a few rows, and
+        TRUNCATE of some fifty tables costs most of a second (new files for every table),
+        which over a thousand tests was a third of the suite's time."""
         tables = [t.name for t in SQLModel.metadata.sorted_tables]
         with self.engine.begin() as conn:
+            for name in reversed(tables):
+                conn.execute(sa.text(f'DELETE FROM "{name}"'))
             if self.backend == "postgresql":
-                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for name in reversed(tables):
-                    conn.execute(sa.text(f"DELETE FROM {name}"))
-                conn.execute(sa.text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+                conn.execute(sa.text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                     "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
+            elif _has_sqlite_sequence(conn):
+                conn.execute(sa.text("DELETE FROM sqlite_sequence"))
 
 
 def _has_sqlite_sequence(conn) -> bool:
