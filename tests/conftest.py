@@ -30,6 +30,39 @@ SAMPLE = Path(__file__).parent / "data" / "sample"
 import_all()
 
 
+def _share_url_builders() -> None:
+    """Every test makes its own app (its own config and instance folder), and Werkzeug
+    compiles two Python functions for each of the app's ~140 URL rules: half of
+    ``create_app``'s time, repeated in some 2,000 tests. The functions depend only on the
+    rule (its text, parsed parts, defaults and converters), so the test run compiles each
+    once and every app binds the same one. Behaviour is unchanged; without this Werkzeug
+    internal (another version), apps simply compile their own."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:
+        return
+    built: dict = {}
+
+    def shared(self, append_unknown: bool = True):
+        key = (self.rule, tuple(self._trace), append_unknown,
+               tuple(sorted((k, repr(v)) for k, v in (self.defaults or {}).items())),
+               tuple(sorted((k, type(c).__qualname__, repr({a: v for a, v in vars(c).items() if a != "map"}))
+                            for k, c in self._converters.items())))
+        try:
+            return built[key]
+        except KeyError:
+            built[key] = function = compile_builder(self, append_unknown)
+            return function
+        except TypeError:  # something unhashable: compile as Werkzeug would
+            return compile_builder(self, append_unknown)
+
+    Rule._compile_builder = shared
+
+
+_share_url_builders()
+
+
 @dataclass
 class Database:
     backend: str
