@@ -14,16 +14,18 @@ Then each variant runs in its own child process (so imports, caches and peak mem
 its own), stage by stage:
 
   compose        builds.quick_document (the case's annex, panel edition: everything, marked on every page)
-  images cold    print derivatives made from the ``large`` ones (print cache emptied first)
-  images warm    the same again, all cached
-  layout         WeasyPrint parse + layout
-  write          PDF bytes
+  images+layout  print derivatives made from the ``large`` ones (print cache emptied first), and
+                 WeasyPrint's layout of each chunk; they overlap, so they are timed together
+  write          the chunks' pages put together, with footers and bookmarks
 
-Variants: ``single`` is the foundation's pdf.render (one WeasyPrint document for the whole
-annex, derivatives made one by one at quality 80), kept here for comparison; ``chunked``
-is ``pdf.render`` as it is now (chunks laid out one after another, then put together:
-"write"); ``pool2`` the same with two worker processes laying out chunks. Peak memory is the whole process tree's (the child and any
-workers it starts), sampled every 20 ms from /proc, and the child's own high-water mark.
+Variants: ``chunked1`` is ``pdf.render`` as it is now with one process (each chunk's photos
+made, then the chunk laid out, one after another); ``chunked2`` the same with two worker
+processes laying out chunks while the next chunk's photos are made (the default on two
+cores); ``baseline`` runs another checkout's own bench (``--baseline DIR``: its ``chunked``
+variant, with its own stage names) in the same run, for before/after; ``single`` is the
+foundation's (one WeasyPrint document for the whole annex, 20 minutes). Peak memory is the
+whole process tree's (the child and any workers it starts), sampled every 20 ms from /proc,
+and the child's own high-water mark.
 Targets (issue 12): ≤ 30 s, ≤ 600 MB, PDF ≤ 60 MB. Prints figures; it is not a test.
 """
 from __future__ import annotations
@@ -167,8 +169,10 @@ def single_render(document, store, panel_code, timings):
 
 
 def current_render(document, store, panel_code, timings, workers=1):
-    """pdf.render as it is now (``workers`` processes laying out chunks); its progress
-    callback gives the stage times (write = putting the chunks together)."""
+    """pdf.render as it is now, with ``workers`` processes laying out chunks. A long annex's
+    photos and layout overlap (each chunk's photos are made while the chunk before is laid
+    out), so they are timed together ("images+layout", photos cold); "write" is putting the
+    chunks together."""
     from panel_tracker.annexes import pdf
 
     shutil.rmtree(store.root / "print", ignore_errors=True)
@@ -179,18 +183,13 @@ def current_render(document, store, panel_code, timings, workers=1):
         marks.setdefault(stage, [now, now])[1] = now
 
     t = time.perf_counter()
-    pdf.prepare_images(document, store, panel_code)
-    timings["images cold"] = time.perf_counter() - t
-    t = time.perf_counter()
     data, pages = pdf.render(document, store, panel_code, progress, workers=workers)
     end = time.perf_counter()
-    images_done = marks["images"][1] if "images" in marks else t
-    timings["images warm"] = images_done - t
     if "write" in marks:
-        timings["layout"] = marks["write"][0] - images_done
+        timings["images+layout"] = marks["write"][0] - t
         timings["write"] = end - marks["write"][0]
     else:
-        timings["layout+write"] = end - images_done
+        timings["images+layout"] = end - t
     return data, pages
 
 
@@ -218,7 +217,8 @@ def child(variant: str, instance: Path, out: Path) -> None:
         if variant == "single":
             data, pages = single_render(document, store, panel.code, timings)
         else:
-            data, pages = current_render(document, store, panel.code, timings, workers=2 if variant == "pool2" else 1)
+            data, pages = current_render(document, store, panel.code, timings,
+                                         workers=2 if variant in ("pool2", "chunked2") else 1)
         timings["total"] = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         out.write_bytes(data)
@@ -251,8 +251,9 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def run_variant(variant: str, instance: Path, pdf_out: Path) -> dict:
-    proc = subprocess.Popen([sys.executable, __file__, "--child", variant, "--instance", str(instance),
+def run_variant(variant: str, instance: Path, pdf_out: Path, baseline: Path | None = None) -> dict:
+    script, child_variant = (baseline / "bench" / "annex.py", "chunked") if variant == "baseline" else (__file__, variant)
+    proc = subprocess.Popen([sys.executable, str(script), "--child", child_variant, "--instance", str(instance),
                              "--pdf", str(pdf_out)], stdout=subprocess.PIPE, text=True)
     peak = [0.0]
     done = threading.Event()
@@ -302,7 +303,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--height", type=int, default=1500)
-    parser.add_argument("--variants", default="single,chunked,pool2")
+    parser.add_argument("--variants", default="chunked1,chunked2",
+                        help="single (the foundation's, 20 minutes), chunked1, chunked2 (workers), baseline")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout: variant 'baseline' runs its bench/annex.py's own 'chunked' variant")
     parser.add_argument("--instance", type=Path, help="keep the set-up here and reuse it (default: a temp dir)")
     parser.add_argument("--keep-pdf", type=Path, help="copy each variant's PDF into this folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -324,14 +328,14 @@ def main() -> None:
         results = {}
         for variant in args.variants.split(","):
             pdf_out = instance / f"annex-{variant}.pdf"
-            results[variant] = run_variant(variant, instance, pdf_out)
+            results[variant] = run_variant(variant, instance, pdf_out, args.baseline)
             results[variant]["check"] = pdf_check(pdf_out)
             if args.keep_pdf:
                 args.keep_pdf.mkdir(parents=True, exist_ok=True)
                 shutil.copy(pdf_out, args.keep_pdf / pdf_out.name)
             print(f"  {variant}: {results[variant]['timings']['total']:.1f} s", flush=True)
         print(f"1-minute load average {os.getloadavg()[0]:.2f} after\n")
-        stages = ["compose", "images cold", "images warm", "layout", "write", "layout+write", "total"]
+        stages = ["compose", "images cold", "images warm", "layout", "images+layout", "write", "total"]
         header = f"{'variant':<9}" + "".join(f"{s:>13}" for s in stages) + f"{'CPU s':>8}{'pages':>7}{'pages/s':>9}" \
             f"{'peak MB':>9}{'(self)':>8}{'PDF MB':>8}"
         print("Seconds per stage (total = compose + images cold + the rest); peak = the process tree's RSS")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, second command). On a fresh Debian machine, from the project root:
-#   bash scripts/test.sh            # the whole suite, SQLite and PostgreSQL
+#   bash scripts/test.sh            # the whole suite, SQLite and PostgreSQL, on every core
 #   bash scripts/test.sh -x -k auth # any pytest arguments
 # It creates .venv if missing, installs the project with its test extras, installs Debian's
 # chromium, poppler-utils and the Noto fonts only when they are missing
@@ -50,8 +50,15 @@ if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 ping >/dev/n
     fi
 fi
 
+# The whole suite (no arguments, as .ci/run calls it) runs on every core with pytest-xdist:
+# each worker makes its own SQLite and PostgreSQL databases, so the tests split freely.
+# Any arguments are pytest's as given (add -n auto to a partial run to split it too).
+args=("$@")
+if [ "$#" -eq 0 ]; then
+    args=(-n auto)
+fi
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest "${args[@]}" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: that is a failure" >&2
     exit 1

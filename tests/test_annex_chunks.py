@@ -5,6 +5,7 @@ information."""
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 
 import pytest
@@ -49,6 +50,18 @@ def page_texts(data: bytes, pages: int) -> list[str]:
     return out
 
 
+def footer_boxes(data: bytes) -> list[tuple[str, float, float, float, float]]:
+    """Each page's "page/total" footer word and its box (pdftotext -bbox, points)."""
+    html = subprocess.run(["pdftotext", "-bbox", "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
+    found = []
+    for page in html.split("<page ")[1:]:
+        words = re.findall(r'<word xMin="([0-9.]+)" yMin="([0-9.]+)" xMax="([0-9.]+)" yMax="([0-9.]+)">([0-9]+/[0-9]+)</word>',
+                           page)
+        x0, y0, x1, y1, text = words[-1]
+        found.append((text, float(x0), float(y0), float(x1), float(y1)))
+    return found
+
+
 def outline(reader: PdfReader, items=None, depth=0) -> list[tuple[int, str, int]]:
     found = []
     for item in reader.outline if items is None else items:
@@ -64,7 +77,8 @@ def test_annex_in_three_chunks_reads_as_one_document(app, db, case_of_six):
     document = builds.quick_document(db, panel, case, Edition.PANEL)
     assert len(pdf.chunks(document, 2)) == 3
 
-    data, pages = pdf.render(document, photo_store(), panel.code, chunk_parts=2)
+    # Two worker processes lay the chunks out, as on a two-core machine.
+    data, pages = pdf.render(document, photo_store(), panel.code, chunk_parts=2, workers=2)
     whole, whole_pages = pdf.render(builds.quick_document(db, panel, case, Edition.PANEL), photo_store(),
                                     panel.code, chunk_parts=100)
 
@@ -75,6 +89,14 @@ def test_annex_in_three_chunks_reads_as_one_document(app, db, case_of_six):
         assert lines[-1].endswith(f"{number}/6"), lines[-3:]
         assert "DRAFT" in lines[0]
         assert text.count(Edition.PANEL.marking) == 2  # above and below
+    # The footer is drawn where WeasyPrint puts it in the document laid out whole, in its font.
+    chunked_footers, whole_footers = footer_boxes(data), footer_boxes(whole)
+    assert [f[0] for f in chunked_footers] == [f[0] for f in whole_footers] == [f"{n}/6" for n in range(1, 7)]
+    for drawn, laid_out in zip(chunked_footers, whole_footers):
+        assert all(abs(a - b) < 0.5 for a, b in zip(drawn[1:], laid_out[1:])), (drawn, laid_out)
+    fonts = subprocess.run(["pdffonts", "-"], input=data, capture_output=True, check=True).stdout.decode()
+    assert "NotoSerif" in fonts.replace("-", "") and "Helvetica" not in fonts
+    assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:]), fonts  # every font embedded
     # The same words on the same pages as the document laid out whole.
     assert [t.split() for t in texts] == [t.split() for t in page_texts(whole, whole_pages)]
     assert texts[0].count("Annex 1") == 1 and "Annex 1" not in "".join(texts[1:])
@@ -86,3 +108,12 @@ def test_annex_in_three_chunks_reads_as_one_document(app, db, case_of_six):
     assert marks[1][1] == "Rifles seized at Nishtun"
     assert set(reader.metadata) == set(PdfReader(io.BytesIO(whole)).metadata) <= {"/Title", "/Producer"}
     assert reader.xmp_metadata is None
+
+
+def test_without_the_footer_font_the_footer_is_laid_out_by_weasyprint(app, db, case_of_six, monkeypatch, caplog):
+    panel, case = case_of_six
+    monkeypatch.setattr(pdf, "_footer_font", lambda: None)
+    data, pages = pdf.render(builds.quick_document(db, panel, case, Edition.PANEL), photo_store(), panel.code,
+                             chunk_parts=3)
+    assert [f[0] for f in footer_boxes(data)] == [f"{n}/6" for n in range(1, 7)]
+    assert "laying the footer out with WeasyPrint" in caplog.text

@@ -135,8 +135,9 @@ def _boxes(ctx, photo_ids: list[int]) -> dict[int, list[list[float]]]:
 
 
 def _figure(ctx, photos: list[Photo], title: str, source: str, key: str | None, *, boxes: bool,
-            sheet: bool = False, withheld: int = 0) -> dict:
-    drawn = _boxes(ctx, [p.id for p in photos]) if boxes else {}
+            sheet: bool = False, withheld: int = 0, drawn: dict | None = None) -> dict:
+    """A figure of ``photos``; ``drawn``: the boxes of each photo when already loaded."""
+    drawn = (drawn if drawn is not None else _boxes(ctx, [p.id for p in photos])) if boxes else {}
     box = image_box_mm(len(photos), sheet=sheet)
     letters = "abcdefghijklmnopqrstuvwxyz"
     images = []
@@ -210,46 +211,98 @@ def check_item_sheet(db, panel_id: int, settings: dict) -> dict:
     return {"item_id": ids[0], "photo_ids": photo_ids, "boxes": bool(settings.get("boxes", True))}
 
 
-def _item_photos(ctx, item: Item, chosen: list[int]) -> tuple[list[Photo], int]:
-    """The sheet's photos the reader may see (chosen ones, or all of the item's), and how
-    many of them were withheld."""
-    if chosen:
-        wanted = chosen
-    else:
-        linked = select(MarkingPhoto.photo_id).join(Marking, Marking.id == MarkingPhoto.marking_id).where(
-            Marking.item_id == item.id, Marking.deleted_at.is_(None))
-        wanted = list(ctx.db.exec(select(Photo.id).where(
-            Photo.panel_id == item.panel_id, Photo.deleted_at.is_(None), Photo.purged_at.is_(None),
-            sa.or_(Photo.item_id == item.id, Photo.id.in_(linked))).order_by(Photo.taken_at, Photo.id)).all())
-    photos = _photos(ctx, wanted)
-    return photos, len(wanted) - len(photos)
+@dataclass
+class SheetFacts:
+    """What the item sheets of one annex need from the database, loaded for all of them at
+    once (:func:`sheet_facts`): a few queries an annex, not several a sheet."""
+
+    items: dict  # id -> Item the reader may see
+    case_refs: dict  # case id -> ref
+    markings: dict  # item id -> [Marking the reader may see], by id
+    marking_counts: dict  # item id -> markings not deleted (seen or not)
+    default_photos: dict  # item id -> [photo id]: its own and its markings' photos, by taken_at, id
+    photos: dict  # photo id -> Photo the reader may see
+    boxes: dict  # photo id -> [[x, y, w, h]] of the markings the reader may see
+
+
+def _in(column, ids: list[int]):
+    """``column IN ids`` in slices a database accepts, as one OR'ed condition."""
+    ids = sorted(set(ids))
+    return sa.or_(*(column.in_(ids[n:n + 500]) for n in range(0, len(ids), 500))) if ids else sa.false()
+
+
+def sheet_facts(ctx, rows: list) -> SheetFacts:
+    """The facts of the item sheets among ``rows`` (an annex's blocks), kept on ``ctx`` so each
+    sheet of the annex finds them (a sheet composed on its own loads its own)."""
+    cached = ctx.prefetched.get("item_sheet")
+    wanted = [b for b in rows if b.kind == "item_sheet"]
+    if cached is not None and all(isinstance((b.settings or {}).get("item_id"), int) and
+                                  b.settings["item_id"] in cached[0] for b in wanted):
+        return cached[1]
+    db, reader = ctx.db, ctx.reader
+    item_ids = [i for b in wanted if isinstance(i := (b.settings or {}).get("item_id"), int)]
+    items = {i.id: i for i in db.exec(visibility.visible(Item, reader).where(_in(Item.id, item_ids))).all()}
+    seen = list(items)
+    case_refs = dict(db.exec(select(Case.id, Case.ref).where(_in(Case.id, [i.case_id for i in items.values()])))
+                     .all())
+    markings: dict[int, list] = {}
+    for marking in db.exec(visibility.visible(Marking, ctx.reader).where(_in(Marking.item_id, seen))
+                           .order_by(Marking.id)).all():
+        markings.setdefault(marking.item_id, []).append(marking)
+    counts = dict(db.exec(select(Marking.item_id, sa.func.count()).where(
+        _in(Marking.item_id, seen), Marking.deleted_at.is_(None)).group_by(Marking.item_id)).all())
+    # Each item's own photos and its markings' photos, in one list ordered as one item's would be.
+    linked: dict[int, set[int]] = {}
+    for photo_id, item_id in db.exec(select(MarkingPhoto.photo_id, Marking.item_id)
+                                     .join(Marking, Marking.id == MarkingPhoto.marking_id)
+                                     .where(_in(Marking.item_id, seen), Marking.deleted_at.is_(None))).all():
+        linked.setdefault(photo_id, set()).add(item_id)
+    default_photos: dict[int, list[int]] = {}
+    panel_id = ctx.panel.id
+    for photo_id, item_id in db.exec(select(Photo.id, Photo.item_id).where(
+            Photo.panel_id == panel_id, Photo.deleted_at.is_(None), Photo.purged_at.is_(None),
+            sa.or_(_in(Photo.item_id, seen), _in(Photo.id, list(linked)))).order_by(Photo.taken_at, Photo.id)).all():
+        for owner in sorted(({item_id} if item_id in items else set()) | linked.get(photo_id, set())):
+            default_photos.setdefault(owner, []).append(photo_id)
+    photo_ids = {p for b in wanted for p in (b.settings or {}).get("photo_ids") or []}
+    photo_ids |= {p for ids in default_photos.values() for p in ids}
+    photos = {p.id: p for p in db.exec(visibility.visible(Photo, reader).where(_in(Photo.id, list(photo_ids)))).all()}
+    boxes: dict[int, list[list[float]]] = {}
+    for link in db.exec(visibility.visible(MarkingPhoto, reader).where(_in(MarkingPhoto.photo_id, list(photos)))
+                        .order_by(MarkingPhoto.id)).all():
+        if link.box:
+            boxes.setdefault(link.photo_id, []).append([round(v, 5) for v in link.box])
+    facts = SheetFacts(items, case_refs, markings, counts, default_photos, photos, boxes)
+    ctx.prefetched["item_sheet"] = (set(item_ids), facts)
+    return facts
 
 
 def compose_item_sheet(ctx, block) -> list[dict]:
     settings = block.settings or {}
-    item = visibility.load(ctx.db, Item, settings.get("item_id"), ctx.reader)
+    facts = sheet_facts(ctx, ctx.blocks if any(b is block for b in ctx.blocks) else [block])
+    item = facts.items.get(settings.get("item_id"))
     if item is None:
         return ctx.withheld("item sheet")
     ctx.item_ids.add(item.id)
     shown = visibility.shown(item, ctx.reader, Item.SOURCE_FIELDS)
-    case_ref = ctx.db.exec(select(Case.ref).where(Case.id == item.case_id)).one()
-    fields = [["Reference", f"{item.item_ref} (case {case_ref})"]]
+    fields = [["Reference", f"{item.item_ref} (case {facts.case_refs[item.case_id]})"]]
     fields += [[label, value] for name, label in SHEET_FIELDS if (value := _sheet_value(item, name, shown))]
-    markings = ctx.db.exec(visibility.visible(Marking, ctx.reader).where(Marking.item_id == item.id)
-                           .order_by(Marking.id)).all()
-    hidden_markings = ctx.db.exec(select(sa.func.count()).select_from(Marking).where(
-        Marking.item_id == item.id, Marking.deleted_at.is_(None))).one() - len(markings)
+    markings = facts.markings.get(item.id, [])
+    hidden_markings = facts.marking_counts.get(item.id, 0) - len(markings)
     table = None
     if markings:
         table = {"kind": "table", "label": "", "title": "Markings", "columns": ["Marking as read", "Kind", "Location",
                                                                                   "Script"],
                  "rows": [[m.text, _label(m.kind), m.location, _label(m.script)] for m in markings],
                  "source": "", "notes": [], "summary": ""}
-    photos, withheld_photos = _item_photos(ctx, item, settings.get("photo_ids") or [])
+    # The chosen photos, or all of the item's; those the reader may see, and how many were withheld.
+    wanted = settings.get("photo_ids") or facts.default_photos.get(item.id, [])
+    photos = [facts.photos[i] for i in wanted if i in facts.photos]
+    withheld_photos = len(wanted) - len(photos)
     figure = None
     if photos:
         figure = _figure(ctx, photos, describe(item), block.source_line, block.key, boxes=settings.get("boxes", True),
-                         sheet=True, withheld=withheld_photos)
+                         sheet=True, withheld=withheld_photos, drawn=facts.boxes)
     notes = []
     if ctx.notes and (hidden_markings or (withheld_photos and figure is None)):
         if hidden_markings:

@@ -90,7 +90,7 @@ def fonts_fingerprint() -> str:
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     digest = hashlib.sha256()
-    for name in ("panel-tracker", "weasyprint", "python-docx", "Pillow"):
+    for name in ("panel-tracker", "weasyprint", "python-docx", "Pillow", "pypdf", "reportlab"):
         try:
             digest.update(f"{name}={metadata.version(name)}\n".encode())
         except metadata.PackageNotFoundError:
@@ -183,7 +183,7 @@ def _progress_setter(build_id: int):
     def set_progress(stage: str, done: int, total: int) -> None:
         start_at, span = weights.get(stage, (0, 0))
         percent = min(99, start_at + int(span * done / max(total, 1)))
-        if percent == last[0]:
+        if percent <= last[0]:  # never backwards: a long annex's photos and layout overlap
             return
         last[0] = percent
         with Session(engine) as s:

@@ -57,6 +57,8 @@ class AnnexContext:
     tables: int = 0
     labels: dict = field(default_factory=dict)  # (kind, key) -> "Figure 12.3"
     item_ids: set = field(default_factory=set)
+    blocks: list = field(default_factory=list)  # the annex's blocks the reader may see
+    prefetched: dict = field(default_factory=dict)  # block kind -> what it loaded for all its blocks
 
     def next_figure(self, key: str | None = None) -> str:
         self.figures += 1
@@ -139,6 +141,7 @@ def compile_annex(db: Session, panel: Panel, report: Report | None, number: int,
         return {"number": number, "title": "", "withheld": True, "intro": [], "parts": [], "item_ids": [],
                 "note": f"Annex {number} is not included in this edition." if notes else ""}
     ctx = AnnexContext(db, panel, reader, edition, number, report.cut_off if report else None, notes)
+    ctx.blocks = [block for block in rows if may_see(reader.clearance, block.classification)]
     parts: list[dict] = []
     for block in rows:
         kind = blocks.kind(block.kind)

@@ -65,7 +65,7 @@ def print_derivative(store: PhotoStore, panel_code: str, image: dict) -> tuple[P
         im.draft("RGB", target)
         im = im.convert("RGB")
         if im.width > target[0] or im.height > target[1]:
-            im.thumbnail(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            im.thumbnail(target, Image.Resampling.BICUBIC, reducing_gap=2.0)  # as the evidence derivatives
         if image.get("boxes"):
             draw = ImageDraw.Draw(im)
             line = max(2, round(max(im.size) * 0.005))

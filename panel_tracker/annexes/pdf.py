@@ -14,20 +14,25 @@ until it is written (about 1.5 MB a page of item sheets), so an annex of 500 ite
 one document needs gigabytes. Above :data:`CHUNK_PARTS` parts the document is cut into
 sub-documents of about that many parts, only where a page break falls anyway (between two
 item sheets, or before an annex), so every page is laid out as it would be in one document.
-The chunks are laid out one after another (or by :data:`WORKERS` processes), each written
-to PDF and dropped, then their pages are put together with pypdf: the bookmarks are rebuilt
+Each chunk's photos are made, then the chunk is handed to one of :data:`WORKERS` processes
+(two on two cores) to be laid out and written to a temporary PDF while the next chunk's photos
+are made; then their pages are put together with pypdf: the bookmarks are rebuilt
 across chunks from WeasyPrint's own (annex heading, annex title, sheet headings, nested as
 in one document), and the "page/total" footer, which no chunk can know, is laid over each
-page from a small document of empty pages with the same ``@page`` rules (so it looks the
-same). The running header (symbol or DRAFT) and the edition's marking are in every chunk.
+page, drawn with reportlab in the same font at the same place (:func:`_stamp`). The running
+header (symbol or DRAFT) and the edition's marking are in every chunk.
 """
 from __future__ import annotations
 
 import copy
 import io
+import os
 import re
+import subprocess
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -44,8 +49,9 @@ _PHOTO_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]{1,5}x[0-9]{1,5}(-b[0-9a-f]{12})?\
 
 #: Parts (item sheets, figures, tables…) per WeasyPrint document; a longer annex is chunked.
 CHUNK_PARTS = 50
-#: Processes laying out chunks at once (1: in this process, one after another).
-WORKERS = 1
+#: Processes laying out chunks at once (1: in this process, one after another); the app's
+#: ``ANNEX_LAYOUT_WORKERS`` overrides it. Each takes about 190 MB laying out 50 item sheets.
+WORKERS = min(2, os.cpu_count() or 1)
 #: Threads making print derivatives (Pillow releases the GIL while decoding and encoding).
 IMAGE_THREADS = 4
 
@@ -137,22 +143,27 @@ def render(document: dict, store: PhotoStore, panel_code: str,
            progress: Callable[[str, int, int], None] | None = None, *,
            chunk_parts: int | None = None, workers: int | None = None) -> tuple[bytes, int]:
     """The PDF of ``document`` and its number of pages."""
+    root = store.root / "print" / panel_code
+    # The template alone, without the site's context processors (no request, no user here).
+    template = current_app.jinja_env.get_template("annexes/print.html")
+    parts = chunks(document, chunk_parts or CHUNK_PARTS)
+    if len(parts) > 1:
+        return _render_chunked(parts, template, store, panel_code, workers or layout_workers(), progress)
     allowed = prepare_images(document, store, panel_code,
                              (lambda n, total: progress("images", n, total)) if progress else None)
-    paths = {name: path for name, (path, _) in allowed.items()}
-    root = store.root / "print" / panel_code
-    template = current_app.jinja_env.get_template("annexes/print.html")
-    # The template alone, without the site's context processors (no request, no user here).
-    parts = chunks(document, chunk_parts or CHUNK_PARTS)
-    if len(parts) == 1:
-        if progress:
-            progress("layout", 0, 1)
-        rendered = _layout(template.render(doc=document), root, paths, chunk=False)
-        if progress:
-            progress("layout", 1, 1)
-        return rendered.write_pdf(), len(rendered.pages)
-    htmls = [template.render(doc=part) for part in parts]
-    return _render_chunked(htmls, root, paths, workers or WORKERS, progress)
+    if progress:
+        progress("layout", 0, 1)
+    rendered = _layout(template.render(doc=document), root, {name: path for name, (path, _) in allowed.items()},
+                       chunk=False)
+    if progress:
+        progress("layout", 1, 1)
+    return rendered.write_pdf(), len(rendered.pages)
+
+
+def layout_workers() -> int:
+    """Processes laying out a long annex's chunks: the app's ``ANNEX_LAYOUT_WORKERS``, else
+    :data:`WORKERS` (two where the machine has two cores)."""
+    return max(1, int(current_app.config.get("ANNEX_LAYOUT_WORKERS") or WORKERS))
 
 
 # ------------------------------------------------------------------ long annexes, in chunks
@@ -194,45 +205,113 @@ def chunks(document: dict, size: int) -> list[dict]:
     return out or [document]
 
 
-def _render_chunk(html: str, root: str, allowed: dict[str, str]) -> tuple[bytes, int, list]:
-    """Lay out and write one chunk: its PDF, number of pages, and its bookmarks as
-    ``(page index, level, label, x, y, state)`` in PDF points (origin bottom left)."""
+def _render_chunk(html: str, root: str, allowed: dict[str, str], out: str) -> tuple[str, int, list]:
+    """Lay out one chunk and write it to ``out``: its path, number of pages, and its bookmarks
+    as ``(page index, level, label, x, y, state)`` in PDF points (origin bottom left)."""
     rendered = _layout(html, Path(root), {k: Path(v) for k, v in allowed.items()}, chunk=True)
     marks = []
     for index, page in enumerate(rendered.pages):
         for level, label, (x, y), state in page.bookmarks:
             marks.append((index, level, label, x * 0.75, (page.height - y) * 0.75, state))
-    return rendered.write_pdf(), len(rendered.pages), marks
+    rendered.write_pdf(out)
+    return out, len(rendered.pages), marks
 
 
-def _render_chunked(htmls: list[str], root: Path, allowed: dict[str, Path], workers: int,
+def _render_chunked(parts: list[dict], template, store: PhotoStore, panel_code: str, workers: int,
                     progress: Callable[[str, int, int], None] | None) -> tuple[bytes, int]:
-    args = (str(root), {k: str(v) for k, v in allowed.items()})
-    results = []
-    if progress:
-        progress("layout", 0, len(htmls))
+    """Chunk by chunk: its print derivatives made here, then its layout handed to a worker
+    process (or done here with one worker), so the next chunk's photos are made while the
+    last one is laid out. Each chunk's PDF goes to a temporary file until they are joined."""
+    root = str(store.root / "print" / panel_code)
+    pool = None
     if workers > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # A new interpreter per worker: forking a threaded web process is unsafe.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_render_chunk, html, *args) for html in htmls]
-            for n, future in enumerate(futures, start=1):
-                results.append(future.result())
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    done = 0
+
+    def finished(result):
+        nonlocal done
+        done += 1
+        if progress:
+            progress("layout", done, len(parts))
+        return result
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="annex-chunks-") as folder:
+            pending = []
+            for n, part in enumerate(parts):
+                allowed = prepare_images(part, store, panel_code)
                 if progress:
-                    progress("layout", n, len(htmls))
-    else:
-        for n, html in enumerate(htmls, start=1):
-            results.append(_render_chunk(html, *args))
+                    progress("images", n + 1, len(parts))
+                args = (template.render(doc=part), root, {name: str(path) for name, (path, _) in allowed.items()},
+                        str(Path(folder) / f"chunk-{n:05d}.pdf"))
+                pending.append(pool.submit(_render_chunk, *args) if pool else finished(_render_chunk(*args)))
+            results = [finished(p.result()) for p in pending] if pool else pending
+            if pool:
+                pool.shutdown()
+                pool = None
             if progress:
-                progress("layout", n, len(htmls))
-    if progress:
-        progress("write", 0, 1)
-    return _merge(results), sum(pages for _, pages, _ in results)
+                progress("write", 0, 1)
+            return _merge(results), sum(pages for _, pages, _ in results)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+
+
+#: Where annex.css's ``@bottom-right`` footer falls on an A4 page (PDF points, origin bottom
+#: left): right-aligned on the 2 cm right margin, on the baseline WeasyPrint gives an 8 pt
+#: line centred in the 2 cm bottom margin. tests/test_annex_chunks.py checks that the footer
+#: of a chunked annex lands where the same annex laid out whole has it.
+FOOTER_FONT = "Noto Serif"
+FOOTER_SIZE = 8
+FOOTER_RIGHT = 595.2756 - 56.6929
+FOOTER_BASELINE = 25.24
+
+
+@lru_cache(maxsize=1)
+def _footer_font() -> str | None:
+    """The file of the footer's font (fontconfig's match for :data:`FOOTER_FONT`), if it is
+    a TrueType font reportlab can embed."""
+    try:
+        path = subprocess.run(["fc-match", "-f", "%{file}", f"{FOOTER_FONT}:style=Regular"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if path.lower().endswith(".ttf") and Path(path).is_file() else None
 
 
 def _stamp(total: int) -> bytes:
+    """``total`` A4 pages with only the "page/total" footer of annex.css. Drawn with reportlab
+    in the same font, size and place (a few milliseconds a hundred pages); WeasyPrint lays
+    out empty pages a hundred times slower, and does so only when the font is not found."""
+    font_file = _footer_font()
+    if font_file is None:
+        current_app.logger.warning("annex footer: %s is not installed as TrueType; laying the footer out with "
+                                   "WeasyPrint (slower)", FOOTER_FONT)
+        return _stamp_weasyprint(total)
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    if "PTFooter" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("PTFooter", font_file))
+    out = io.BytesIO()
+    # The footer's font from the first page on (reportlab would otherwise name Helvetica, which
+    # is not embedded, in every page's resources).
+    page = canvas.Canvas(out, pagesize=A4, pageCompression=1, invariant=1, initialFontName="PTFooter",
+                         initialFontSize=FOOTER_SIZE)
+    for number in range(1, total + 1):
+        page.drawRightString(FOOTER_RIGHT, FOOTER_BASELINE, f"{number}/{total}")
+        page.showPage()
+    page.save()
+    return out.getvalue()
+
+
+def _stamp_weasyprint(total: int) -> bytes:
     """``total`` empty pages with only the annex stylesheet's "page/total" footer."""
     HTML, CSS = _weasyprint()
     body = '<div class="stamp-page"></div>' * total
@@ -268,7 +347,7 @@ def _lay_over(writer, stamp) -> None:
         page[NameObject("/Contents")] = ArrayObject([save, *contents, stream(f"Q q {name} Do Q\n".encode())])
 
 
-def _merge(results: list[tuple[bytes, int, list]]) -> bytes:
+def _merge(results: list[tuple[str, int, list]]) -> bytes:
     """One PDF of the chunks' pages, with bookmarks nested across chunks as WeasyPrint nests
     them in one document, and the "page/total" footer laid over every page."""
     from pypdf import PdfReader, PdfWriter
@@ -278,8 +357,8 @@ def _merge(results: list[tuple[bytes, int, list]]) -> bytes:
     first = None
     marks = []
     offset = 0
-    for data, pages, chunk_marks in results:
-        reader = PdfReader(io.BytesIO(data))
+    for path, pages, chunk_marks in results:
+        reader = PdfReader(path)
         first = first or reader
         writer.append(reader, import_outline=False)
         marks += [(offset + index, *rest) for index, *rest in chunk_marks]
