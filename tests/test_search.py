@@ -125,6 +125,19 @@ def test_expert_edits_a_serial_and_search_finds_the_new_reading_at_once(world):
     assert _refs(expert.get("/search?q=24017731").get_data(as_text=True)) == []
 
 
+@pytest.mark.parametrize(("serial", "typed"), [
+    ("ZX11-210371", "ZX14-210471"),  # 10 characters, typos at 4 and 8: no intact run of 4
+    ("ZX11-2103715", "ZX14-2104715"),  # 11 characters, runs of 3, 3 and 3
+    ("ZX11-2103715", "ZX14-21043715"),  # a wrong and an extra character
+])
+def test_two_typos_spread_over_a_ten_character_serial_still_find_it(world, serial, typed):
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    assert expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": serial}).status_code == 302
+    assert _refs(expert.get(f"/search?q={typed}").get_data(as_text=True)) == ["YEM-2024-017/01"]
+
+
 def test_a_marking_added_on_the_item_page_is_found_by_its_latin_look_alike(world):
     expert = world.client("expert")
     expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})

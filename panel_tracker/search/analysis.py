@@ -203,13 +203,42 @@ def query_deletions(code: str) -> set[str]:
     return {"1:" + s for s in deletions(code, edits) if len(s) >= FUZZY_ONE - 1}
 
 
+ENDS_FROM, ENDS_UP_TO = FUZZY_TWO, FUZZY_TWO + 2  # stored codes given end terms (see end_terms)
+
+
+def _end_terms(code: str, length: int) -> set[str]:
+    return {f"a{length}:{code[:3]}|{code[-2:]}", f"b{length}:{code[:2]}|{code[-3:]}"}
+
+
+def end_terms(code: str) -> set[str]:
+    """The typo candidate terms of a stored code of 10 to 12 characters: its length with
+    its first three and last two characters, and with its first two and last three.
+
+    Two typos in a query of 10 or 11 characters can leave no intact run of 4 (``ZX1?210?71``:
+    runs of 3, 3 and 2), so :func:`typo_windows` cannot find it. But then the three runs
+    are all there, at least 2 characters long and together 8 or more: the first run is the
+    start of the stored code, the last its end, and one of them is 3 long."""
+    return _end_terms(code, len(code)) if ENDS_FROM <= len(code) <= ENDS_UP_TO else set()
+
+
+def query_end_terms(code: str) -> set[str]:
+    """The end terms a query of 10 or 11 characters looks up: a stored code one character
+    shorter, as long, or one longer (two typos with every run shorter than 4 leave no
+    other length)."""
+    n = len(code)
+    if allowed_edits(code) < 2 or n > ENDS_UP_TO - 1:
+        return set()
+    return {term for length in (n - 1, n, n + 1) if ENDS_FROM <= length <= ENDS_UP_TO
+            for term in _end_terms(code, length)}
+
+
 def typo_windows(code: str) -> list[str]:
     """Typo candidates among codes too long for deletion terms: the query's windows,
     looked up among the fragment terms. One edit splits a query into two runs, two edits
     into three; the longest run is as long as the window (pigeonhole), 5 characters where
-    that holds (far fewer codes share one), else 4 — two edits spread evenly over a code
-    of 10 or 11 characters can then be missed. Candidates are checked by
-    :func:`edit_distance`."""
+    that holds (far fewer codes share one), else 4. Two edits spread evenly over a query
+    of 10 or 11 characters can leave no intact run of 4: those are found by
+    :func:`query_end_terms`. Candidates are checked by :func:`edit_distance`."""
     n, edits = len(code), allowed_edits(code)
     longest = STORED_DELETIONS_UP_TO + 1  # the shortest code without deletion terms
     if not edits or n + edits < longest:

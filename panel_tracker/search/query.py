@@ -245,7 +245,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     # typos: candidates from the deletion neighbourhoods, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
-        candidates = run.any_docs("dels", analysis.query_deletions(key))
+        candidates = run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key))
         for window in analysis.typo_windows(key):
             candidates |= run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
         candidates -= run.hidden

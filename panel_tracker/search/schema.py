@@ -13,7 +13,7 @@ from whoosh import columns, fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 LEVELS = tuple(c.value for c in Classification)
 
@@ -42,7 +42,7 @@ def get_schema() -> fields.Schema:
         # Field syntax (lot:…) and the exact reading are checked on the stored readings.
         codes=fields.ID(**terms),
         frag=fields.ID(**terms),  # 4- and 5-character substrings of folded codes (f:) and keys (k:)
-        dels=fields.ID(**terms),  # one-deletion neighbourhoods of short keys: typo candidates
+        dels=fields.ID(**terms),  # typo candidates: one-deletion neighbourhoods of short keys, ends of 10-12
         unk=fields.ID(**terms),  # readings with "?": length, offset and longest run
         words=fields.ID(**terms),  # folded words of every item-level field
         # Words governed by a stricter classification (source details, captions), by level.
