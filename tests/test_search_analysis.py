@@ -58,6 +58,7 @@ def _is_typo_candidate(stored: str, typed: str) -> bool:
 
 
 @pytest.mark.parametrize("stored", ["HX458120", "HX4581209", "HX45812095", "HX458120956", "HX4581209563",
+                                    "HX458120956317", "HX4581209563172", "HX45812095631728",
                                     "HX45812095631"])
 def test_every_reading_within_the_typos_forgiven_is_a_candidate(stored):
     # two typos spread evenly over 10 or 11 characters (HX4W8120V5: runs of 3, 3 and 2)

@@ -37,6 +37,9 @@ from .schema import SCHEMA_VERSION, get_schema
 log = logging.getLogger("panel_tracker.search")
 
 LOCK_WAIT_SECONDS = 5.0  # a save waits this long for another writer, then queues its change
+# Postings a rebuild's writer (each process) sorts in memory before spilling to disk and
+# merging the runs back (Whoosh counts ~180 bytes a posting; 50,000 items fit).
+REBUILD_LIMIT_MB = 768
 MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the background above this
 
 
@@ -255,8 +258,8 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
         with Session(_engine(app)) as db:
             total = documents.count_panel_documents(db, panel.id)
             procs = int(app.config.get("SEARCH_REBUILD_PROCS") or min(os.cpu_count() or 1, 4))
-            writer = ix.writer(limitmb=256, procs=procs, multisegment=procs > 1, codec=_codec()) if total > 5000 \
-                else ix.writer(limitmb=256, codec=_codec())
+            writer = ix.writer(limitmb=REBUILD_LIMIT_MB, procs=procs, multisegment=procs > 1, codec=_codec()) if total > 5000 \
+                else ix.writer(limitmb=REBUILD_LIMIT_MB, codec=_codec())
             done = 0
             try:
                 for doc in documents.panel_documents(db, panel.id):
@@ -332,12 +335,38 @@ def _merge_in_background(panel_code: str, app) -> None:
 # ------------------------------------------------------------------ reading
 
 
+POSTINGS_KEPT_FROM = 256  # documents: shorter posting lists are read afresh (cheap)
+POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB)
+
+
 @dataclass
 class _Cached:
     ix: object
     searcher: object
     masks: dict = field(default_factory=dict)
     columns: dict = field(default_factory=dict)
+    # Index data decoded once per searcher, the same for every reader (what a reader may
+    # see is masked after): code lines by document, and the documents of common terms.
+    code_lines: dict = field(default_factory=dict)
+    postings: dict = field(default_factory=dict)
+    postings_held: int = 0
+
+    def docs(self, fieldname: str, term: str) -> frozenset[int]:
+        """Every document holding the term (deleted and hidden ones too: masked by the
+        caller). Long posting lists, read again by many queries (windows and words shared
+        by thousands of items), are kept up to :data:`POSTINGS_HELD` document numbers."""
+        key = (fieldname, term)
+        found = self.postings.get(key)
+        if found is not None:
+            return found
+        reader = self.searcher.reader()
+        if key not in reader:
+            return frozenset()
+        found = frozenset(reader.postings(fieldname, term).all_ids())
+        if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
+            self.postings[key] = found
+            self.postings_held += len(found)
+        return found
 
     def terms(self, fieldname: str) -> set[str]:
         """Every term of a small field (the "?" readings), kept with the searcher."""
