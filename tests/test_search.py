@@ -374,6 +374,23 @@ def test_expert_saves_a_search_and_the_dashboard_tells_of_a_new_matching_item(sa
 # ------------------------------------------------------------------ upkeep
 
 
+def test_segments_written_by_saves_merge_into_one_that_still_finds_everything(sample):
+    from whoosh import index as whoosh_index
+
+    expert = sample.client("expert")
+    item = _item("YEM-2023-004/02")
+    assert "YEM-2023-004/02" in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "ZX11-555123"})
+    assert response.status_code == 302
+    ix = whoosh_index.open_dir(str(search_index.index_dir("YEM", sample.app)))
+    assert len(ix._segments()) > 1
+    ix.optimize()  # what the background merge does when saves pile up
+    assert len(ix._segments()) == 1
+    ix.close()
+    assert _refs(expert.get("/search?q=zx11555123").get_data(as_text=True)) == ["YEM-2023-004/02"]
+    assert "YEM-2023-004/02" not in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+
+
 def test_a_missing_or_corrupt_index_is_rebuilt_with_a_log_line(sample, caplog):
     expert = sample.client("expert")
     search_index.close_searchers()

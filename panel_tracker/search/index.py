@@ -67,11 +67,15 @@ def _patch_whoosh_inline_postings() -> None:
     """Whoosh 2.7 can keep a short posting list inside its term's entry (no block in the
     postings file: no pickling, compressing and seeking per term), but the writer calls
     the term info's setter by a name it does not have, so the option was never usable.
-    Give it that name."""
+    Give it that name. Read back for a merge, such a list gives a posting without a value
+    as ``""`` where the writer wants bytes: give ``b""``."""
     from whoosh.codec.whoosh3 import W3TermInfo
+    from whoosh.matching.mcore import ListMatcher
 
     if not hasattr(W3TermInfo, "set_inline"):
         W3TermInfo.set_inline = W3TermInfo.set_inlined
+        value = ListMatcher.value
+        ListMatcher.value = lambda self: value(self) if self._values else b""
 
 
 _patch_whoosh_inline_postings()
