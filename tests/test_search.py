@@ -125,6 +125,19 @@ def test_expert_edits_a_serial_and_search_finds_the_new_reading_at_once(world):
     assert _refs(expert.get("/search?q=24017731").get_data(as_text=True)) == []
 
 
+@pytest.mark.parametrize(("serial", "typed"), [
+    ("ZX11-210371", "ZX14-210471"),  # 10 characters, typos at 4 and 8: no intact run of 4
+    ("ZX11-2103715", "ZX14-2104715"),  # 11 characters, runs of 3, 3 and 3
+    ("ZX11-2103715", "ZX14-21043715"),  # a wrong and an extra character
+])
+def test_two_typos_spread_over_a_ten_character_serial_still_find_it(world, serial, typed):
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    assert expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": serial}).status_code == 302
+    assert _refs(expert.get(f"/search?q={typed}").get_data(as_text=True)) == ["YEM-2024-017/01"]
+
+
 def test_a_marking_added_on_the_item_page_is_found_by_its_latin_look_alike(world):
     expert = world.client("expert")
     expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
@@ -359,6 +372,23 @@ def test_expert_saves_a_search_and_the_dashboard_tells_of_a_new_matching_item(sa
 
 
 # ------------------------------------------------------------------ upkeep
+
+
+def test_segments_written_by_saves_merge_into_one_that_still_finds_everything(sample):
+    from whoosh import index as whoosh_index
+
+    expert = sample.client("expert")
+    item = _item("YEM-2023-004/02")
+    assert "YEM-2023-004/02" in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "ZX11-555123"})
+    assert response.status_code == 302
+    ix = whoosh_index.open_dir(str(search_index.index_dir("YEM", sample.app)))
+    assert len(ix._segments()) > 1
+    ix.optimize()  # what the background merge does when saves pile up
+    assert len(ix._segments()) == 1
+    ix.close()
+    assert _refs(expert.get("/search?q=zx11555123").get_data(as_text=True)) == ["YEM-2023-004/02"]
+    assert "YEM-2023-004/02" not in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
 
 
 def test_a_missing_or_corrupt_index_is_rebuilt_with_a_log_line(sample, caplog):

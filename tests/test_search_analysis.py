@@ -43,6 +43,33 @@ def test_typos_in_long_codes_are_found_through_an_intact_window():
     assert a.allowed_edits("ZX112103") == 1 and a.allowed_edits("ZX11") == 0
 
 
+def _edited(code: str, filler: str) -> set[str]:
+    """Every reading one substitution, insertion or deletion away from ``code``."""
+    return ({code[:i] + filler + code[i + 1:] for i in range(len(code))}
+            | {code[:i] + filler + code[i:] for i in range(len(code) + 1)}
+            | {code[:i] + code[i + 1:] for i in range(len(code))})
+
+
+def _is_typo_candidate(stored: str, typed: str) -> bool:
+    """What the index gives a typo query as candidates (query.py), for one stored code."""
+    if (a.stored_deletions(stored) | a.end_terms(stored)) & (a.query_deletions(typed) | a.query_end_terms(typed)):
+        return True
+    return bool(a.substrings(stored) & set(a.typo_windows(typed)))
+
+
+@pytest.mark.parametrize("stored", ["HX458120", "HX4581209", "HX45812095", "HX458120956", "HX4581209563",
+                                    "HX458120956317", "HX4581209563172", "HX45812095631728",
+                                    "HX45812095631"])
+def test_every_reading_within_the_typos_forgiven_is_a_candidate(stored):
+    # two typos spread evenly over 10 or 11 characters (HX4W8120V5: runs of 3, 3 and 2)
+    # leave no intact run of 4: they used to be missed
+    readings = {two for one in _edited(stored, "W") for two in _edited(one, "V")}
+    forgiven = [typed for typed in readings
+                if a.edit_distance(stored, typed, 2) <= a.allowed_edits(typed)]
+    assert "HX4W8120V5" in forgiven or len(stored) != 10
+    assert [typed for typed in forgiven if not _is_typo_candidate(stored, typed)] == []
+
+
 @pytest.mark.parametrize(("x", "y", "distance"), [
     ("HXS511840", "HXS511846", 1), ("ZX11210371", "ZX1121037", 1), ("ABCDEF", "ABXDEFG", 2), ("AAAA", "BBBB", 3),
 ])

@@ -203,20 +203,63 @@ def query_deletions(code: str) -> set[str]:
     return {"1:" + s for s in deletions(code, edits) if len(s) >= FUZZY_ONE - 1}
 
 
+# Two typos in a query of 10 to 14 characters can leave no intact run of 5 (a window
+# selective enough to look up): such queries are found through the ends of stored codes of
+# 10 to 16 characters instead (see end_terms).
+ENDS_FROM, ENDS_UP_TO = FUZZY_TWO, FUZZY_TWO + 6
+
+
+def end_terms(code: str) -> set[str]:
+    """The typo candidate terms of a stored code of 10 to 16 characters, each with its
+    length: its first two and last two characters (``c``), its last three (``s``), and its
+    first three with the three characters ending 0, 1 or 2 before its end (``e``)."""
+    n = len(code)
+    if not ENDS_FROM <= n <= ENDS_UP_TO:
+        return set()
+    terms = {f"c{n}:{code[:2]}|{code[-2:]}", f"s{n}:{code[-3:]}"}
+    terms.update(f"e{n}.{t}:{code[:3]}|{code[n - t - 3:n - t]}" for t in range(3))
+    return terms
+
+
+def query_end_terms(code: str) -> set[str]:
+    """The end terms a query of 10 to 14 characters looks up, for every stored length two
+    typos allow. Two typos cut the query into three runs, before, between and after them
+    (some maybe empty). When none is 5 long (else :func:`typo_windows` finds it), the query
+    is at most 14 long, the runs together at least ``n - 2`` and so:
+
+    - the first and the last run are 2 or longer: the stored code starts with the query's
+      first two characters and ends with its last two (``c``);
+    - or the first is shorter: then the last is 3 or longer (``s``);
+    - or the last is shorter: then the first and the middle one are 3 or longer; the
+      middle run ends 0, 1 or 2 characters before the end of each (``e``).
+    """
+    n = len(code)
+    if allowed_edits(code) < 2 or n > ENDS_UP_TO - 2:
+        return set()
+    terms = set()
+    for length in range(max(ENDS_FROM, n - 2), min(ENDS_UP_TO, n + 2) + 1):
+        terms.add(f"c{length}:{code[:2]}|{code[-2:]}")
+        terms.add(f"s{length}:{code[-3:]}")
+        # the last run (0 or 1 long), then the second typo: wrong (query 1, stored 1
+        # character), extra in the query (1, 0) or missing from it (0, 1)
+        for last in (0, 1):
+            for in_query, in_stored in ((1, 1), (1, 0), (0, 1)):
+                end = n - last - in_query
+                terms.add(f"e{length}.{last + in_stored}:{code[:3]}|{code[end - 3:end]}")
+    return terms
+
+
 def typo_windows(code: str) -> list[str]:
-    """Typo candidates among codes too long for deletion terms: the query's windows,
+    """Typo candidates among codes too long for deletion terms: the query's windows of 5,
     looked up among the fragment terms. One edit splits a query into two runs, two edits
-    into three; the longest run is as long as the window (pigeonhole), 5 characters where
-    that holds (far fewer codes share one), else 4 — two edits spread evenly over a code
-    of 10 or 11 characters can then be missed. Candidates are checked by
-    :func:`edit_distance`."""
+    into three; when one is 5 or longer, its window finds the code. When none is (two
+    typos in 10 to 14 characters), :func:`query_end_terms` does: windows of 4 would also
+    do, but a code's start is shared by thousands (``ZX11…``), each then checked.
+    Candidates are checked by :func:`edit_distance`."""
     n, edits = len(code), allowed_edits(code)
-    longest = STORED_DELETIONS_UP_TO + 1  # the shortest code without deletion terms
-    if not edits or n + edits < longest:
+    if not edits or n + edits <= STORED_DELETIONS_UP_TO:
         return []
-    unbroken = n - edits if n - edits >= longest - edits else n  # the intact characters, worst case
-    run = -(-unbroken // (edits + 1))
-    return windows(code, max(MIN_FRAGMENT, min(MAX_FRAGMENT_TERM, run)))
+    return windows(code, MAX_FRAGMENT_TERM)
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:

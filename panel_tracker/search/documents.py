@@ -146,6 +146,7 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
             terms["frag"].update("f:" + s for s in fold_subs)
             terms["frag"].update("k:" + s for s in analysis.substrings(key) - fold_subs)
             terms["dels"].update(analysis.stored_deletions(key))
+            terms["dels"].update(analysis.end_terms(key))
     if not is_code or len(words) > 1:  # a one-word code is found by its whole reading
         terms["words"].update(words)
     return terms

@@ -158,9 +158,13 @@ class _Run:
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
 
-    def _code_lines(self, docnum: int) -> list[list[str]]:
-        text = self.cached.column("code_text")[docnum]
-        return [line.split("\t", 2) for line in text.decode("utf-8").split("\n")] if text else []
+    def _code_lines(self, docnum: int) -> tuple[tuple[str, ...], ...]:
+        lines = self.cached.code_lines.get(docnum)
+        if lines is None:
+            text = self.cached.column("code_text")[docnum]
+            lines = tuple(tuple(line.split("\t", 2)) for line in text.decode("utf-8").split("\n")) if text else ()
+            self.cached.code_lines[docnum] = lines
+        return lines
 
     def code_values(self, docnum: int) -> list[tuple[str, str]]:
         """(column, reading) of a document's codes (serial, lot…; item-level, so as visible
@@ -171,10 +175,8 @@ class _Run:
         """The folded codes of a document (folded when indexed)."""
         return [folded for _column, folded, _raw in self._code_lines(docnum)]
 
-    def docs(self, fieldname: str, term: str) -> set[int]:
-        if (fieldname, term) not in self.reader:
-            return set()
-        return set(self.reader.postings(fieldname, term).all_ids())
+    def docs(self, fieldname: str, term: str) -> frozenset[int]:
+        return self.cached.docs(fieldname, term)
 
     def any_docs(self, fieldname: str, terms) -> set[int]:
         found: set[int] = set()
@@ -245,17 +247,21 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     # typos: candidates from the deletion neighbourhoods, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
-        candidates = run.any_docs("dels", analysis.query_deletions(key))
+        candidates = run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key))
         for window in analysis.typo_windows(key):
             candidates |= run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
         candidates -= run.hidden
+        distances: dict[str, int] = {}  # lots, headstamps, factory codes: shared by many candidates
         for docnum in candidates:
             if scores.get(docnum, 0) >= TIER_FUZZY:
                 continue
             best = edits + 1
             for code in run.codes(docnum):
                 if abs(len(code) - len(folded)) <= edits:
-                    best = min(best, analysis.edit_distance(folded, code, edits))
+                    distance = distances.get(code)
+                    if distance is None:
+                        distance = distances[code] = analysis.edit_distance(folded, code, edits)
+                    best = min(best, distance)
             if best <= edits:
                 _best(scores, [docnum], TIER_FUZZY - best)
     if column or analysis.lot_shaped(text):
@@ -522,7 +528,11 @@ def search(panel, text: str, *, clearance: Classification, filters: Filters | No
            limit: int | None = 20, offset: int = 0) -> Result:
     """Hits of ``text`` in the panel that a reader of ``clearance`` may see: one per item
     (its best reading), best first."""
-    run = _run(panel, clearance)
+    return _search(_run(panel, clearance), text, filters=filters, limit=limit, offset=offset)
+
+
+def _search(run: _Run, text: str, *, filters: Filters | None = None, limit: int | None = 20,
+            offset: int = 0) -> Result:
     scores = evaluate(run, text or "", filters)
     stop = None if limit is None else offset + limit
     ordered = _ranked(run, scores, stop)
@@ -574,10 +584,14 @@ def case_ids(panel, text: str, *, clearance: Classification) -> set[int]:
 
 
 def batch(panel, lines: list[str], *, clearance: Classification, limit: int = 20) -> list[dict]:
-    """One result per line, in order (a blank line gives no hits)."""
+    """One result per line, in order (a blank line gives no hits). One searcher for the
+    whole list, and a line repeated in it is searched once."""
+    run = _run(panel, clearance)
+    found: dict[str, list[Hit]] = {"": []}
     results = []
     for line in lines:
         text = line.strip()
-        hits = search(panel, text, clearance=clearance, limit=limit).hits if text else []
-        results.append({"query": line.rstrip("\r\n"), "hits": hits})
+        if text not in found:
+            found[text] = _search(run, text, limit=limit).hits
+        results.append({"query": line.rstrip("\r\n"), "hits": found[text]})
     return results
