@@ -324,6 +324,12 @@ def unknown_matches(pattern: str, code: str) -> bool:
     return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
 
 
+def unknown_fits(query: str, reading: str) -> bool:
+    """Can a query with ``?`` and a stored reading with ``?`` be the same marking: same
+    length, and each character equal or unreadable on either side (``17?4`` and ``1?74``)."""
+    return len(query) == len(reading) and all(q == r or q == "?" or r == "?" for q, r in zip(query, reading))
+
+
 def wildcard_regex(folded_pattern: str) -> re.Pattern:
     """A folded query with ``*`` (any run) and ``?`` (one character) as a regex."""
     parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in folded_pattern)
