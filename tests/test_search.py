@@ -158,7 +158,7 @@ def test_a_partial_serial_typed_as_stored_finds_its_item_first_as_the_exact_read
                                data={**ITEM, "serial": serial, "serial_legibility": "partial"})
         assert response.status_code == 302
     lines = tmp_path / "serials.txt"
-    lines.write_text("\n".join(PARTIAL_SERIALS + ("69?245?", "ОЕ 5?6?")) + "\n", encoding="utf-8")
+    lines.write_text("\n".join(PARTIAL_SERIALS + ("69?245?", "ОЕ 5?6?", "RX4-5???2")) + "\n", encoding="utf-8")
     result = runner.invoke(args=["search", "batch", str(lines), "--panel", "YEM", "--json"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
@@ -170,6 +170,7 @@ def test_a_partial_serial_typed_as_stored_finds_its_item_first_as_the_exact_read
     # "?" on either side: the query's unreadable characters and the stored reading's
     assert {h["item_ref"] for h in answer[4]["hits"]} == {"YEM-2024-017/02", "YEM-2024-017/05"}
     assert "YEM-2024-017/03" in {h["item_ref"] for h in answer[5]["hits"]}
+    assert [h["item_ref"] for h in answer[6]["hits"]] == ["YEM-2024-017/01"]  # a "?" inside its longest run
     assert _refs(expert.get("/search", query_string={"q": "RX4-59??2"}).get_data(as_text=True))[0] == "YEM-2024-017/01"
 
 

@@ -333,8 +333,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     # fragment or deletion terms, only their own reading and their "?" pattern term
     candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
     if "*" not in key:
-        unknown = run.cached.terms("unk") & analysis.unknown_query_terms(key)
-        candidates |= run.any_docs("unk", unknown)
+        candidates |= run.any_docs("unk", analysis.unknown_terms_fitting(run.cached.terms("unk"), key))
     scores: dict[int, float] = {}
     for docnum in candidates - run.hidden:
         readings = ([analysis.fold(value) for _c, value, _code in run.values(docnum, column)] if column
