@@ -138,6 +138,42 @@ def test_two_typos_spread_over_a_ten_character_serial_still_find_it(world, seria
     assert _refs(expert.get(f"/search?q={typed}").get_data(as_text=True)) == ["YEM-2024-017/01"]
 
 
+# Partial serials typed as stored (benchmark: 12 of 1,000 distinct stored serials found
+# nothing): a reading with "?" has no fragment or deletion terms, so a query with the same
+# "?" went looking only among intact readings.
+PARTIAL_SERIALS = (
+    "RX4-59??2",  # a readable run of 4+ characters: candidates came from fragment windows only
+    "69?2457",  # a short code with one "?": candidates came from deletion terms only
+    "ОЕ 5?62",  # the same in Cyrillic, with confusables (О, Е) on both sides
+    "?Е 332?",  # short runs only: every folded reading walked
+)
+
+
+def test_a_partial_serial_typed_as_stored_finds_its_item_first_as_the_exact_reading(world, runner, tmp_path):
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    for serial in PARTIAL_SERIALS + ("69?2458",):
+        response = expert.post(f"/cases/{case.id}/items/new",
+                               data={**ITEM, "serial": serial, "serial_legibility": "partial"})
+        assert response.status_code == 302
+    lines = tmp_path / "serials.txt"
+    lines.write_text("\n".join(PARTIAL_SERIALS + ("69?245?", "ОЕ 5?6?", "RX4-5???2")) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["search", "batch", str(lines), "--panel", "YEM", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    for n, serial in enumerate(PARTIAL_SERIALS, start=1):
+        first = answer[n - 1]["hits"][0]
+        assert (first["item_ref"], first["field"], first["matched"]) == (f"YEM-2024-017/{n:02d}", "serial", serial)
+        assert first["score"] >= 100  # the exact reading's tier
+    assert "YEM-2024-017/05" not in {h["item_ref"] for h in answer[1]["hits"]}  # 69?2458 is not 69?2457
+    # "?" on either side: the query's unreadable characters and the stored reading's
+    assert {h["item_ref"] for h in answer[4]["hits"]} == {"YEM-2024-017/02", "YEM-2024-017/05"}
+    assert "YEM-2024-017/03" in {h["item_ref"] for h in answer[5]["hits"]}
+    assert [h["item_ref"] for h in answer[6]["hits"]] == ["YEM-2024-017/01"]  # a "?" inside its longest run
+    assert _refs(expert.get("/search", query_string={"q": "RX4-59??2"}).get_data(as_text=True))[0] == "YEM-2024-017/01"
+
+
 def test_a_marking_added_on_the_item_page_is_found_by_its_latin_look_alike(world):
     expert = world.client("expert")
     expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})

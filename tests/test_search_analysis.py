@@ -85,6 +85,16 @@ def test_a_reading_with_unknown_characters_is_found_by_its_longest_readable_run(
     assert not a.unknown_matches("17?402?8", "1734025")
 
 
+def test_a_query_with_unknown_characters_fits_a_reading_with_others_unknown():
+    assert a.unknown_fits("17?402?8", "17?402?8")
+    assert a.unknown_fits("1?340258", "17?40258")  # unreadable on either side
+    assert a.unknown_pattern_term("17?40258") in a.unknown_query_terms("1?340258")
+    assert not a.unknown_fits("1?340258", "17?40358")
+    stored = {a.unknown_pattern_term("1?340258"), a.unknown_pattern_term("1?340358")}  # runs at 2
+    assert a.unknown_terms_fitting(stored, "17?4?258") == {"8@2:340258"}  # a "?" inside the run
+    assert not a.unknown_fits("17?402?8", "17?402?")
+
+
 def test_wildcards_become_anchored_patterns():
     assert a.wildcard_regex("2401*").match("24017731")
     assert not a.wildcard_regex("2401*").match("12401773")

@@ -324,6 +324,27 @@ def unknown_matches(pattern: str, code: str) -> bool:
     return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
 
 
+def unknown_fits(query: str, reading: str) -> bool:
+    """Can a query with ``?`` and a stored reading with ``?`` be the same marking: same
+    length, and each character equal or unreadable on either side (``17?4`` and ``1?74``)."""
+    return len(query) == len(reading) and all(q == r or q == "?" or r == "?" for q, r in zip(query, reading))
+
+
+def unknown_terms_fitting(terms, code: str) -> set[str]:
+    """The pattern terms (of stored readings with ``?``) that a query with ``?`` of its own
+    can hold: same length, and the stored run fits the query where it sits (a ``?`` of the
+    query fits any character of the run)."""
+    prefix = f"{len(code)}@"
+    found = set()
+    for term in terms:
+        if term.startswith(prefix):
+            offset, _, text = term[len(prefix):].partition(":")
+            start = int(offset)
+            if unknown_fits(code[start:start + len(text)], text):
+                found.add(term)
+    return found
+
+
 def wildcard_regex(folded_pattern: str) -> re.Pattern:
     """A folded query with ``*`` (any run) and ``?`` (one character) as a regex."""
     parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in folded_pattern)

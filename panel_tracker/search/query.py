@@ -329,16 +329,31 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
             term = term.decode("utf-8") if isinstance(term, bytes) else term
             if key_re.match(analysis.key_of_folded(term[2:])):
                 candidates |= run.docs("codes", term)
+    # stored readings with "?" of their own (a partial serial typed as read): they have no
+    # fragment or deletion terms, only their own reading and their "?" pattern term
+    candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
+    if "*" not in key:
+        candidates |= run.any_docs("unk", analysis.unknown_terms_fitting(run.cached.terms("unk"), key))
     scores: dict[int, float] = {}
-    for docnum in (candidates or set()) - run.hidden:
+    for docnum in candidates - run.hidden:
         readings = ([analysis.fold(value) for _c, value, _code in run.values(docnum, column)] if column
                     else run.codes(docnum))
         for value_folded in readings:
-            if exact_re.match(value_folded):
+            value_key = analysis.key_of_folded(value_folded)
+            if value_folded == folded:
+                _best(scores, [docnum], TIER_FOLDED)
+            elif value_key == key:
+                _best(scores, [docnum], TIER_CONFUSABLE)
+            elif exact_re.match(value_folded) or _unknown_fits(folded, value_folded):
                 _best(scores, [docnum], TIER_FRAGMENT)
-            elif key_re.match(analysis.key_of_folded(value_folded)):
+            elif key_re.match(value_key) or _unknown_fits(key, value_key):
                 _best(scores, [docnum], TIER_CONFUSABLE_FRAGMENT)
     return scores
+
+
+def _unknown_fits(query: str, reading: str) -> bool:
+    """A query with ``?`` (no ``*``) and a reading with ``?``: unreadable on either side."""
+    return "*" not in query and "?" in reading and analysis.unknown_fits(query, reading)
 
 
 def _match_filter(run: _Run, node: Node) -> set[int]:
@@ -456,18 +471,19 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
             and not analysis.lot_groups_fit(query, value):
         return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
     key_query, key = analysis.key_of_folded(folded_query), analysis.key_of_folded(folded)
-    if "*" in folded_query or "?" in folded_query:
-        if analysis.wildcard_regex(folded_query).match(folded):
-            return TIER_FRAGMENT, None
-        if analysis.wildcard_regex(key_query).match(key):
-            return TIER_CONFUSABLE_FRAGMENT, None
-        return 0, None
+    # equal readings first, "?" and "*" included: a partial serial typed as stored is exact
     if exact_form(query) == exact_form(value):
         return TIER_EXACT, None
     if folded_query == folded:
         return TIER_FOLDED, None
     if key_query == key:
         return TIER_CONFUSABLE, None
+    if "*" in folded_query or "?" in folded_query:
+        if analysis.wildcard_regex(folded_query).match(folded) or _unknown_fits(folded_query, folded):
+            return TIER_FRAGMENT, None
+        if analysis.wildcard_regex(key_query).match(key) or _unknown_fits(key_query, key):
+            return TIER_CONFUSABLE_FRAGMENT, None
+        return 0, None
     value_words = analysis.words(value)
     query_words = analysis.words(query)
     if query_words and all(w in value_words for w in query_words):
