@@ -66,6 +66,7 @@ DEFAULTS: dict[str, object] = {
     "JOBS_QUEUE": "panel_tracker",
     # Report annexes: builds run in the background (a job); True runs them inside the request.
     "ANNEX_BUILD_SYNC": False,
+    "ANNEX_LAYOUT_WORKERS": None,  # None: the machine's cores, at most 2 (annexes/pdf.py)
     # Audit anchors: the HMAC key; None: instance/audit_anchor.key (made on first use).
     "AUDIT_ANCHOR_KEY": None,
     # Mail (the coordinators' digest of letters overdue): an SMTP server, the sender, and
