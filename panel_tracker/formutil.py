@@ -1,9 +1,11 @@
-"""Small helpers shared by the forms."""
+"""Small helpers shared by the forms and the views that save them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
+from flask import flash
 from wtforms import DateField, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import TextInput
@@ -23,6 +25,32 @@ def show_errors(form, errors: dict[str, str], fallback: str | None = None) -> No
             field.errors = [*field.errors, message]
         else:
             form.form_errors.append(message)
+
+
+def flash_errors(errors: dict[str, str]) -> None:
+    """A service's refusals as messages at the top of the next page."""
+    for message in errors.values():
+        flash(message, "error")
+
+
+def commit_or_flash(action: Callable, done: str | None = None) -> bool:
+    """Run ``action(db)`` on the request's session and commit, flashing ``done``; when the
+    service refuses (:class:`~panel_tracker.validation.Invalid`), roll back and flash why.
+    True when saved. For the buttons whose page is a redirect either way."""
+    from .db import get_session
+    from .validation import Invalid
+
+    db = get_session()
+    try:
+        action(db)
+        db.commit()
+    except Invalid as exc:
+        db.rollback()
+        flash_errors(exc.errors)
+        return False
+    if done:
+        flash(done, "info")
+    return True
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -21,7 +21,7 @@ from ..cases.queries import load_or_404, reader
 from ..classification import may_see
 from ..db import get_session
 from ..evidence.models import Photo
-from ..formutil import show_errors
+from ..formutil import commit_or_flash, flash_errors, show_errors
 from ..inputs import whole_number
 from ..security_headers import protect_file_response
 from ..validation import Invalid
@@ -34,11 +34,6 @@ bp = Blueprint("annexes", __name__, url_prefix="/reports")
 
 def _actor():
     return current_user._get_current_object()
-
-
-def _flash_errors(exc: Invalid) -> None:
-    for message in exc.errors.values():
-        flash(message, "error")
 
 
 def _numbered(report: Report) -> tuple[list[tuple[int, Annex]], int]:
@@ -183,7 +178,7 @@ def _reorder(action, back: str, done: str):
         db.rollback()
         if request.is_json:
             return jsonify(error=next(iter(exc.errors.values()))), exc.status
-        _flash_errors(exc)
+        flash_errors(exc.errors)
         return redirect(back)
     if request.is_json:
         return jsonify(order=order, numbers={str(i): n for n, i in enumerate(order, start=1)})
@@ -197,15 +192,10 @@ def _step() -> int | None:
 
 def _move(action, back: str):
     step = _step()
-    db = get_session()
-    try:
-        if step is None:
-            raise Invalid({"direction": "Move up or down."})
-        action(db, step)
-        db.commit()
-    except Invalid as exc:
-        db.rollback()
-        _flash_errors(exc)
+    if step is None:
+        flash("Move up or down.", "error")
+    else:
+        commit_or_flash(lambda db: action(db, step))
     return redirect(back)
 
 
@@ -219,14 +209,8 @@ def submit(report_id: int):
         flash("This report was already submitted.", "info")
         return redirect(url_for("annexes.show", report_id=report.id))
     if request.method == "POST" and form.validate_on_submit():
-        db = get_session()
-        try:
-            services.submit(db, current_panel(), report, _actor())
-            db.commit()
-            flash("Report submitted: its annexes and the data they show are frozen.", "info")
-        except Invalid as exc:
-            db.rollback()
-            _flash_errors(exc)
+        commit_or_flash(lambda db: services.submit(db, current_panel(), report, _actor()),
+                        "Report submitted: its annexes and the data they show are frozen.")
         return redirect(url_for("annexes.show", report_id=report.id))
     annexes, hidden = _numbered(report)
     return render_template("annexes/submit.html", report=report, annexes=annexes, hidden=hidden, form=form)
@@ -400,16 +384,10 @@ def edit_annex(annex_id: int):
 def delete_annex(annex_id: int):
     annex = load_or_404(Annex, annex_id)
     report = load_or_404(Report, annex.report_id)
-    db = get_session()
-    try:
-        services.delete_annex(db, report, annex, _actor())
-        db.commit()
-        flash("Annex deleted; the annexes after it are renumbered.", "info")
+    if commit_or_flash(lambda db: services.delete_annex(db, report, annex, _actor()),
+                       "Annex deleted; the annexes after it are renumbered."):
         return redirect(url_for("annexes.show", report_id=report.id))
-    except Invalid as exc:
-        db.rollback()
-        _flash_errors(exc)
-        return redirect(url_for("annexes.show_annex", annex_id=annex.id))
+    return redirect(url_for("annexes.show_annex", annex_id=annex.id))
 
 
 @bp.route("/annexes/<int:annex_id>/move", methods=["POST"])
@@ -559,14 +537,7 @@ def edit_block(block_id: int):
 @requires(Role.EXPERT)
 def delete_block(block_id: int):
     block, annex, report = _block_parents(block_id)
-    db = get_session()
-    try:
-        services.delete_block(db, report, annex, block, _actor())
-        db.commit()
-        flash("Block deleted.", "info")
-    except Invalid as exc:
-        db.rollback()
-        _flash_errors(exc)
+    commit_or_flash(lambda db: services.delete_block(db, report, annex, block, _actor()), "Block deleted.")
     return redirect(url_for("annexes.show_annex", annex_id=annex.id) + "#blocks")
 
 

@@ -18,7 +18,7 @@ from ..auth.access import clearance, current_panel, has_role, panel_id, requires
 from ..auth.models import Role
 from ..classification import Classification
 from ..db import get_session, utcnow
-from ..formutil import options, show_errors
+from ..formutil import commit_or_flash, options, show_errors
 from ..inputs import whole_number
 from ..security_headers import protect_file_response
 from ..validation import Invalid
@@ -60,15 +60,7 @@ def _back(letter: Letter):
 
 
 def _commit_or_flash(action, letter: Letter, done: str):
-    db = get_session()
-    try:
-        action(db)
-        db.commit()
-        flash(done, "info")
-    except Invalid as exc:
-        db.rollback()
-        for message in exc.errors.values():
-            flash(message, "error")
+    commit_or_flash(action, done)
     return _back(letter)
 
 
