@@ -235,10 +235,9 @@ def sheet_facts(ctx, rows: list) -> SheetFacts:
     """The facts of the item sheets among ``rows`` (an annex's blocks), kept on ``ctx`` so each
     sheet of the annex finds them (a sheet composed on its own loads its own)."""
     cached = ctx.prefetched.get("item_sheet")
-    wanted = [b for b in rows if b.kind == "item_sheet"]
-    if cached is not None and all(isinstance((b.settings or {}).get("item_id"), int) and
-                                  b.settings["item_id"] in cached[0] for b in wanted):
+    if cached is not None and cached[0] is rows:
         return cached[1]
+    wanted = [b for b in rows if b.kind == "item_sheet"]
     db, reader = ctx.db, ctx.reader
     item_ids = [i for b in wanted if isinstance(i := (b.settings or {}).get("item_id"), int)]
     items = {i.id: i for i in db.exec(visibility.visible(Item, reader).where(_in(Item.id, item_ids))).all()}
@@ -273,7 +272,7 @@ def sheet_facts(ctx, rows: list) -> SheetFacts:
         if link.box:
             boxes.setdefault(link.photo_id, []).append([round(v, 5) for v in link.box])
     facts = SheetFacts(items, case_refs, markings, counts, default_photos, photos, boxes)
-    ctx.prefetched["item_sheet"] = (set(item_ids), facts)
+    ctx.prefetched["item_sheet"] = (rows, facts)
     return facts
 
 
