@@ -28,6 +28,7 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session
 from whoosh import index as whoosh_index
+from whoosh.reading import TermNotFound
 from whoosh.writing import CLEAR
 
 from ..auth.models import Panel
@@ -354,6 +355,8 @@ class _Cached:
     code_lines: dict = field(default_factory=dict)
     postings: dict = field(default_factory=dict)
     postings_held: int = 0
+    leaves: list | None = None  # (segment reader, first document number, deleted documents)
+    derived: dict = field(default_factory=dict)  # query-side tables built from the above (query.py)
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
         """Every document holding the term (deleted and hidden ones too: masked by the
@@ -363,13 +366,39 @@ class _Cached:
         found = self.postings.get(key)
         if found is not None:
             return found
-        reader = self.searcher.reader()
-        if key not in reader:
-            return frozenset()
-        found = frozenset(reader.postings(fieldname, term).all_ids())
+        found = frozenset(self._postings(fieldname, term.encode("utf-8")))
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
             self.postings_held += len(found)
+        return found
+
+    def _postings(self, fieldname: str, tbytes: bytes) -> list[int]:
+        """The live document numbers of a term, read segment by segment with one look-up
+        of the term in each (Whoosh's reader looks it up three times a segment and walks
+        its posting list one document at a time): a block of postings at a time, the
+        short lists kept in their term's entry without opening a matcher."""
+        if self.leaves is None:
+            self.leaves = [(leaf, base, leaf.deleted_docs_set) for leaf, base in self.searcher.reader().leaf_readers()
+                           if hasattr(leaf, "_terms")]  # an index without a segment: no terms
+        found: list[int] = []
+        for leaf, base, deleted in self.leaves:
+            try:
+                info = leaf._terms.term_info(fieldname, tbytes)
+            except TermNotFound:
+                continue
+            if info.is_inlined():
+                ids = info.inlined_postings()[0]
+            else:
+                matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
+                ids = []
+                while not matcher._atend:  # whole blocks of ids
+                    if matcher._ids is None:
+                        matcher._read_ids()
+                    ids.extend(matcher._ids)
+                    matcher._next_block()
+            if deleted:
+                ids = [docnum for docnum in ids if docnum not in deleted]
+            found.extend(ids if not base else [docnum + base for docnum in ids])
         return found
 
     def terms(self, fieldname: str) -> set[str]:
