@@ -158,12 +158,13 @@ class _Run:
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
 
-    def _code_lines(self, docnum: int) -> tuple[tuple[str, ...], ...]:
+    def _code_lines(self, docnum: int, keep: bool = True) -> tuple[tuple[str, ...], ...]:
         lines = self.cached.code_lines.get(docnum)
         if lines is None:
             text = self.cached.column("code_text")[docnum]
             lines = tuple(tuple(line.split("\t", 2)) for line in text.decode("utf-8").split("\n")) if text else ()
-            self.cached.code_lines[docnum] = lines
+            if keep:
+                self.cached.code_lines[docnum] = lines
         return lines
 
     def code_values(self, docnum: int) -> list[tuple[str, str]]:
@@ -247,23 +248,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     # typos: candidates from the deletion neighbourhoods, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
-        candidates = run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key))
-        for window in analysis.typo_windows(key):
-            candidates |= run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
-        candidates -= run.hidden
-        distances: dict[str, int] = {}  # lots, headstamps, factory codes: shared by many candidates
-        for docnum in candidates:
-            if scores.get(docnum, 0) >= TIER_FUZZY:
-                continue
-            best = edits + 1
-            for code in run.codes(docnum):
-                if abs(len(code) - len(folded)) <= edits:
-                    distance = distances.get(code)
-                    if distance is None:
-                        distance = distances[code] = analysis.edit_distance(folded, code, edits)
-                    best = min(best, distance)
-            if best <= edits:
-                _best(scores, [docnum], TIER_FUZZY - best)
+        _match_typos(run, folded, key, edits, scores)
     if column or analysis.lot_shaped(text):
         # field syntax (lot:…): the match must be in that column; a lot typed in groups
         # must line up group by group. Checked on the readings of the candidates: codes
@@ -279,6 +264,79 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
 
         scores = {d: s for d, s in scores.items() if d not in run.hidden and fits(d)}
     return scores
+
+
+# A window of a query shared by more documents than this (a model's serial prefix, ZX112…)
+# brings its typo candidates as the list of its codes, kept with the searcher: each code
+# is checked once, not each document with all its readings.
+COMMON_WINDOW = 1024
+COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per searcher, over all common windows
+
+
+def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int, float]) -> None:
+    """Typos: candidates from the deletion neighbourhoods, the end terms and the windows,
+    checked by edit distance (on the folded readings). Every stored code within ``edits``
+    holds one of these terms itself, so a code brought only by a common window is one
+    holding that window (when the query is short enough that every code within reach is
+    short enough to have its windows indexed)."""
+    candidates = set(run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key)))
+    common = []
+    for window in analysis.typo_windows(key):
+        docs = run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
+        if len(docs) >= COMMON_WINDOW and len(folded) + edits <= analysis.MAX_CODE:
+            listed = _window_codes(run, window, docs)
+            if listed is not None:
+                common.append(listed)
+                continue
+        candidates |= docs
+    distance_to = analysis.distance_from(folded, edits)
+    distances: dict[str, int] = {}  # lots, headstamps, factory codes: shared by many candidates
+    shortest, longest = len(folded) - edits, len(folded) + edits
+    hidden = run.hidden
+    for docnum in candidates:
+        if scores.get(docnum, 0) >= TIER_FUZZY or docnum in hidden:
+            continue
+        best = edits + 1
+        for _column, code, _raw in run._code_lines(docnum):
+            if shortest <= len(code) <= longest:
+                distance = distances.get(code)
+                if distance is None:
+                    distance = distances[code] = distance_to(code)
+                if distance < best:
+                    best = distance
+        if best <= edits:
+            scores[docnum] = TIER_FUZZY - best
+    for by_length in common:
+        for length in range(shortest, longest + 1):
+            if length not in by_length:
+                continue
+            codes, owners = by_length[length]
+            for at, distance in codes.within(folded, edits):
+                for docnum in owners[at]:
+                    if scores.get(docnum, 0) < TIER_FUZZY - distance and docnum not in hidden:
+                        scores[docnum] = TIER_FUZZY - distance
+
+
+def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.SameLengthCodes, list]] | None:
+    """The folded codes whose key holds ``window``, by length, with the documents of
+    each (index data, kept with the searcher up to :data:`COMMON_WINDOW_CODES_HELD`
+    codes; None past that)."""
+    held = run.cached.derived.setdefault("window_codes", {})
+    listed = held.get(window)
+    if listed is None:
+        count = run.cached.derived.get("window_codes_held", 0)
+        if count >= COMMON_WINDOW_CODES_HELD:
+            return None
+        owners: dict[int, dict[str, list[int]]] = {}
+        for docnum in sorted(docs):
+            for _column, code, _raw in run._code_lines(docnum, keep=False):
+                if window in analysis.key_of_folded(code):
+                    owners.setdefault(len(code), {}).setdefault(code, []).append(docnum)
+        listed = {length: (analysis.SameLengthCodes(list(found)), list(found.values()))
+                  for length, found in owners.items()}
+        held[window] = listed
+        run.cached.derived["window_codes_held"] = count + sum(len(found) for found in owners.values())
+    return listed
 
 
 def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]:
