@@ -17,6 +17,7 @@ of the levels the reader may see.
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -372,6 +373,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     key = analysis.key_of_folded(folded)
     exact_re, key_re = analysis.wildcard_regex(folded), analysis.wildcard_regex(key)
     runs = [r for r in analysis.literal_runs(key) if len(r) >= analysis.MIN_FRAGMENT]
+    scanned: dict[int, float] = {}
     if runs:
         candidates: set[int] | None = None
         for literal in runs:
@@ -381,7 +383,9 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
         # a short code with one unreadable character: the code without it is one of the
         # stored one-deletion terms
         candidates = run.docs("dels", "1:" + key.replace("?", ""))
-    else:  # short runs only: walk the folded readings (slow, rare)
+    elif column is None:  # short runs only: every code of a fitting length, scanned at once
+        scanned, candidates = _scan_codes(run, folded, key)
+    else:  # short runs only, in one field: walk the folded readings (slow, rare)
         candidates = set()
         for term in run.reader.expand_prefix("codes", "f:"):
             term = term.decode("utf-8") if isinstance(term, bytes) else term
@@ -392,7 +396,8 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
     if "*" not in key:
         candidates |= run.any_docs("unk", analysis.unknown_terms_fitting(run.cached.terms("unk"), key))
-    scores: dict[int, float] = {}
+    # the scanned documents' tiers, raised by the check of the others' readings
+    scores = {docnum: tier for docnum, tier in scanned.items() if docnum not in run.hidden}
     for docnum in candidates - run.hidden:
         readings = ([analysis.fold(value) for _c, value, _code in run.values(docnum, column)] if column
                     else run.codes(docnum))
@@ -407,6 +412,70 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
             elif key_re.match(value_key) or _unknown_fits(key, value_key):
                 _best(scores, [docnum], TIER_CONFUSABLE_FRAGMENT)
     return scores
+
+
+@dataclass
+class _CodeTable:
+    """The folded codes of every live document (the readings the matchers check), by
+    length: per length, one string of ``folded + "\n"`` lines, the same lines as keys,
+    and the document of each line. Built once per searcher (index data: the same for
+    every reader), for the patterns that no literal run of 4 narrows down (``17?4??8``,
+    ``??????``, ``2X*``): a regular expression runs over each string at C speed instead
+    of a walk over the term list and a check of every document found."""
+
+    lines: dict[int, tuple[str, str, array]]
+    # documents the scan alone cannot rank (a reading longer than MAX_CODE: it may hold
+    # "?" without a pattern term, or be too long for a term of its own): checked one by one
+    irregular: set[int]
+
+
+def _code_table(run: _Run) -> _CodeTable:
+    table = run.cached.derived.get("code_table")
+    if table is None:
+        lines: dict[int, list[str]] = {}
+        owners: dict[int, array] = {}
+        irregular: set[int] = set()
+        for leaf, base in run.reader.leaf_readers():
+            try:
+                column = leaf.column_reader("code_text", translate=False)
+            except NotImplementedError:  # an index without a segment yet: no documents
+                continue
+            deleted = leaf.deleted_docs_set if leaf.has_deletions() else ()
+            for docnum, text in enumerate(column, base):
+                if not text or docnum - base in deleted:
+                    continue
+                for line in text.decode("utf-8").split("\n"):  # column, folded, reading
+                    folded = line.split("\t", 2)[1]  # no "\n": folding drops spaces
+                    lines.setdefault(len(folded), []).append(folded)
+                    owners.setdefault(len(folded), array("i")).append(docnum)
+                    if len(folded) > analysis.MAX_CODE:
+                        irregular.add(docnum)
+        table = _CodeTable({n: ("\n".join(found) + "\n", analysis.key_of_folded("\n".join(found) + "\n"), owners[n])
+                            for n, found in lines.items()}, irregular)
+        run.cached.derived["code_table"] = table
+    return table
+
+
+def _line_regex(pattern: str) -> re.Pattern:
+    """A folded pattern with ``?`` and ``*`` as a regular expression over lines."""
+    return re.compile("^" + "".join("[^\n]" if ch == "?" else "[^\n]*" if ch == "*" else re.escape(ch)
+                                    for ch in pattern) + "$", re.M)
+
+
+def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set[int]]:
+    """Documents with a code that the pattern fits, folded (60) or as a key (55), and
+    those of them to check one by one still (see :class:`_CodeTable`)."""
+    table = _code_table(run)
+    fixed = len(key.replace("*", ""))
+    lengths = [n for n in table.lines if n == fixed or ("*" in key and n > fixed)]
+    scores: dict[int, float] = {}
+    for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
+                                 (TIER_FRAGMENT, _line_regex(folded), 0)):
+        for length in lengths:
+            owners, step = table.lines[length][2], length + 1
+            for match in pattern.finditer(table.lines[length][which]):
+                scores[owners[match.start() // step]] = tier
+    return scores, table.irregular.intersection(scores)
 
 
 def _unknown_fits(query: str, reading: str) -> bool:
