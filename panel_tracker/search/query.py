@@ -144,6 +144,7 @@ class _Run:
 
     def __init__(self, cached, clearance: Classification):
         self.cached = cached
+        self._seen: dict[tuple[str, str], frozenset[int]] = {}
         self.searcher = cached.searcher
         self.reader = cached.searcher.reader()
         self.clearance = clearance
@@ -178,7 +179,15 @@ class _Run:
         return [folded for _column, folded, _raw in self._code_lines(docnum)]
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
-        return self.cached.docs(fieldname, term)
+        """The documents of a term; a query looks some up more than once (a window for
+        its fragment and for its typos): kept until the next query (:meth:`forget`)."""
+        found = self._seen.get((fieldname, term))
+        if found is None:
+            found = self._seen[fieldname, term] = self.cached.docs(fieldname, term)
+        return found
+
+    def forget(self) -> None:
+        self._seen.clear()
 
     def any_docs(self, fieldname: str, terms) -> set[int]:
         found: set[int] = set()
@@ -534,6 +543,7 @@ def _all_visible(run: _Run) -> set[int]:
 
 def evaluate(run: _Run, text: str, filters: Filters | None = None) -> dict[int, float]:
     """Docnums the reader may see that match, with their tier."""
+    run.forget()
     result: dict[int, float] = {}
     for conjunction in parse(text):
         scores: dict[int, float] | None = None
