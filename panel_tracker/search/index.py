@@ -28,7 +28,6 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session
 from whoosh import index as whoosh_index
-from whoosh.reading import TermNotFound
 from whoosh.writing import CLEAR
 
 from ..auth.models import Panel
@@ -340,7 +339,7 @@ def _merge_in_background(panel_code: str, app) -> None:
 # ------------------------------------------------------------------ reading
 
 
-POSTINGS_KEPT_FROM = 256  # documents: shorter posting lists are read afresh (cheap)
+POSTINGS_KEPT_FROM = 64  # documents: shorter lists are kept in their term entry (cheap to read again)
 POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB)
 
 
@@ -378,13 +377,13 @@ class _Cached:
         its posting list one document at a time): a block of postings at a time, the
         short lists kept in their term's entry without opening a matcher."""
         if self.leaves is None:
-            self.leaves = [(leaf, base, leaf.deleted_docs_set) for leaf, base in self.searcher.reader().leaf_readers()
+            self.leaves = [(leaf, base, leaf.deleted_docs_set, _term_finder(leaf._terms))
+                           for leaf, base in self.searcher.reader().leaf_readers()
                            if hasattr(leaf, "_terms")]  # an index without a segment: no terms
         found: list[int] = []
-        for leaf, base, deleted in self.leaves:
-            try:
-                info = leaf._terms.term_info(fieldname, tbytes)
-            except TermNotFound:
+        for leaf, base, deleted, find in self.leaves:
+            info = find(fieldname, tbytes)
+            if info is None:
                 continue
             if info.is_inlined():
                 ids = info.inlined_postings()[0]
@@ -417,6 +416,55 @@ class _Cached:
             except NotImplementedError:  # an index without a segment yet (a new panel): no documents
                 self.columns[name] = []
         return self.columns[name]
+
+
+def _term_finder(terms):
+    """``terms.term_info(fieldname, tbytes)`` of a segment's terms reader (None when the
+    term is absent), without the generators and exceptions of Whoosh's hash table
+    reader: a typo query looks up a hundred terms in each segment, most of them absent.
+    The same probe sequence as ``whoosh.filedb.filetables.HashReader.ranges_for_key``."""
+    import struct
+    from hashlib import md5
+
+    from whoosh.codec.whoosh3 import W3TermInfo
+    from whoosh.filedb import filetables
+
+    table = terms._tindex
+    fieldmap, dbfile, tables = terms._fieldmap, table.dbfile, table.tables
+    get, pointer, lengths = dbfile.get, filetables._pointer, filetables._lengths
+    pointer_size, lengths_size = pointer.size, lengths.size
+    field_number = struct.Struct("!H").pack
+    if table.hashfn is filetables.md5_hash:
+        def hashed(key: bytes) -> int:  # the last 4 bytes of the digest, as md5_hash takes them
+            return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
+    else:
+        hashed = table.hashfn
+
+    def find(fieldname: str, tbytes: bytes):
+        number = fieldmap.get(fieldname)
+        if number is None:
+            return None
+        key = field_number(number) + tbytes
+        keyhash = hashed(key)
+        start, slots = tables[keyhash & 255]
+        if not slots:
+            return None
+        end = start + slots * pointer_size
+        position = start + ((keyhash >> 8) % slots) * pointer_size
+        for _ in range(slots):
+            slot_hash, item = pointer.unpack(get(position, pointer_size))
+            if not item:
+                return None
+            if slot_hash == keyhash:
+                key_length, data_length = lengths.unpack(get(item, lengths_size))
+                if key_length == len(key) and get(item + lengths_size, key_length) == key:
+                    return W3TermInfo.from_bytes(get(item + lengths_size + key_length, data_length))
+            position += pointer_size
+            if position == end:
+                position = start
+        return None
+
+    return find
 
 
 def _forget(panel_code: str) -> None:
