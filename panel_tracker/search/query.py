@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import re
 from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from itertools import chain, repeat
 
 from whoosh import query as wq
 
@@ -160,10 +164,35 @@ class _Run:
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
 
+    def column(self, name: str) -> Callable[[int], object]:
+        """A document's value of a column field (code lines, item reference), read from
+        its segment's column directly: Whoosh's reader of several segments finds the
+        segment and translates the value (for these fields, to itself) on every call,
+        most of the cost of checking thousands of typo candidates or ranking thousands
+        of hits."""
+        read = self.cached.derived.get(("column", name))
+        if read is None:
+            segments = []
+            for leaf, base in self.reader.leaf_readers():
+                try:
+                    segments.append((base, leaf.column_reader(name, translate=False)))
+                except NotImplementedError:  # an index without a segment yet: no documents
+                    pass
+            if len(segments) == 1 and segments[0][0] == 0:
+                read = segments[0][1].__getitem__
+            else:
+                bases = [base for base, _column in segments]
+
+                def read(docnum: int):
+                    base, column = segments[bisect_right(bases, docnum) - 1]
+                    return column[docnum - base]
+            self.cached.derived["column", name] = read
+        return read
+
     def _code_lines(self, docnum: int, keep: bool = True) -> tuple[tuple[str, ...], ...]:
         lines = self.cached.code_lines.get(docnum)
         if lines is None:
-            text = self.cached.column("code_text")[docnum]
+            text = self.column("code_text")(docnum)
             lines = tuple(tuple(line.split("\t", 2)) for line in text.decode("utf-8").split("\n")) if text else ()
             if keep:
                 self.cached.code_lines[docnum] = lines
@@ -279,7 +308,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
 # A window of a query shared by more documents than this (a model's serial prefix, ZX112…)
 # brings its typo candidates as the list of its codes, kept with the searcher: each code
 # is checked once, not each document with all its readings.
-COMMON_WINDOW = 1024
+COMMON_WINDOW = 256
 COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per searcher, over all common windows
 
 
@@ -327,6 +356,14 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
                         scores[docnum] = TIER_FUZZY - distance
 
 
+_FOLDED_CODE = re.compile(r"^[^\t\n]*\t([^\t\n]*)\t", re.M)  # a code line: column, folded, reading
+
+
+def _folded_codes(text: bytes) -> list[str]:
+    """The folded codes of a document's code lines, as stored (see ``_Run._code_lines``)."""
+    return _FOLDED_CODE.findall(text.decode("utf-8")) if text else []
+
+
 def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.SameLengthCodes, list]] | None:
     """The folded codes whose key holds ``window``, by length, with the documents of
     each (index data, kept with the searcher up to :data:`COMMON_WINDOW_CODES_HELD`
@@ -338,8 +375,9 @@ def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.Same
         if count >= COMMON_WINDOW_CODES_HELD:
             return None
         owners: dict[int, dict[str, list[int]]] = {}
+        text = run.column("code_text")
         for docnum in sorted(docs):
-            for _column, code, _raw in run._code_lines(docnum, keep=False):
+            for code in _folded_codes(text(docnum)):
                 if window in analysis.key_of_folded(code):
                     owners.setdefault(len(code), {}).setdefault(code, []).append(docnum)
         listed = {length: (analysis.SameLengthCodes(list(found)), list(found.values()))
@@ -438,30 +476,43 @@ class _CodeTable:
     irregular: set[int]
 
 
+def _column_values(column) -> list[bytes]:
+    """Every document's value of a segment's bytes column, read in one piece."""
+    lengths = getattr(column, "_lengths", None)  # whoosh.columns.VarBytesColumn.Reader
+    if lengths is None:
+        return list(column)
+    data = column._dbfile.get(column._basepos, sum(lengths))
+    return [data[offset:offset + length] for offset, length in zip(column._offsets, lengths)]
+
+
 def _code_table(run: _Run) -> _CodeTable:
     table = run.cached.derived.get("code_table")
     if table is None:
-        lines: dict[int, list[str]] = {}
-        owners: dict[int, array] = {}
-        irregular: set[int] = set()
+        codes: list[str] = []
+        owners = array("i")
         for leaf, base in run.reader.leaf_readers():
             try:
                 column = leaf.column_reader("code_text", translate=False)
             except NotImplementedError:  # an index without a segment yet: no documents
                 continue
-            deleted = leaf.deleted_docs_set if leaf.has_deletions() else ()
-            for docnum, text in enumerate(column, base):
-                if not text or docnum - base in deleted:
-                    continue
-                for line in text.decode("utf-8").split("\n"):  # column, folded, reading
-                    folded = line.split("\t", 2)[1]  # no "\n": folding drops spaces
-                    lines.setdefault(len(folded), []).append(folded)
-                    owners.setdefault(len(folded), array("i")).append(docnum)
-                    if len(folded) > analysis.MAX_CODE:
-                        irregular.add(docnum)
-        table = _CodeTable({n: ("\n".join(found) + "\n", analysis.key_of_folded("\n".join(found) + "\n"), owners[n])
-                            for n, found in lines.items()}, irregular)
-        run.cached.derived["code_table"] = table
+            texts = _column_values(column)
+            for docnum in (leaf.deleted_docs_set if leaf.has_deletions() else ()):
+                texts[docnum] = b""
+            # a segment's code lines in one string, each line naming its document
+            codes.extend(_folded_codes(b"\n".join(text for text in texts if text)))
+            counts = [text.count(b"\n") + 1 if text else 0 for text in texts]
+            owners.extend(chain.from_iterable(map(repeat, range(base, base + len(texts)), counts)))
+        lengths = list(map(len, codes))  # no "\n" in a code: folding drops spaces
+        order = sorted(range(len(codes)), key=lengths.__getitem__)
+        ordered_lengths = [lengths[at] for at in order]
+        by_length = {}
+        for length in set(lengths):
+            chosen = order[bisect_left(ordered_lengths, length):bisect_right(ordered_lengths, length)]
+            found = "\n".join([codes[at] for at in chosen]) + "\n"
+            by_length[length] = (found, analysis.key_of_folded(found), array("i", [owners[at] for at in chosen]))
+        irregular = set(chain.from_iterable(found[2] for length, found in by_length.items()
+                                            if length > analysis.MAX_CODE))
+        table = run.cached.derived["code_table"] = _CodeTable(by_length, irregular)
     return table
 
 
@@ -598,18 +649,43 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
     return best
 
 
+@dataclass(frozen=True)
+class _QueryForm:
+    """What :func:`_value_tier` needs of a query, computed once per query (it is called
+    for every reading of every hit shown)."""
+
+    folded: str
+    key: str
+    exact: str
+    lot_shaped: bool
+    words: tuple[str, ...]
+    edits: int
+
+
+@lru_cache(maxsize=4096)
+def _query_form(query: str) -> _QueryForm:
+    folded = analysis.fold(query)
+    key = analysis.key_of_folded(folded)
+    return _QueryForm(folded, key, exact_form(query), analysis.lot_shaped(query), tuple(analysis.words(query)),
+                      analysis.allowed_edits(key))
+
+
+_exact_form = lru_cache(maxsize=65536)(exact_form)  # the readings of hits, shown again and again
+
+
 def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tuple[int, tuple[int, int] | None]:
     """The tier at which one stored reading matches a query, and the matched span in the
     reading's folded form (None: all of it)."""
-    folded_query, folded = analysis.fold(query), analysis.fold(value)
+    form, folded = _query_form(query), analysis.fold(value)
+    folded_query = form.folded
     if not folded_query or not folded:
         return 0, None
-    if (column == "lot" or (analysis.lot_shaped(query) and "-" in analysis.lot_key(value))) \
+    if (column == "lot" or (form.lot_shaped and "-" in analysis.lot_key(value))) \
             and not analysis.lot_groups_fit(query, value):
         return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
-    key_query, key = analysis.key_of_folded(folded_query), analysis.key_of_folded(folded)
+    key_query, key = form.key, analysis.key_of_folded(folded)
     # equal readings first, "?" and "*" included: a partial serial typed as stored is exact
-    if exact_form(query) == exact_form(value):
+    if form.exact == _exact_form(value):
         return TIER_EXACT, None
     if folded_query == folded:
         return TIER_FOLDED, None
@@ -622,7 +698,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
             return TIER_CONFUSABLE_FRAGMENT, None
         return 0, None
     value_words = analysis.words(value)
-    query_words = analysis.words(query)
+    query_words = form.words
     if query_words and all(w in value_words for w in query_words):
         first = folded.find(query_words[0])
         return TIER_WORDS, (first, first + len(query_words[0])) if first >= 0 else None
@@ -635,7 +711,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
         at = key.find(key_query)
         if at >= 0:
             return TIER_CONFUSABLE_FRAGMENT, (at, at + len(key_query))
-    edits = analysis.allowed_edits(key_query)
+    edits = form.edits
     if column in FRAGMENT_COLUMNS and edits:
         distance = analysis.edit_distance(folded_query, folded, edits)
         if distance <= edits:
@@ -667,11 +743,11 @@ def _ranked(run: _Run, scores: dict[int, float], stop: int | None) -> list[int]:
     by_tier: dict[float, list[int]] = {}
     for docnum, score in scores.items():
         by_tier.setdefault(score, []).append(docnum)
-    refs = run.cached.column("item_ref")
+    refs = run.column("item_ref")
     ordered: list[int] = []
     for tier in sorted(by_tier, reverse=True):
         docs = by_tier[tier]
-        ordered.extend(sorted(docs, key=lambda d: refs[d]))  # UTF-8 bytes sort as the text
+        ordered.extend(sorted(docs, key=refs))  # UTF-8 bytes sort as the text
         if stop is not None and len(ordered) >= stop:
             break
     return ordered
