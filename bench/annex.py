@@ -49,6 +49,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from memory import peak_mb, tree_rss_mb  # noqa: E402
+
 PANEL = "YEM"
 CASE_REF = "YEM-2024-500"
 
@@ -119,14 +121,6 @@ def set_up(instance: Path, n_items: int, width: int, height: int) -> None:
 
 
 # ------------------------------------------------------------------ the child: one variant
-
-
-def peak_self_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def single_render(document, store, panel_code, timings):
@@ -232,31 +226,12 @@ def child(variant: str, instance: Path, out: Path) -> None:
         out.write_bytes(data)
         get_engine(app).dispose()
     children = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
-    print(json.dumps({"timings": timings, "pages": pages, "bytes": len(data), "peak_self_mb": peak_self_mb(),
+    print(json.dumps({"timings": timings, "pages": pages, "bytes": len(data), "peak_self_mb": peak_mb(),
                       "cpu_s": cpu + children.ru_utime + children.ru_stime,
                       "peak_child_mb": children.ru_maxrss / 1024}))
 
 
 # ------------------------------------------------------------------ the parent
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants (MB)."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total / 1024
 
 
 def run_variant(variant: str, instance: Path, pdf_out: Path, baseline: Path | None = None) -> dict:
