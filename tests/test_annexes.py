@@ -528,3 +528,19 @@ def test_a_viewer_gets_no_quick_annex_form_nor_a_panel_edition_and_another_panel
     assert outsider.get(f"/reports/cases/{case_id}/builds.json").status_code == 404
     assert outsider.get(f"/reports/builds/{public.id}/download").status_code == 404
     assert len(get_session().exec(select(AnnexBuild)).all()) == 2
+
+
+def test_the_audit_record_of_a_quick_annex_is_classified_as_its_case_too(world, annex_world):
+    from panel_tracker.audit.models import AuditRecord
+    from panel_tracker.cases.models import Case
+
+    db = get_session()
+    case = db.get(Case, _case_id(world))
+    case.classification = Classification.PANEL
+    db.add(case)
+    build = builds.request_quick_build(db, world.panel, case, Edition.PUBLIC, BuildFormat.PDF, None,
+                                       Classification.PANEL)
+    db.commit()
+    record = db.exec(select(AuditRecord).where(AuditRecord.action == "annex.build",
+                                               AuditRecord.object_id == build.id)).one()
+    assert "YEM-2025-001" in record.object_label and record.classification == Classification.PANEL

@@ -22,10 +22,10 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session, select
 
-from .. import audit
+from .. import audit, visibility
 from ..auth.models import Panel
 from ..cases.models import Case, Item
-from ..classification import Classification
+from ..classification import Classification, most_restrictive
 from ..db import get_session, utcnow
 from ..evidence.services import photo_store
 from ..evidence.storage import atomic_write
@@ -65,7 +65,7 @@ def quick_document(db: Session, panel: Panel, case: Case, edition: Edition) -> d
                     settings={"item_id": item_id, "photo_ids": [], "boxes": True},
                     classification=Classification.PUBLIC)
               for n, item_id in enumerate(item_ids, start=1)]
-    case_visible = compose.visibility.load(db, Case, case.id, reader) is not None
+    case_visible = visibility.load(db, Case, case.id, reader) is not None
     title = case.title if case_visible else case.ref
     annex = Annex(id=None, panel_id=panel.id, report_id=0, position=1, title=title,
                   classification=Classification.PUBLIC)
@@ -176,9 +176,11 @@ def _record(db: Session, build: AnnexBuild, actor, clearance: Classification, wh
     build.created_by_id = getattr(actor, "id", None)
     db.add(build)
     db.flush()
+    # Classified as the edition and as what the build names (a quick annex's case, say): a
+    # reader of the audit log who may not see the case does not learn its reference here.
     audit.record(db, "annex.build", actor=actor, obj=build, label=f"{what}: {build.edition.label}, {build.format.value}",
                  after={**target, "edition": build.edition.value, "format": build.format.value},
-                 classification=build.edition.level)
+                 classification=most_restrictive(build.edition.level, visibility.effective_level(db, build)))
     return build
 
 
