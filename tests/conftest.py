@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
@@ -61,6 +63,30 @@ def _share_url_builders() -> None:
 
 
 _share_url_builders()
+
+
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept for every app of the test run.
+
+    Each app has its own Jinja environment, which parses and compiles each template the
+    first time a test renders it: some 100 ms for a page and its base, paid again in every
+    test that renders one. Jinja's own bytecode cache (documented, in memory here) hands
+    every app the code compiled the first time; a template whose source changed (its
+    checksum) is compiled again. All test apps set up Jinja the same way (create_app)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = self.code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+TEMPLATE_CODE = _SharedTemplateCode()
 
 
 @dataclass
@@ -169,6 +195,7 @@ def make_test_app(database: Database, instance: Path, **overrides):
     config.update(overrides)
     application = create_app(config)
     application.test_client_class = IsolatedClient
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
     return application
 
 
