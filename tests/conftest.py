@@ -167,10 +167,16 @@ class Database:
             values = conn.execute(sa.text("SELECT " + ", ".join(parts))).one()
         return hashlib.sha256(repr(tuple(values)).encode()).hexdigest()
 
-    def is_empty(self) -> bool:
+    def is_pristine(self) -> bool:
+        """Whether every table is empty and its ids would start at 1 (as ``truncate`` leaves them)."""
+        used = [f'EXISTS (SELECT 1 FROM "{t.name}")' for t in SQLModel.metadata.sorted_tables]
         with self.engine.connect() as conn:
-            return not conn.execute(sa.text("SELECT " + " OR ".join(
-                f'EXISTS (SELECT 1 FROM "{t.name}")' for t in SQLModel.metadata.sorted_tables))).scalar()
+            if self.backend == "postgresql":
+                used.append("EXISTS (SELECT 1 FROM pg_sequences WHERE schemaname = 'public' "
+                            "AND last_value IS NOT NULL)")
+            elif _has_sqlite_sequence(conn):
+                used.append("EXISTS (SELECT 1 FROM sqlite_sequence)")
+            return not conn.execute(sa.text("SELECT " + " OR ".join(used))).scalar()
 
 
 UNFINGERPRINTED = {("user_session", "last_seen_at"), ("api_token", "last_used_at")}
@@ -313,6 +319,11 @@ WORLD_MAX_AGE = 60.0
 _worlds: dict = {}  # (backend, app configuration) -> (Snapshot, World.ids())
 
 
+def app_config_key(request) -> str:
+    marker = request.node.get_closest_marker("app_config")
+    return repr(sorted(marker.kwargs.items())) if marker else ""
+
+
 @pytest.fixture
 def world(app, database, request):
     """Two panels, a member of each role in each, and helpers to log them in.
@@ -321,13 +332,17 @@ def world(app, database, request):
     app configuration, and put back from a snapshot of its rows in the next tests of the
     minute: the same rows, ids, password hashes and audit chain as building it again, in
     a tenth of the time (hashing six passwords and chaining fourteen audit records). A
-    test that made rows of its own before asking for the world gets one built."""
+    test that made rows of its own before asking for the world gets one built, as before."""
+    return new_world(app, database, request)
+
+
+def new_world(app, database, request):
+    """The ``world`` fixture's world, for fixtures of the same name that fall back on it."""
     from tests.factories import World
 
-    marker = request.node.get_closest_marker("app_config")
-    key = (database.backend, repr(sorted(marker.kwargs.items())) if marker else "")
+    key = (database.backend, app_config_key(request))
     kept = _worlds.get(key)
-    if not database.is_empty():
+    if not database.is_pristine():
         return World.build(app)
     if kept is not None and time.monotonic() - kept[0].taken < WORLD_MAX_AGE:
         database.restore(kept[0])
@@ -339,6 +354,8 @@ def world(app, database, request):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "app_config(**config): extra configuration for the app fixture")
+    config.addinivalue_line("markers", "shares_world: the test only reads, and shares its module's world "
+                                       "(tests/test_access_walk.py)")
 
 
 @pytest.fixture

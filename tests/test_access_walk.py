@@ -27,14 +27,15 @@ from typing import Callable
 from urllib.parse import urlparse
 
 import pytest
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 from panel_tracker import create_app
 from panel_tracker.auth import services
 from panel_tracker.auth.access import ACCESS_LEVELS, LOGIN, PUBLIC
 from panel_tracker.auth.models import Membership, Role, User
 from panel_tracker.db import get_engine, get_session
-from tests.conftest import make_test_app
+from tests.conftest import app_config_key, make_test_app, new_world
+from tests.factories import World
 
 SKIPPED_ENDPOINTS = {"static"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -49,28 +50,137 @@ def _walk_apps(database):
         get_engine(application).dispose()
 
 
+@pytest.fixture(scope="module")
+def _shared_worlds(database):
+    """The module's SharedWorld of each app configuration (tests marked ``shares_world``)."""
+    return {}
+
+
+def _shares_world(request) -> bool:
+    return request.node.get_closest_marker("shares_world") is not None
+
+
 @pytest.fixture
 def app(_walk_apps, database, request, tmp_path_factory):
     """As ``tests.conftest.app``, but one app per module and configuration, not per test.
 
     The walk makes a world for each of ~140 rules and methods per backend; building the
     app each time (compiling 80 URL rules and every template) would cost more than the
-    requests themselves. The tables are still emptied before each test (ids are not reset:
-    the walk never assumes one).
+    requests themselves. The tables are still emptied before each test, except for tests
+    that share the module's world: they have an app (and instance folder) of their own,
+    and ``SharedWorld`` keeps their tables.
     """
     marker = request.node.get_closest_marker("app_config")
     overrides = marker.kwargs if marker else {}
-    key = tuple(sorted(overrides.items()))
+    shared = _shares_world(request)
+    key = (tuple(sorted(overrides.items())), shared)
     if key not in _walk_apps:
         _walk_apps[key] = make_test_app(database, tmp_path_factory.mktemp("walk"), **overrides)
     application = _walk_apps[key]
-    with database.engine.begin() as conn:  # DELETE: much quicker than TRUNCATE on tables this small
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
+    if not shared:
+        database.truncate()
     ctx = application.app_context()
     ctx.push()
     yield application
     ctx.pop()
+
+
+@pytest.fixture
+def world(app, database, request, _shared_worlds):
+    """The test's own world (``tests.conftest.world``), or, for a test marked
+    ``shares_world``, the module's shared one, as it was built."""
+    if not _shares_world(request):
+        return new_world(app, database, request)
+    key = app_config_key(request)
+    if key not in _shared_worlds:
+        _shared_worlds[key] = SharedWorld(app, database)
+    return _shared_worlds[key].enter()
+
+
+class SharedWorld:
+    """One world for the tests that only read (GETs, POSTs refused for want of a CSRF
+    token), kept from test to test with what they made on the way.
+
+    Per test, building the world, logging six people in, making the objects named in
+    the URL (a case, a letter with a reply, a report with an annex…) and a token for the
+    API cost three times the requests themselves. Here each is made once and kept: the
+    members' session cookies (each test's clients are new and get a copy), the bearer
+    tokens and the URL parameters by (name, actor). After each thing made, a snapshot of
+    the whole database is taken (``Database.snapshot``). Before each test, and before
+    anything is made, the database is compared with the snapshot (every row of every
+    table, ``Database.fingerprint``): anything different — another module's test
+    emptied the tables, or a request of this one wrote something (an audited export, a
+    login session touched) — and the snapshot is put back first. So every shared test
+    starts from exactly the state it would have made itself; a test that writes cannot
+    leak into the next.
+    """
+
+    def __init__(self, app, database):
+        from tests.factories import World
+
+        self.app, self.database = app, database
+        database.truncate()
+        world = World.build(app)
+        self.ids = world.ids()
+        self.cookies = {user.id: _session_cookie(_logged_in(app, user))
+                        for user in (*world.users.values(), world.outsider)}
+        get_session().commit()
+        self.kept: dict = {}
+        self.snapshot = database.snapshot()
+        self.restores = 0
+
+    def enter(self) -> "SharedWorldView":
+        self.settle()
+        view = SharedWorldView.load(self.app, self.ids)
+        view.shared = self
+        return view
+
+    def settle(self) -> None:
+        """The database back to the snapshot, unless it is exactly that already."""
+        get_session().commit()  # the test's session holds no transaction while the tables are put back
+        if self.database.fingerprint() != self.snapshot.fingerprint:
+            self.database.truncate()
+            self.database.restore(self.snapshot)
+            self.restores += 1
+
+    def keep(self, key, make: Callable[[], object]):
+        """``make()``'s result, made once (on the snapshot's state) and kept with the world."""
+        if key not in self.kept:
+            self.settle()
+            self.kept[key] = make()
+            get_session().commit()
+            self.snapshot = self.database.snapshot()
+        return self.kept[key]
+
+
+def _session_cookie(client):
+    cookie = client.get_cookie(client.application.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None, "no session cookie after logging in"
+    return cookie
+
+
+class SharedWorldView(World):
+    """The shared world as a test sees it: its objects loaded in the test's session, and
+    clients that are new for every call but logged in with the member's kept session."""
+
+    shared: SharedWorld
+
+    def client(self, role: str | None = None, user: User | None = None):
+        client = self.app.test_client()
+        who = user or (self.users[role] if role else None)
+        if who is not None:
+            cookie = self.shared.cookies[who.id]
+            client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+        return client
+
+
+def _fill(name: str, actor: "Actor"):
+    """The value of URL parameter ``name`` for ``actor``: a fresh object, or in a shared
+    world the one made for this parameter and actor the first time."""
+    shared = getattr(actor.world, "shared", None)
+    if shared is None:
+        return PARAMS[name].fill(actor)
+    return shared.keep(("param", name, actor.user.id if actor.user else None), lambda: PARAMS[name].fill(actor))
 
 
 # ------------------------------------------------------------------ logging in, with or without CSRF
@@ -426,12 +536,22 @@ def _rule_ids() -> list[tuple[str, str]]:
         return [(method, rule.rule) for rule, method in _walked_rules(app)]
 
 
+SHARES_WORLD = pytest.mark.shares_world
+
+
 def pytest_generate_tests(metafunc):
     if "route" in metafunc.fixturenames:
         routes = _rule_ids()
         if metafunc.function.__name__ == "test_post_without_csrf_token_is_refused":
+            # Refused before any view runs: the test only reads (SharedWorld checks it).
             routes = [(m, r) for m, r in routes if m == "POST" and not r.startswith("/api/")]
-        metafunc.parametrize("route", routes, ids=[f"{m} {r}" for m, r in routes])
+            params = [pytest.param(route, marks=SHARES_WORLD, id=f"{route[0]} {route[1]}") for route in routes]
+        else:
+            # GETs only read; they come first, so the shared world is kept through them.
+            params = [pytest.param(route, marks=[SHARES_WORLD] if route[0] == "GET" else [],
+                                   id=f"{route[0]} {route[1]}")
+                      for route in sorted(routes, key=lambda route: route[0] != "GET")]
+        metafunc.parametrize("route", params)
 
 
 def _find_rule(app, route):
@@ -452,7 +572,7 @@ def _url(rule, actor: Actor) -> str:
                 f"plain_value(...) if it names no panel object.",
                 pytrace=False,
             )
-        values[name] = PARAMS[name].fill(actor)
+        values[name] = _fill(name, actor)
     _, path = rule.build(values, append_unknown=False)
     return path
 
@@ -471,6 +591,13 @@ def _send(client, method: str, url: str, **kwargs):
 
 
 def _bearer_for(world, user: User) -> dict:
+    shared = getattr(world, "shared", None)
+    if shared is not None:
+        return shared.keep(("bearer", user.id), lambda: _new_bearer(world, user))
+    return _new_bearer(world, user)
+
+
+def _new_bearer(world, user: User) -> dict:
     db = get_session()
     member = Actor(world, user).membership(
         world.panel if user.id != world.outsider.id else world.other_panel)
@@ -583,7 +710,7 @@ def test_route_obeys_the_access_model(app, world, route):
 def test_post_without_csrf_token_is_refused(app, world, route):
     rule = _find_rule(app, route)
     admin = world.users["admin"]
-    client = _logged_in(app, admin)
+    client = world.client(user=admin)
     url = _url(rule, Actor(world, admin))
     response = client.post(url, data={})
     assert response.status_code == 400, _describe("POST", url, "admin without CSRF token", response)
