@@ -127,7 +127,7 @@ class SharedWorld:
         get_session().commit()
         self.kept: dict = {}
         self.snapshot = database.snapshot()
-        self.restores = 0
+        self.restores = 0  # how often the snapshot was put back
 
     def enter(self) -> "SharedWorldView":
         self.settle()
@@ -615,6 +615,25 @@ def _describe(method, url, who, response) -> str:
 
 
 # ------------------------------------------------------------------ the walk
+
+
+@SHARES_WORLD
+def test_a_shared_world_is_put_back_after_a_test_changed_it(app, world):
+    """What a shared test changes, an update without any new row included, never reaches
+    the next: the database is compared with the snapshot and put back."""
+    shared = world.shared
+    db = get_session()
+    membership = Actor(world, world.users["viewer"]).membership()
+    membership.role = Role.ADMIN
+    db.add(membership)
+    db.commit()
+    restores = shared.restores
+    shared.settle()
+    assert shared.restores == restores + 1
+    db.expire_all()
+    assert Actor(world, world.users["viewer"]).membership().role == Role.VIEWER
+    shared.settle()  # as it was: nothing to put back
+    assert shared.restores == restores + 1
 
 
 def test_every_view_declares_its_access(app):
