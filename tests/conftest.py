@@ -34,21 +34,25 @@ SAMPLE = Path(__file__).parent / "data" / "sample"
 import_all()
 
 
-def _share_url_builders() -> None:
+def _share_url_rules() -> None:
     """Every test makes its own app (its own config and instance folder), and Werkzeug
-    compiles two Python functions for each of the app's ~140 URL rules: half of
-    ``create_app``'s time, repeated in some 2,000 tests. The functions depend only on the
-    rule (its text, parsed parts, defaults and converters), so the test run compiles each
-    once and every app binds the same one. Behaviour is unchanged; without this Werkzeug
-    internal (another version), apps simply compile their own."""
+    parses each of the app's ~140 URL rules with regular expressions and compiles two
+    Python functions for it: two thirds of ``create_app``'s time, repeated in some 2,000
+    tests. What it makes depends only on the rule (its text, defaults and converters) and
+    the map's settings, so the test run does it once per rule: later apps' rules take the
+    parsed parts, and a builder function compiled once, and make their own converter
+    objects with the arguments the first parse gave them. Behaviour is unchanged; without
+    these Werkzeug internals (another version), apps simply compile their own."""
     from werkzeug.routing.rules import Rule
 
+    compile_rule = Rule.compile
     compile_builder = getattr(Rule, "_compile_builder", None)
-    if compile_builder is None:
+    if compile_builder is None or not hasattr(Rule, "_parse_rule"):
         return
     built: dict = {}
+    parsed: dict = {}
 
-    def shared(self, append_unknown: bool = True):
+    def shared_builder(self, append_unknown: bool = True):
         key = (self.rule, tuple(self._trace), append_unknown,
                tuple(sorted((k, repr(v)) for k, v in (self.defaults or {}).items())),
                tuple(sorted((k, type(c).__qualname__, repr({a: v for a, v in vars(c).items() if a != "map"}))
@@ -61,10 +65,35 @@ def _share_url_builders() -> None:
         except TypeError:  # something unhashable: compile as Werkzeug would
             return compile_builder(self, append_unknown)
 
-    Rule._compile_builder = shared
+    def shared_compile(self) -> None:
+        key = (self.rule, self.subdomain, self.host, self.merge_slashes, self.map.host_matching,
+               tuple(sorted(self.arguments)), tuple(sorted(self.map.converters.items())))
+        if key in parsed:
+            parts, trace, converters, arguments = parsed[key]
+            self._parts, self._trace, self.arguments = list(parts), list(trace), set(arguments)
+            self._converters = {variable: self.get_converter(variable, name, args, kwargs)
+                                for variable, name, args, kwargs in converters}
+            self._build = self._compile_builder(False).__get__(self, None)
+            self._build_unknown = self._compile_builder(True).__get__(self, None)
+            return
+        converters = []
+        get_converter = self.get_converter
 
+        def recording(variable, name, args, kwargs):
+            converters.append((variable, name, args, dict(kwargs)))
+            return get_converter(variable, name, args, kwargs)
 
-_share_url_builders()
+        self.get_converter = recording
+        try:
+            compile_rule(self)
+        finally:
+            del self.get_converter
+        parsed[key] = (tuple(self._parts), tuple(self._trace), tuple(converters), frozenset(self.arguments))
+
+    Rule._compile_builder = shared_builder
+    Rule.compile = shared_compile
+
+_share_url_rules()
 
 
 class _SharedTemplateCode(jinja2.BytecodeCache):
