@@ -131,15 +131,21 @@ class Database:
 
         DELETE, children first, not PostgreSQL's TRUNCATE: a test leaves a few rows, and
         TRUNCATE of some fifty tables costs most of a second (new files for every table),
-        which over a thousand tests was a third of the suite's time."""
-        tables = [t.name for t in SQLModel.metadata.sorted_tables]
+        which over a thousand tests was a third of the suite's time. On PostgreSQL all in
+        one round trip (one string of statements); on SQLite only the tables that have rows."""
+        tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
         with self.engine.begin() as conn:
-            for name in reversed(tables):
-                conn.execute(sa.text(f'DELETE FROM "{name}"'))
             if self.backend == "postgresql":
-                conn.execute(sa.text("SELECT setval(c.oid, 1, false) FROM pg_class c "
-                                     "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
-            elif _has_sqlite_sequence(conn):
+                conn.exec_driver_sql("".join(f'DELETE FROM "{name}"; ' for name in tables)
+                                     + "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                       "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace")
+                return
+            used = conn.execute(sa.text("SELECT " + ", ".join(
+                f'EXISTS (SELECT 1 FROM "{name}")' for name in tables))).one()
+            for name, has_rows in zip(tables, used):
+                if has_rows:
+                    conn.execute(sa.text(f'DELETE FROM "{name}"'))
+            if _has_sqlite_sequence(conn):
                 conn.execute(sa.text("DELETE FROM sqlite_sequence"))
 
     def snapshot(self) -> "Snapshot":
