@@ -238,6 +238,10 @@ def _create_pg_database(name: str) -> str:
             # for ever; with these, it fails fast and names the test instead.
             conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '60s'"))
             conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET lock_timeout = '60s'"))
+            # A commit need not wait for its WAL to reach the disk: a test database never
+            # outlives a crash. Each test commits dozens of times; on this shared disk each
+            # wait was milliseconds to tens of milliseconds.
+            conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET synchronous_commit = off"))
     finally:
         admin.dispose()
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
