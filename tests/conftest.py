@@ -318,6 +318,11 @@ def make_test_app(database: Database, instance: Path, **overrides):
 
 @pytest.fixture
 def app(database, tmp_path, request):
+    yield from fresh_app(database, tmp_path, request)
+
+
+def fresh_app(database, tmp_path, request):
+    """The ``app`` fixture's app, for fixtures of the same name that fall back on it."""
     database.truncate()
     marker = request.node.get_closest_marker("app_config")
     overrides = marker.kwargs if marker else {}

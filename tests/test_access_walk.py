@@ -35,7 +35,7 @@ from panel_tracker.auth.access import ACCESS_LEVELS, LOGIN, PUBLIC
 from panel_tracker.auth.models import Membership, Role, User
 from panel_tracker.db import get_engine, get_session
 from tests.conftest import app_config_key, make_test_app, new_world
-from tests.factories import World
+from tests.sharing import SHARES_WORLD, shared_world, shares_world
 
 SKIPPED_ENDPOINTS = {"static"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -56,10 +56,6 @@ def _shared_worlds(database):
     return {}
 
 
-def _shares_world(request) -> bool:
-    return request.node.get_closest_marker("shares_world") is not None
-
-
 @pytest.fixture
 def app(_walk_apps, database, request, tmp_path_factory):
     """As ``tests.conftest.app``, but one app per module and configuration, not per test.
@@ -72,7 +68,7 @@ def app(_walk_apps, database, request, tmp_path_factory):
     """
     marker = request.node.get_closest_marker("app_config")
     overrides = marker.kwargs if marker else {}
-    shared = _shares_world(request)
+    shared = shares_world(request)
     key = (tuple(sorted(overrides.items())), shared)
     if key not in _walk_apps:
         _walk_apps[key] = make_test_app(database, tmp_path_factory.mktemp("walk"), **overrides)
@@ -89,89 +85,9 @@ def app(_walk_apps, database, request, tmp_path_factory):
 def world(app, database, request, _shared_worlds):
     """The test's own world (``tests.conftest.world``), or, for a test marked
     ``shares_world``, the module's shared one, as it was built."""
-    if not _shares_world(request):
+    if not shares_world(request):
         return new_world(app, database, request)
-    key = app_config_key(request)
-    if key not in _shared_worlds:
-        _shared_worlds[key] = SharedWorld(app, database)
-    return _shared_worlds[key].enter()
-
-
-class SharedWorld:
-    """One world for the tests that only read (GETs, POSTs refused for want of a CSRF
-    token), kept from test to test with what they made on the way.
-
-    Per test, building the world, logging six people in, making the objects named in
-    the URL (a case, a letter with a reply, a report with an annex…) and a token for the
-    API cost three times the requests themselves. Here each is made once and kept: the
-    members' session cookies (each test's clients are new and get a copy), the bearer
-    tokens and the URL parameters by (name, actor). After each thing made, a snapshot of
-    the whole database is taken (``Database.snapshot``). Before each test, and before
-    anything is made, the database is compared with the snapshot (every row of every
-    table, ``Database.fingerprint``): anything different — another module's test
-    emptied the tables, or a request of this one wrote something (an audited export, a
-    login session touched) — and the snapshot is put back first. So every shared test
-    starts from exactly the state it would have made itself; a test that writes cannot
-    leak into the next.
-    """
-
-    def __init__(self, app, database):
-        from tests.factories import World
-
-        self.app, self.database = app, database
-        database.truncate()
-        world = World.build(app)
-        self.ids = world.ids()
-        self.cookies = {user.id: _session_cookie(_logged_in(app, user))
-                        for user in (*world.users.values(), world.outsider)}
-        get_session().commit()
-        self.kept: dict = {}
-        self.snapshot = database.snapshot()
-        self.restores = 0  # how often the snapshot was put back
-
-    def enter(self) -> "SharedWorldView":
-        self.settle()
-        view = SharedWorldView.load(self.app, self.ids)
-        view.shared = self
-        return view
-
-    def settle(self) -> None:
-        """The database back to the snapshot, unless it is exactly that already."""
-        get_session().commit()  # the test's session holds no transaction while the tables are put back
-        if self.database.fingerprint() != self.snapshot.fingerprint:
-            self.database.truncate()
-            self.database.restore(self.snapshot)
-            self.restores += 1
-
-    def keep(self, key, make: Callable[[], object]):
-        """``make()``'s result, made once (on the snapshot's state) and kept with the world."""
-        if key not in self.kept:
-            self.settle()
-            self.kept[key] = make()
-            get_session().commit()
-            self.snapshot = self.database.snapshot()
-        return self.kept[key]
-
-
-def _session_cookie(client):
-    cookie = client.get_cookie(client.application.config["SESSION_COOKIE_NAME"])
-    assert cookie is not None, "no session cookie after logging in"
-    return cookie
-
-
-class SharedWorldView(World):
-    """The shared world as a test sees it: its objects loaded in the test's session, and
-    clients that are new for every call but logged in with the member's kept session."""
-
-    shared: SharedWorld
-
-    def client(self, role: str | None = None, user: User | None = None):
-        client = self.app.test_client()
-        who = user or (self.users[role] if role else None)
-        if who is not None:
-            cookie = self.shared.cookies[who.id]
-            client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
-        return client
+    return shared_world(_shared_worlds, app_config_key(request), app, database, _logged_in)
 
 
 def _fill(name: str, actor: "Actor"):
@@ -534,9 +450,6 @@ def _rule_ids() -> list[tuple[str, str]]:
         app = create_app({"ENV": "test", "INSTANCE_PATH": instance, "SECRET_KEY": "collect",
                           "DATABASE_URL": "sqlite://"})
         return [(method, rule.rule) for rule, method in _walked_rules(app)]
-
-
-SHARES_WORLD = pytest.mark.shares_world
 
 
 def pytest_generate_tests(metafunc):

@@ -30,7 +30,8 @@ from panel_tracker.cases.services import add_marking, create_case, create_item
 from panel_tracker.db import get_session
 from panel_tracker.inputs import MAX_ID, MAX_PAGE
 from tests import test_access_walk as walk
-from tests.test_access_walk import SHARES_WORLD, Actor, _fill, _find_rule, _rule_ids
+from tests.sharing import SHARES_WORLD
+from tests.test_access_walk import Actor, _fill, _find_rule, _rule_ids
 from tests.test_api import ApiClient, api_as
 
 # The walk's fixtures, with this module's own instances (an app per module, a shared world).
