@@ -23,11 +23,13 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
 from sqlmodel import Session
 from whoosh import index as whoosh_index
+from whoosh.reading import TermNotFound
 
 from ..auth.models import Panel
 from . import documents, segments
@@ -431,6 +433,10 @@ class _Cached:
     code_lines: dict = field(default_factory=dict)
     postings: dict = field(default_factory=dict)
     postings_held: int = 0
+    # Column readers of each segment, by (segment id, column): a segment's column files never
+    # change, so they are kept across the reopen after a save (opening the column of a
+    # segment of 100,000 documents reads all their offsets).
+    segment_columns: dict = field(default_factory=dict)
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
         """Every document holding the term (deleted and hidden ones too: masked by the
@@ -440,14 +446,23 @@ class _Cached:
         found = self.postings.get(key)
         if found is not None:
             return found
-        reader = self.searcher.reader()
-        if key not in reader:
-            return frozenset()
-        found = frozenset(reader.postings(fieldname, term).all_ids())
+        ids = []
+        for reader, offset in self.leaves:  # one look-up a segment (a MultiReader makes three)
+            try:
+                matcher = reader.postings(fieldname, term)
+            except TermNotFound:
+                continue
+            ids.extend(matcher.all_ids() if not offset else (docnum + offset for docnum in matcher.all_ids()))
+        found = frozenset(ids)
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
             self.postings_held += len(found)
         return found
+
+    @cached_property
+    def leaves(self) -> list:
+        """The searcher's segment readers and their first document numbers."""
+        return list(self.searcher.reader().leaf_readers())
 
     def terms(self, fieldname: str) -> set[str]:
         """Every term of a small field (the "?" readings), kept with the searcher."""
@@ -460,10 +475,19 @@ class _Cached:
     def column(self, name: str):
         """A column reader of this searcher (opening one costs a file per segment: kept)."""
         if name not in self.columns:
-            try:
-                self.columns[name] = self.searcher.reader().column_reader(name)
-            except NotImplementedError:  # an index without a segment yet (a new panel): no documents
-                self.columns[name] = []
+            from whoosh.columns import MultiColumnReader
+
+            parts, offsets = [], []
+            for reader, offset in self.searcher.reader().leaf_readers():
+                if reader.segment() is None or not reader.has_column(name):  # no segment yet (a new panel)
+                    continue
+                key = (reader.segment().segment_id(), name)
+                if key not in self.segment_columns:
+                    self.segment_columns[key] = reader.column_reader(name)
+                parts.append(self.segment_columns[key])
+                offsets.append(offset)
+            self.columns[name] = parts[0] if len(parts) == 1 and offsets == [0] \
+                else MultiColumnReader(parts, offsets) if parts else []
         return self.columns[name]
 
 
@@ -525,7 +549,9 @@ def _reopen(cached: _Cached) -> _Cached:
         reader = readers[0]
     else:
         reader = MultiReader(readers, generation=toc.generation)
-    return _Cached(ix, Searcher(reader, fromindex=ix))
+    kept = {segment.segment_id() for segment in toc.segments}
+    columns = {key: column for key, column in cached.segment_columns.items() if key[0] in kept}
+    return _Cached(ix, Searcher(reader, fromindex=ix), segment_columns=columns)
 
 
 def _with_deletions(reader, segment):
