@@ -29,7 +29,6 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session
 from whoosh import index as whoosh_index
-from whoosh.reading import TermNotFound
 
 from ..auth.models import Panel
 from . import documents, segments
@@ -447,12 +446,10 @@ class _Cached:
         if found is not None:
             return found
         ids = []
-        for reader, offset in self.leaves:  # one look-up a segment (a MultiReader makes three)
-            try:
-                matcher = reader.postings(fieldname, term)
-            except TermNotFound:
-                continue
-            ids.extend(matcher.all_ids() if not offset else (docnum + offset for docnum in matcher.all_ids()))
+        for reader, offset in self.leaves:  # segment by segment: a MultiReader looks the term up twice in each
+            if key in reader:
+                held = reader.postings(fieldname, term).all_ids()
+                ids.extend(held if not offset else (docnum + offset for docnum in held))
         found = frozenset(ids)
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
