@@ -21,7 +21,9 @@ its own), stage by stage:
 Variants: ``chunked1`` is ``pdf.render`` as it is now with one process (each chunk's photos
 made, then the chunk laid out, one after another); ``chunked2`` the same with two worker
 processes laying out chunks while the next chunk's photos are made (the default on two
-cores); ``baseline`` runs another checkout's own bench (``--baseline DIR``: its ``chunked``
+cores); ``warm1`` and ``warm2`` are the same with every print derivative made beforehand
+(not timed): WeasyPrint's layout and the joining alone, the floor no photo work can lower;
+``baseline`` runs another checkout's own bench (``--baseline DIR``: its ``chunked``
 variant, with its own stage names) in the same run, for before/after; ``single`` is the
 foundation's (one WeasyPrint document for the whole annex, 20 minutes). Peak memory is the
 whole process tree's (the child and any workers it starts), sampled every 20 ms from /proc,
@@ -46,6 +48,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
+
+from memory import peak_mb, tree_rss_mb  # noqa: E402
 
 PANEL = "YEM"
 CASE_REF = "YEM-2024-500"
@@ -119,14 +123,6 @@ def set_up(instance: Path, n_items: int, width: int, height: int) -> None:
 # ------------------------------------------------------------------ the child: one variant
 
 
-def peak_self_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def single_render(document, store, panel_code, timings):
     """The foundation's pdf.render (commit b14e1f5), stage by stage: one WeasyPrint
     document for the whole annex, print derivatives made one after the other."""
@@ -168,14 +164,15 @@ def single_render(document, store, panel_code, timings):
     return data, len(rendered.pages)
 
 
-def current_render(document, store, panel_code, timings, workers=1):
+def current_render(document, store, panel_code, timings, workers=1, cold=True):
     """pdf.render as it is now, with ``workers`` processes laying out chunks. A long annex's
     photos and layout overlap (each chunk's photos are made while the chunk before is laid
     out), so they are timed together ("images+layout", photos cold); "write" is putting the
     chunks together."""
     from panel_tracker.annexes import pdf
 
-    shutil.rmtree(store.root / "print", ignore_errors=True)
+    if cold:
+        shutil.rmtree(store.root / "print", ignore_errors=True)
     marks = {}
 
     def progress(stage, done, total):
@@ -209,6 +206,10 @@ def child(variant: str, instance: Path, out: Path) -> None:
         panel = db.exec(select(Panel).where(Panel.code == PANEL)).one()
         case = db.exec(select(Case).where(Case.ref == CASE_REF)).one()
         timings: dict[str, float] = {}
+        if variant.startswith("warm"):  # the layout alone: every print derivative made beforehand, not timed
+            from panel_tracker.annexes import pdf
+
+            pdf.prepare_images(builds.quick_document(db, panel, case, Edition.PANEL), photo_store(), panel.code)
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         document = builds.quick_document(db, panel, case, Edition.PANEL)
@@ -218,37 +219,19 @@ def child(variant: str, instance: Path, out: Path) -> None:
             data, pages = single_render(document, store, panel.code, timings)
         else:
             data, pages = current_render(document, store, panel.code, timings,
-                                         workers=2 if variant in ("pool2", "chunked2") else 1)
+                                         workers=2 if variant in ("pool2", "chunked2", "warm2") else 1,
+                                         cold=not variant.startswith("warm"))
         timings["total"] = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         out.write_bytes(data)
         get_engine(app).dispose()
     children = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
-    print(json.dumps({"timings": timings, "pages": pages, "bytes": len(data), "peak_self_mb": peak_self_mb(),
+    print(json.dumps({"timings": timings, "pages": pages, "bytes": len(data), "peak_self_mb": peak_mb(),
                       "cpu_s": cpu + children.ru_utime + children.ru_stime,
                       "peak_child_mb": children.ru_maxrss / 1024}))
 
 
 # ------------------------------------------------------------------ the parent
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants (MB)."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total / 1024
 
 
 def run_variant(variant: str, instance: Path, pdf_out: Path, baseline: Path | None = None) -> dict:
@@ -304,7 +287,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--height", type=int, default=1500)
     parser.add_argument("--variants", default="chunked1,chunked2",
-                        help="single (the foundation's, 20 minutes), chunked1, chunked2 (workers), baseline")
+                        help="single (the foundation's, 20 minutes), chunked1, chunked2 (workers), warm1, warm2 "
+                             "(the same with every print derivative made beforehand: the layout alone), baseline")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout: variant 'baseline' runs its bench/annex.py's own 'chunked' variant")
     parser.add_argument("--instance", type=Path, help="keep the set-up here and reuse it (default: a temp dir)")

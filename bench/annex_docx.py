@@ -17,7 +17,6 @@ import argparse
 import gc
 import hashlib
 import io
-import resource
 import sys
 import tempfile
 import time
@@ -31,6 +30,9 @@ from PIL import ImageDraw  # noqa: E402
 from panel_tracker.annexes import blocks, docx_writer  # noqa: E402
 from panel_tracker.evidence.storage import PhotoStore, atomic_write  # noqa: E402
 from tests.imagefactory import photographic_image  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from memory import peak_mb, reset_peak, rss_mb  # noqa: E402
 
 PANEL = "YEM"
 
@@ -93,31 +95,6 @@ def document(shas: list[str], sheets: int, per_sheet: int) -> dict:
             "marking": "COMMITTEE ONLY — NOT FOR PUBLICATION",
             "annexes": [{"number": 1, "title": "Item sheets", "withheld": False, "intro": [], "parts": parts,
                          "item_ids": [], "note": ""}]}
-
-
-def reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
-def peak_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import os
 import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -39,6 +38,9 @@ from PIL import Image, ImageOps  # noqa: E402
 from panel_tracker.evidence import images  # noqa: E402
 from panel_tracker.evidence.storage import DERIVATIVE_SIZES, PhotoStore  # noqa: E402
 from tests.imagefactory import CameraExif, photographic_jpeg  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from memory import peak_mb, reset_peak  # noqa: E402
 
 PANEL = "YEM"
 
@@ -73,26 +75,6 @@ def ours_single_decode(src: Path, store: PhotoStore) -> None:
 
     with open(src, "rb") as upload:
         store.put_original(PANEL, upload, check=check)
-
-
-def reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def summary(times: list[float]) -> tuple[float, float, float]:
@@ -154,13 +136,13 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
     # Warm-up (imports, plugin registry, thread pool), then peak RSS per variant.
     peaks: dict[str, float] = {}
-    can_reset = reset_peak_rss()
+    can_reset = reset_peak()
     for name, fn in variants.items():
         fn(photos[0])
-        reset_peak_rss()
+        reset_peak()
         for src in photos[:3]:
             fn(src)
-        peaks[name] = peak_rss_mb()
+        peaks[name] = peak_mb()
     for store_dir in ("store-ours", "store-ingest"):
         shutil.rmtree(workdir / store_dir)  # timed runs below all store new bytes
     shutil.rmtree(naive_dir)

@@ -157,9 +157,10 @@ def withheld_fields(obj, reader: Reader) -> set[str]:
             for name in w.fields}
 
 
-def field_levels(obj) -> dict[str, Classification]:
-    """The level each withheld field of ``obj`` needs (to mask old values in its history)."""
-    return {name: w.level_of(obj) for w in rule(type(obj)).withheld for name in w.fields}
+def field_levels(obj, model=None) -> dict[str, Classification]:
+    """The level each withheld field of ``obj`` needs (to mask old values in its history).
+    ``model``: the registered model of ``obj`` when it is a database row, not an instance."""
+    return {name: w.level_of(obj) for w in rule(model or type(obj)).withheld for name in w.fields}
 
 
 def references(db, objs: list, reader: Reader) -> dict[int, dict[str, int | None]]:

@@ -7,12 +7,16 @@ Set ``PANEL_TRACKER_TEST_BACKENDS=sqlite`` to run the SQLite half only while dev
 from __future__ import annotations
 
 import contextvars
-import threading
+import hashlib
 import os
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
@@ -30,21 +34,25 @@ SAMPLE = Path(__file__).parent / "data" / "sample"
 import_all()
 
 
-def _share_url_builders() -> None:
+def _share_url_rules() -> None:
     """Every test makes its own app (its own config and instance folder), and Werkzeug
-    compiles two Python functions for each of the app's ~140 URL rules: half of
-    ``create_app``'s time, repeated in some 2,000 tests. The functions depend only on the
-    rule (its text, parsed parts, defaults and converters), so the test run compiles each
-    once and every app binds the same one. Behaviour is unchanged; without this Werkzeug
-    internal (another version), apps simply compile their own."""
+    parses each of the app's ~140 URL rules with regular expressions and compiles two
+    Python functions for it: two thirds of ``create_app``'s time, repeated in some 2,000
+    tests. What it makes depends only on the rule (its text, defaults and converters) and
+    the map's settings, so the test run does it once per rule: later apps' rules take the
+    parsed parts, and a builder function compiled once, and make their own converter
+    objects with the arguments the first parse gave them. Behaviour is unchanged; without
+    these Werkzeug internals (another version), apps simply compile their own."""
     from werkzeug.routing.rules import Rule
 
+    compile_rule = Rule.compile
     compile_builder = getattr(Rule, "_compile_builder", None)
-    if compile_builder is None:
+    if compile_builder is None or not hasattr(Rule, "_parse_rule"):
         return
     built: dict = {}
+    parsed: dict = {}
 
-    def shared(self, append_unknown: bool = True):
+    def shared_builder(self, append_unknown: bool = True):
         key = (self.rule, tuple(self._trace), append_unknown,
                tuple(sorted((k, repr(v)) for k, v in (self.defaults or {}).items())),
                tuple(sorted((k, type(c).__qualname__, repr({a: v for a, v in vars(c).items() if a != "map"}))
@@ -57,10 +65,59 @@ def _share_url_builders() -> None:
         except TypeError:  # something unhashable: compile as Werkzeug would
             return compile_builder(self, append_unknown)
 
-    Rule._compile_builder = shared
+    def shared_compile(self) -> None:
+        key = (self.rule, self.subdomain, self.host, self.merge_slashes, self.map.host_matching,
+               tuple(sorted(self.arguments)), tuple(sorted(self.map.converters.items())))
+        if key in parsed:
+            parts, trace, converters, arguments = parsed[key]
+            self._parts, self._trace, self.arguments = list(parts), list(trace), set(arguments)
+            self._converters = {variable: self.get_converter(variable, name, args, kwargs)
+                                for variable, name, args, kwargs in converters}
+            self._build = self._compile_builder(False).__get__(self, None)
+            self._build_unknown = self._compile_builder(True).__get__(self, None)
+            return
+        converters = []
+        get_converter = self.get_converter
+
+        def recording(variable, name, args, kwargs):
+            converters.append((variable, name, args, dict(kwargs)))
+            return get_converter(variable, name, args, kwargs)
+
+        self.get_converter = recording
+        try:
+            compile_rule(self)
+        finally:
+            del self.get_converter
+        parsed[key] = (tuple(self._parts), tuple(self._trace), tuple(converters), frozenset(self.arguments))
+
+    Rule._compile_builder = shared_builder
+    Rule.compile = shared_compile
+
+_share_url_rules()
 
 
-_share_url_builders()
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept for every app of the test run.
+
+    Each app has its own Jinja environment, which parses and compiles each template the
+    first time a test renders it: some 100 ms for a page and its base, paid again in every
+    test that renders one. Jinja's own bytecode cache (documented, in memory here) hands
+    every app the code compiled the first time; a template whose source changed (its
+    checksum) is compiled again. All test apps set up Jinja the same way (create_app)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = self.code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+TEMPLATE_CODE = _SharedTemplateCode()
 
 
 @dataclass
@@ -74,16 +131,98 @@ class Database:
 
         DELETE, children first, not PostgreSQL's TRUNCATE: a test leaves a few rows, and
         TRUNCATE of some fifty tables costs most of a second (new files for every table),
-        which over a thousand tests was a third of the suite's time."""
-        tables = [t.name for t in SQLModel.metadata.sorted_tables]
+        which over a thousand tests was a third of the suite's time. On PostgreSQL all in
+        one round trip (one string of statements); on SQLite only the tables that have rows."""
+        tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
         with self.engine.begin() as conn:
-            for name in reversed(tables):
-                conn.execute(sa.text(f'DELETE FROM "{name}"'))
             if self.backend == "postgresql":
-                conn.execute(sa.text("SELECT setval(c.oid, 1, false) FROM pg_class c "
-                                     "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
-            elif _has_sqlite_sequence(conn):
+                conn.exec_driver_sql("".join(f'DELETE FROM "{name}"; ' for name in tables)
+                                     + "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                       "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace")
+                return
+            used = conn.execute(sa.text("SELECT " + ", ".join(
+                f'EXISTS (SELECT 1 FROM "{name}")' for name in tables))).one()
+            for name, has_rows in zip(tables, used):
+                if has_rows:
+                    conn.execute(sa.text(f'DELETE FROM "{name}"'))
+            if _has_sqlite_sequence(conn):
                 conn.execute(sa.text("DELETE FROM sqlite_sequence"))
+
+    def snapshot(self) -> "Snapshot":
+        """Every row of every table, and where each table's ids stand."""
+        with self.engine.connect() as conn:
+            rows = []
+            for table in SQLModel.metadata.sorted_tables:
+                found = [dict(row) for row in conn.execute(
+                    table.select().order_by(*table.primary_key.columns)).mappings()]
+                if found:
+                    rows.append((table, found))
+            if self.backend == "postgresql":
+                sequences = conn.execute(sa.text(
+                    "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences "
+                    "WHERE schemaname = 'public' AND last_value IS NOT NULL")).all()
+            elif _has_sqlite_sequence(conn):
+                sequences = conn.execute(sa.text("SELECT name, seq FROM sqlite_sequence")).all()
+            else:
+                sequences = []
+        return Snapshot(rows, [tuple(s) for s in sequences], self.fingerprint())
+
+    def restore(self, snapshot: "Snapshot") -> None:
+        """Put back exactly what ``snapshot`` holds (ids included) into emptied tables."""
+        with self.engine.begin() as conn:
+            for table, rows in snapshot.rows:
+                conn.execute(table.insert(), rows)
+            for name, value in snapshot.sequences:
+                if self.backend == "postgresql":
+                    conn.execute(sa.text("SELECT setval(CAST(:name AS regclass), :value, true)"),
+                                 {"name": name, "value": value})
+                else:
+                    conn.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES (:name, :value)"),
+                                 {"name": name, "value": value})
+        assert self.fingerprint() == snapshot.fingerprint, "the snapshot did not come back as it was taken"
+
+    def fingerprint(self) -> str:
+        """A digest of every row of every table, in one query: equal digests, equal contents.
+
+        Two columns are left out: when a login session or an API token was last used
+        (written by any request that presents one, at most once a minute for sessions),
+        which says nothing of what a test may see or do."""
+        parts = []
+        for table in SQLModel.metadata.sorted_tables:
+            columns = [c.name for c in table.columns if (table.name, c.name) not in UNFINGERPRINTED]
+            if self.backend == "postgresql":
+                row = "ROW(" + ", ".join(f't."{c}"' for c in columns) + ")::text"
+                parts.append(f"(SELECT md5(coalesce(string_agg({row}, '|' ORDER BY {row}), '')) "
+                             f'FROM "{table.name}" t)')
+            else:
+                row = " || ',' || ".join(f'quote("{c}")' for c in columns)
+                parts.append(f"(SELECT group_concat(r, '|') FROM (SELECT {row} AS r "
+                             f'FROM "{table.name}" ORDER BY r))')
+        with self.engine.connect() as conn:
+            values = conn.execute(sa.text("SELECT " + ", ".join(parts))).one()
+        return hashlib.sha256(repr(tuple(values)).encode()).hexdigest()
+
+    def is_pristine(self) -> bool:
+        """Whether every table is empty and its ids would start at 1 (as ``truncate`` leaves them)."""
+        used = [f'EXISTS (SELECT 1 FROM "{t.name}")' for t in SQLModel.metadata.sorted_tables]
+        with self.engine.connect() as conn:
+            if self.backend == "postgresql":
+                used.append("EXISTS (SELECT 1 FROM pg_sequences WHERE schemaname = 'public' "
+                            "AND last_value IS NOT NULL)")
+            elif _has_sqlite_sequence(conn):
+                used.append("EXISTS (SELECT 1 FROM sqlite_sequence)")
+            return not conn.execute(sa.text("SELECT " + " OR ".join(used))).scalar()
+
+
+UNFINGERPRINTED = {("user_session", "last_seen_at"), ("api_token", "last_used_at")}
+
+
+@dataclass
+class Snapshot:
+    rows: list  # (table, [row as a dict]) for each table that has rows, parents first
+    sequences: list  # (sequence or table name, last id given out)
+    fingerprint: str
+    taken: float = field(default_factory=time.monotonic)
 
 
 def _has_sqlite_sequence(conn) -> bool:
@@ -99,6 +238,10 @@ def _create_pg_database(name: str) -> str:
             # for ever; with these, it fails fast and names the test instead.
             conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '60s'"))
             conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET lock_timeout = '60s'"))
+            # A commit need not wait for its WAL to reach the disk: a test database never
+            # outlives a crash. Each test commits dozens of times; on this shared disk each
+            # wait was milliseconds to tens of milliseconds.
+            conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET synchronous_commit = off"))
     finally:
         admin.dispose()
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -169,11 +312,17 @@ def make_test_app(database: Database, instance: Path, **overrides):
     config.update(overrides)
     application = create_app(config)
     application.test_client_class = IsolatedClient
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
     return application
 
 
 @pytest.fixture
 def app(database, tmp_path, request):
+    yield from fresh_app(database, tmp_path, request)
+
+
+def fresh_app(database, tmp_path, request):
+    """The ``app`` fixture's app, for fixtures of the same name that fall back on it."""
     database.truncate()
     marker = request.node.get_closest_marker("app_config")
     overrides = marker.kwargs if marker else {}
@@ -208,16 +357,49 @@ def db(app):
     session.close()
 
 
+#: How long a world's snapshot serves (seconds) before the world is built again, so that
+#: its rows' times (accounts, memberships, audit records) stay close to the test's.
+WORLD_MAX_AGE = 60.0
+_worlds: dict = {}  # (backend, app configuration) -> (Snapshot, World.ids())
+
+
+def app_config_key(request) -> str:
+    marker = request.node.get_closest_marker("app_config")
+    return repr(sorted(marker.kwargs.items())) if marker else ""
+
+
 @pytest.fixture
-def world(app):
-    """Two panels, a member of each role in each, and helpers to log them in."""
+def world(app, database, request):
+    """Two panels, a member of each role in each, and helpers to log them in.
+
+    Built through the services (``World.build``) in the first test of each backend and
+    app configuration, and put back from a snapshot of its rows in the next tests of the
+    minute: the same rows, ids, password hashes and audit chain as building it again, in
+    a tenth of the time (hashing six passwords and chaining fourteen audit records). A
+    test that made rows of its own before asking for the world gets one built, as before."""
+    return new_world(app, database, request)
+
+
+def new_world(app, database, request):
+    """The ``world`` fixture's world, for fixtures of the same name that fall back on it."""
     from tests.factories import World
 
-    return World.build(app)
+    key = (database.backend, app_config_key(request))
+    kept = _worlds.get(key)
+    if not database.is_pristine():
+        return World.build(app)
+    if kept is not None and time.monotonic() - kept[0].taken < WORLD_MAX_AGE:
+        database.restore(kept[0])
+        return World.load(app, kept[1])
+    world = World.build(app)
+    _worlds[key] = (database.snapshot(), world.ids())
+    return world
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "app_config(**config): extra configuration for the app fixture")
+    config.addinivalue_line("markers", "shares_world: the test only reads, and shares its module's world "
+                                       "(tests/test_access_walk.py)")
 
 
 @pytest.fixture

@@ -54,6 +54,19 @@ class World:
         world.outsider, _ = make_member(other, Role.ADMIN)
         return world
 
+    def ids(self) -> dict:
+        return {"panel": self.panel.id, "other_panel": self.other_panel.id, "outsider": self.outsider.id,
+                "users": {role: user.id for role, user in self.users.items()}}
+
+    @classmethod
+    def load(cls, app, ids: dict) -> "World":
+        """The world whose rows are in the database already (put back from a snapshot)."""
+        db = get_session()
+        world = cls(app, db.get(Panel, ids["panel"]), db.get(Panel, ids["other_panel"]))
+        world.users = {role: db.get(User, user_id) for role, user_id in ids["users"].items()}
+        world.outsider = db.get(User, ids["outsider"])
+        return world
+
     def client(self, role: str | None = None, user: User | None = None):
         client = self.app.test_client()
         who = user or (self.users[role] if role else None)

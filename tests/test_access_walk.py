@@ -27,14 +27,15 @@ from typing import Callable
 from urllib.parse import urlparse
 
 import pytest
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 from panel_tracker import create_app
 from panel_tracker.auth import services
 from panel_tracker.auth.access import ACCESS_LEVELS, LOGIN, PUBLIC
 from panel_tracker.auth.models import Membership, Role, User
 from panel_tracker.db import get_engine, get_session
-from tests.conftest import make_test_app
+from tests.conftest import app_config_key, make_test_app, new_world
+from tests.sharing import SHARES_WORLD, shared_world, shares_world
 
 SKIPPED_ENDPOINTS = {"static"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -49,28 +50,53 @@ def _walk_apps(database):
         get_engine(application).dispose()
 
 
+@pytest.fixture(scope="module")
+def _shared_worlds(database):
+    """The module's SharedWorld of each app configuration (tests marked ``shares_world``)."""
+    return {}
+
+
 @pytest.fixture
 def app(_walk_apps, database, request, tmp_path_factory):
     """As ``tests.conftest.app``, but one app per module and configuration, not per test.
 
     The walk makes a world for each of ~140 rules and methods per backend; building the
     app each time (compiling 80 URL rules and every template) would cost more than the
-    requests themselves. The tables are still emptied before each test (ids are not reset:
-    the walk never assumes one).
+    requests themselves. The tables are still emptied before each test, except for tests
+    that share the module's world: they have an app (and instance folder) of their own,
+    and ``SharedWorld`` keeps their tables.
     """
     marker = request.node.get_closest_marker("app_config")
     overrides = marker.kwargs if marker else {}
-    key = tuple(sorted(overrides.items()))
+    shared = shares_world(request)
+    key = (tuple(sorted(overrides.items())), shared)
     if key not in _walk_apps:
         _walk_apps[key] = make_test_app(database, tmp_path_factory.mktemp("walk"), **overrides)
     application = _walk_apps[key]
-    with database.engine.begin() as conn:  # DELETE: much quicker than TRUNCATE on tables this small
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
+    if not shared:
+        database.truncate()
     ctx = application.app_context()
     ctx.push()
     yield application
     ctx.pop()
+
+
+@pytest.fixture
+def world(app, database, request, _shared_worlds):
+    """The test's own world (``tests.conftest.world``), or, for a test marked
+    ``shares_world``, the module's shared one, as it was built."""
+    if not shares_world(request):
+        return new_world(app, database, request)
+    return shared_world(_shared_worlds, app_config_key(request), app, database, _logged_in)
+
+
+def _fill(name: str, actor: "Actor"):
+    """The value of URL parameter ``name`` for ``actor``: a fresh object, or in a shared
+    world the one made for this parameter and actor the first time."""
+    shared = getattr(actor.world, "shared", None)
+    if shared is None:
+        return PARAMS[name].fill(actor)
+    return shared.keep(("param", name, actor.user.id if actor.user else None), lambda: PARAMS[name].fill(actor))
 
 
 # ------------------------------------------------------------------ logging in, with or without CSRF
@@ -430,8 +456,15 @@ def pytest_generate_tests(metafunc):
     if "route" in metafunc.fixturenames:
         routes = _rule_ids()
         if metafunc.function.__name__ == "test_post_without_csrf_token_is_refused":
+            # Refused before any view runs: the test only reads (SharedWorld checks it).
             routes = [(m, r) for m, r in routes if m == "POST" and not r.startswith("/api/")]
-        metafunc.parametrize("route", routes, ids=[f"{m} {r}" for m, r in routes])
+            params = [pytest.param(route, marks=SHARES_WORLD, id=f"{route[0]} {route[1]}") for route in routes]
+        else:
+            # GETs only read; they come first, so the shared world is kept through them.
+            params = [pytest.param(route, marks=[SHARES_WORLD] if route[0] == "GET" else [],
+                                   id=f"{route[0]} {route[1]}")
+                      for route in sorted(routes, key=lambda route: route[0] != "GET")]
+        metafunc.parametrize("route", params)
 
 
 def _find_rule(app, route):
@@ -452,7 +485,7 @@ def _url(rule, actor: Actor) -> str:
                 f"plain_value(...) if it names no panel object.",
                 pytrace=False,
             )
-        values[name] = PARAMS[name].fill(actor)
+        values[name] = _fill(name, actor)
     _, path = rule.build(values, append_unknown=False)
     return path
 
@@ -471,6 +504,13 @@ def _send(client, method: str, url: str, **kwargs):
 
 
 def _bearer_for(world, user: User) -> dict:
+    shared = getattr(world, "shared", None)
+    if shared is not None:
+        return shared.keep(("bearer", user.id), lambda: _new_bearer(world, user))
+    return _new_bearer(world, user)
+
+
+def _new_bearer(world, user: User) -> dict:
     db = get_session()
     member = Actor(world, user).membership(
         world.panel if user.id != world.outsider.id else world.other_panel)
@@ -488,6 +528,25 @@ def _describe(method, url, who, response) -> str:
 
 
 # ------------------------------------------------------------------ the walk
+
+
+@SHARES_WORLD
+def test_a_shared_world_is_put_back_after_a_test_changed_it(app, world):
+    """What a shared test changes, an update without any new row included, never reaches
+    the next: the database is compared with the snapshot and put back."""
+    shared = world.shared
+    db = get_session()
+    membership = Actor(world, world.users["viewer"]).membership()
+    membership.role = Role.ADMIN
+    db.add(membership)
+    db.commit()
+    restores = shared.restores
+    shared.settle()
+    assert shared.restores == restores + 1
+    db.expire_all()
+    assert Actor(world, world.users["viewer"]).membership().role == Role.VIEWER
+    shared.settle()  # as it was: nothing to put back
+    assert shared.restores == restores + 1
 
 
 def test_every_view_declares_its_access(app):
@@ -583,7 +642,7 @@ def test_route_obeys_the_access_model(app, world, route):
 def test_post_without_csrf_token_is_refused(app, world, route):
     rule = _find_rule(app, route)
     admin = world.users["admin"]
-    client = _logged_in(app, admin)
+    client = world.client(user=admin)
     url = _url(rule, Actor(world, admin))
     response = client.post(url, data={})
     assert response.status_code == 400, _describe("POST", url, "admin without CSRF token", response)

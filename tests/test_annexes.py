@@ -449,3 +449,98 @@ def test_a_build_left_unfinished_by_a_stopped_process_is_shown_failed(world, ann
     db.expire_all()
     assert db.get(AnnexBuild, build.id).state == BuildState.FAILED
     assert db.get(AnnexBuild, fresh.id).state == BuildState.QUEUED  # a recent one may still be running
+
+
+# ------------------------------------------------------------------ a quick annex from the case page
+
+
+def _case_id(world) -> int:
+    from panel_tracker.cases.models import Case
+
+    return get_session().exec(select(Case.id).where(Case.panel_id == world.panel.id, Case.ref == "YEM-2025-001")).one()
+
+
+@pytest.mark.app_config(ANNEX_BUILD_SYNC=True)
+def test_an_expert_builds_a_quick_annex_from_the_case_page_and_downloads_each_edition(world, annex_world, tmp_path):
+    from panel_tracker.audit.models import AuditRecord
+
+    case_id = _case_id(world)
+    expert = world.client("expert")
+    page = expert.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Annex of this case's item sheets" in page and 'value="panel"' in page and "No build yet." in page
+
+    refused = expert.post(f"/reports/cases/{case_id}/builds", data={"edition": "secret", "format": "pdf"})
+    assert refused.status_code == 422
+    body = refused.get_data(as_text=True)
+    assert "Choose an edition your role may read" in body and "Seizure at sea" in body  # the case page again
+    assert get_session().exec(select(AnnexBuild)).all() == []
+
+    texts = {}
+    for edition in ("public", "panel"):
+        response = expert.post(f"/reports/cases/{case_id}/builds", data={"edition": edition, "format": "pdf"})
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"/cases/{case_id}#quick-annex")
+        build = get_session().exec(select(AnnexBuild).order_by(AnnexBuild.id.desc())).first()
+        assert build.state == BuildState.DONE, build.error
+        assert (build.case_id, build.report_id, build.annex_id, build.edition.value) == (case_id, None, None, edition)
+        download = expert.get(f"/reports/builds/{build.id}/download")
+        assert download.status_code == 200 and download.mimetype == "application/pdf"
+        assert f"YEM-2025-001_item-sheets_{edition}.pdf" in download.headers["Content-Disposition"]
+        texts[edition] = _text(download.get_data(), tmp_path)
+        download.close()
+        audit = get_session().exec(select(AuditRecord).where(AuditRecord.action == "annex.build",
+                                                             AuditRecord.object_id == build.id)).one()
+        assert audit.actor_id == world.users["expert"].id and "Quick annex of case YEM-2025-001" in audit.object_label
+    assert "Seizure at sea" in texts["public"] and "24017731" in texts["public"]
+    assert not any(secret in texts["public"] for secret in SECRETS + COMMITTEE_ONLY)
+    assert "PANELSERIAL-99" in texts["panel"] and "COMMSERIAL-77" in texts["panel"]
+    assert "PANEL ONLY" in texts["panel"].upper()
+
+    page = expert.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert page.count("/download") == 2 and "Item sheets of the case" in page
+    states = expert.get(f"/reports/cases/{case_id}/builds.json").json["builds"]
+    assert [(s["state"], s["finished"]) for s in states] == [("done", True), ("done", True)]
+
+
+@pytest.mark.app_config(ANNEX_BUILD_SYNC=True)
+def test_a_viewer_gets_no_quick_annex_form_nor_a_panel_edition_and_another_panel_gets_404(world, annex_world):
+    case_id = _case_id(world)
+    expert = world.client("expert")
+    for edition in ("public", "panel"):
+        assert expert.post(f"/reports/cases/{case_id}/builds", data={"edition": edition, "format": "pdf"}
+                           ).status_code == 302
+    public, panel = get_session().exec(select(AnnexBuild).order_by(AnnexBuild.id)).all()
+
+    viewer = world.client("viewer")
+    page = viewer.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Build annex</button>" not in page
+    assert f"/reports/builds/{public.id}/download" in page and f"/reports/builds/{panel.id}/download" not in page
+    assert [b["id"] for b in viewer.get(f"/reports/cases/{case_id}/builds.json").json["builds"]] == [public.id]
+    download = viewer.get(f"/reports/builds/{public.id}/download")
+    assert download.status_code == 200 and download.get_data().startswith(b"%PDF")
+    download.close()
+    assert viewer.get(f"/reports/builds/{panel.id}/download").status_code == 404
+    assert viewer.post(f"/reports/cases/{case_id}/builds", data={"edition": "public", "format": "pdf"}
+                       ).status_code == 403
+
+    outsider = world.client(user=world.outsider)
+    assert outsider.post(f"/reports/cases/{case_id}/builds", data={"edition": "public", "format": "pdf"}
+                         ).status_code == 404
+    assert outsider.get(f"/reports/cases/{case_id}/builds.json").status_code == 404
+    assert outsider.get(f"/reports/builds/{public.id}/download").status_code == 404
+    assert len(get_session().exec(select(AnnexBuild)).all()) == 2
+
+
+def test_the_audit_record_of_a_quick_annex_is_classified_as_its_case_too(world, annex_world):
+    from panel_tracker.audit.models import AuditRecord
+    from panel_tracker.cases.models import Case
+
+    db = get_session()
+    case = db.get(Case, _case_id(world))
+    case.classification = Classification.PANEL
+    db.add(case)
+    build = builds.request_quick_build(db, world.panel, case, Edition.PUBLIC, BuildFormat.PDF, None,
+                                       Classification.PANEL)
+    db.commit()
+    record = db.exec(select(AuditRecord).where(AuditRecord.action == "annex.build",
+                                               AuditRecord.object_id == build.id)).one()
+    assert "YEM-2025-001" in record.object_label and record.classification == Classification.PANEL

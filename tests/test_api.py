@@ -16,8 +16,12 @@ from panel_tracker.cases import services
 from panel_tracker.cases.models import Category, Item
 from panel_tracker.db import get_session
 from panel_tracker.evidence.models import Photo, PhotoReceipt
+from panel_tracker.db import get_engine
 from panel_tracker.evidence.services import photo_store, purge_photo
+from tests.conftest import app_config_key, fresh_app, make_test_app, new_world
+from tests.factories import log_in
 from tests.imagefactory import NO_EXIF, photographic_jpeg
+from tests.sharing import SHARES_WORLD, shared_world, shares_world
 
 API = "/api/v1"
 
@@ -87,14 +91,63 @@ def new_item(api: ApiClient, case_id: int, **fields) -> dict:
     return response.get_json()
 
 
+@pytest.fixture(scope="module")
+def _shared_apps(database):
+    apps: dict = {}
+    yield apps
+    for application in apps.values():
+        get_engine(application).dispose()
+
+
+@pytest.fixture(scope="module")
+def _shared_worlds(database):
+    return {}
+
+
+@pytest.fixture
+def app(database, tmp_path, request, _shared_apps, tmp_path_factory):
+    """As ``tests.conftest.app``; the tests marked ``shares_world`` (refused writes: they
+    only read) share one app per module and configuration, and its world
+    (``tests.sharing.SharedWorld``)."""
+    if not shares_world(request):
+        yield from fresh_app(database, tmp_path, request)
+        return
+    marker = request.node.get_closest_marker("app_config")
+    key = app_config_key(request)
+    if key not in _shared_apps:
+        _shared_apps[key] = make_test_app(database, tmp_path_factory.mktemp("api") / "instance",
+                                          **(marker.kwargs if marker else {}))
+    with _shared_apps[key].app_context():
+        yield _shared_apps[key]
+
+
+@pytest.fixture
+def world(app, database, request, _shared_worlds):
+    if not shares_world(request):
+        return new_world(app, database, request)
+    return shared_world(_shared_worlds, app_config_key(request), app, database,
+                        lambda app, user: log_in(app.test_client(), user))
+
+
+def _token(world, role: str = "expert", *, user=None, panel=None) -> ApiClient:
+    """``api_as``: a new token, or in a shared world the one made first for this member."""
+    shared = getattr(world, "shared", None)
+    if shared is None:
+        return api_as(world, role, user=user, panel=panel)
+    user = user or world.users[role]
+    secret = shared.keep(("api", user.id, panel.id if panel else None),
+                         lambda: api_as(world, role, user=user, panel=panel).headers["Authorization"].split()[1])
+    return ApiClient(world.app, secret, user)
+
+
 @pytest.fixture
 def expert(world):
-    return api_as(world, "expert")
+    return _token(world, "expert")
 
 
 @pytest.fixture
 def viewer(world):
-    return api_as(world, "viewer")
+    return _token(world, "viewer")
 
 
 # ------------------------------------------------------------------ cases
@@ -183,6 +236,13 @@ WRITES = [
 @pytest.fixture
 def yem_objects(world, expert, tmp_path):
     """A case of panel YEM with one of everything, all classified committee (a viewer may see them)."""
+    shared = getattr(world, "shared", None)
+    if shared is None:
+        return _yem_objects(expert, tmp_path)
+    return shared.keep("yem_objects", lambda: _yem_objects(expert, tmp_path))
+
+
+def _yem_objects(expert, tmp_path) -> dict:
     case = new_case(expert, classification="committee")
     inspection = expert.post(f"/cases/{case['id']}/inspections",
                              json={"inspected_on": "2024-03-12", "classification": "committee"}).get_json()
@@ -193,6 +253,7 @@ def yem_objects(world, expert, tmp_path):
             "photo": photo.get_json()["photo"]["id"]}
 
 
+@SHARES_WORLD  # refused: it only reads (SharedWorld checks it)
 @pytest.mark.parametrize("method,path,kwargs", WRITES, ids=[f"{m} {p}" for m, p, _ in WRITES])
 def test_viewer_token_reads_but_cannot_write(world, viewer, yem_objects, method, path, kwargs):
     start = last_seq()
@@ -208,10 +269,11 @@ READS = ["/cases/{case}", "/cases/{case}/inspections", "/inspections/{inspection
          "/photos/{photo}/image/thumb", "/photos/{photo}/image/large"]
 
 
+@SHARES_WORLD  # refused: it only reads (SharedWorld checks it)
 @pytest.mark.parametrize("method,path,kwargs", WRITES[1:] + [("get", p, {}) for p in READS],
                          ids=[f"{m} {p}" for m, p, _ in WRITES[1:]] + [f"get {p}" for p in READS])
 def test_token_for_libya_gets_404_for_every_yemen_object(world, yem_objects, method, path, kwargs):
-    libya = api_as(world, user=world.outsider, panel=world.other_panel)  # admin of LBY
+    libya = _token(world, user=world.outsider, panel=world.other_panel)  # admin of LBY
     start = last_seq()
     response = getattr(libya, method)(path.format(**yem_objects), **kwargs)
     assert response.status_code == 404

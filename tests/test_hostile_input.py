@@ -11,7 +11,6 @@ is repeatable, no example database written into the repository).
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -30,8 +29,13 @@ from panel_tracker.cases.models import Case, Item, Marking
 from panel_tracker.cases.services import add_marking, create_case, create_item
 from panel_tracker.db import get_session
 from panel_tracker.inputs import MAX_ID, MAX_PAGE
-from tests.test_access_walk import PARAMS, Actor, _find_rule, _rule_ids, _walk_apps, app  # noqa: F401 (fixtures)
-from tests.test_api import api_as
+from tests import test_access_walk as walk
+from tests.sharing import SHARES_WORLD
+from tests.test_access_walk import Actor, _fill, _find_rule, _rule_ids
+from tests.test_api import ApiClient, api_as
+
+# The walk's fixtures, with this module's own instances (an app per module, a shared world).
+app, world, _walk_apps, _shared_worlds = walk.app, walk.world, walk._walk_apps, walk._shared_worlds
 
 # No shrinking: it could take minutes on a web request; the first failing example is short.
 BOUNDED = settings(max_examples=20, derandomize=True, database=None, deadline=None,
@@ -421,11 +425,11 @@ def test_no_route_answers_500_to_hostile_parameters_queries_or_bodies(app, world
     admin = world.users["admin"]
     api = rule.rule.startswith("/api/")
     if api:
-        token = api_as(world, "admin")
+        token = _admin_token(world)
         client, headers = token.client, token.headers
     else:
         client, headers = world.client(user=admin), {}
-    real = {name: PARAMS[name].fill(Actor(world, admin)) for name in sorted(rule.arguments)}
+    real = {name: _fill(name, Actor(world, admin)) for name in sorted(rule.arguments)}
     form_fields = _form_fields()
 
     def send(values, **kwargs):
@@ -475,10 +479,22 @@ def test_no_route_answers_500_to_hostile_parameters_queries_or_bodies(app, world
     probe()
 
 
+def _admin_token(world) -> ApiClient:
+    """A token of the YEM admin: a new one, or in a shared world the one made first."""
+    shared = getattr(world, "shared", None)
+    if shared is None:
+        return api_as(world, "admin")
+    secret = shared.keep(("api", "admin"), lambda: api_as(world, "admin").headers["Authorization"].split()[1])
+    return ApiClient(world.app, secret, world.users["admin"])
+
+
 def pytest_generate_tests(metafunc):
     if "route" in metafunc.fixturenames:
         routes = [r for r in _rule_ids() if r != ("POST", "/logout")]  # it would only log the probe out
-        metafunc.parametrize("route", routes, ids=[f"{m} {r}" for m, r in routes])
+        # GETs only read: they share the module's world (tests/test_access_walk.py), and come first.
+        params = [pytest.param(route, marks=[SHARES_WORLD] if route[0] == "GET" else [], id=f"{route[0]} {route[1]}")
+                  for route in sorted(routes, key=lambda route: route[0] != "GET")]
+        metafunc.parametrize("route", params)
 
 
 # ------------------------------------------------------------------ property: the import parsers

@@ -499,6 +499,31 @@ def test_verify_reports_stale_items_and_rebuild_repairs_them(sample, runner):
     assert runner.invoke(args=["search", "verify", "--panel", "YEM"]).exit_code == 0
 
 
+def test_a_rebuild_in_parts_by_worker_processes_finds_what_a_rebuild_in_one_process_finds(sample, monkeypatch):
+    """A big panel's rebuild is cut into parts, each written by its own process: the same
+    hits (refs, columns, readings, scores) for every query of the relevance set, for an
+    expert and a viewer, and nothing missing or stale."""
+    from panel_tracker.search import query
+    from tests.search_relevance import CASES
+    from tests.test_search_relevance import CLEARANCE
+
+    def answers():
+        return {(text, reader): [(h.item_ref, h.field, h.matched, h.score) for h in
+                                 query.search(sample.panel, text, clearance=CLEARANCE[reader], limit=None).hits]
+                for text, _must, _must_not, reader in CASES}
+
+    search_index.rebuild(sample.panel)
+    expected = answers()
+    monkeypatch.setattr(search_index, "PARALLEL_FROM", 10)
+    sample.app.config["SEARCH_REBUILD_PROCS"] = 3
+    progress = []
+    written = search_index.rebuild(sample.panel, progress=lambda done, total: progress.append((done, total)))
+    assert len(search_index.searcher_for(sample.panel).ix._segments()) == 3  # one a part
+    assert written == 70 and progress[-1] == (70, 70)
+    assert answers() == expected
+    assert search_index.verify(sample.panel).ok
+
+
 def test_a_new_panel_with_nothing_indexed_yet_searches_to_no_hits(world):
     """A panel whose index has no segment yet (nothing logged): the page, the lists' text
     filter and the API answer with no hits, not an error."""

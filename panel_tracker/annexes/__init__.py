@@ -10,7 +10,7 @@ from .. import registry
 def init_app(app) -> None:
     # The web layer loads when an app is built, not whenever a model of this package is imported.
     from .cli import annex_cli
-    from .views import bp, item_publications
+    from .views import bp, case_quick_annex, item_publications
 
     app.register_blueprint(bp)
     registry.add_nav(app, "Reports", "annexes.index", order=40)
@@ -18,4 +18,7 @@ def init_app(app) -> None:
     # never imports this package, it asks the registry.
     registry.add_page_data(app, "item", item_publications)
     registry.add_section(app, "item.after_sightings", "annexes/_item_publications.html")
+    # The case page builds a quick annex of the case's item sheets (as `annex quick` does).
+    registry.add_page_data(app, "case", case_quick_annex)
+    registry.add_section(app, "case.after_items", "annexes/_case_quick_annex.html", order=80)
     app.cli.add_command(annex_cli)

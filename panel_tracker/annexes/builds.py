@@ -22,10 +22,10 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session, select
 
-from .. import audit
+from .. import audit, visibility
 from ..auth.models import Panel
 from ..cases.models import Case, Item
-from ..classification import Classification
+from ..classification import Classification, most_restrictive
 from ..db import get_session, utcnow
 from ..evidence.services import photo_store
 from ..evidence.storage import atomic_write
@@ -65,7 +65,7 @@ def quick_document(db: Session, panel: Panel, case: Case, edition: Edition) -> d
                     settings={"item_id": item_id, "photo_ids": [], "boxes": True},
                     classification=Classification.PUBLIC)
               for n, item_id in enumerate(item_ids, start=1)]
-    case_visible = compose.visibility.load(db, Case, case.id, reader) is not None
+    case_visible = visibility.load(db, Case, case.id, reader) is not None
     title = case.title if case_visible else case.ref
     annex = Annex(id=None, panel_id=panel.id, report_id=0, position=1, title=title,
                   classification=Classification.PUBLIC)
@@ -138,8 +138,11 @@ def render(document: dict, panel: Panel, fmt: BuildFormat, progress=None) -> tup
     return docx_writer.render(document, store, panel.code, progress)
 
 
-def download_name(report: Report | None, build: AnnexBuild, number: int | None) -> str:
-    """``S-2025-123_annex-12_public.pdf``: the symbol (or report number), never a title."""
+def download_name(report: Report | None, build: AnnexBuild, number: int | None, case: Case | None = None) -> str:
+    """``S-2025-123_annex-12_public.pdf`` (the symbol, or report number), or
+    ``YEM-2024-001_item-sheets_public.pdf`` for a quick annex of a case: never a title."""
+    if case is not None:
+        return f"{case.ref}_item-sheets_{build.edition.value}.{build.format.value}"
     stem = (report.symbol.replace("/", "-").rstrip("*") if report and report.symbol
             else f"report-{build.report_id}")
     part = f"annex-{number}" if number else "annexes"
@@ -151,18 +154,33 @@ def download_name(report: Report | None, build: AnnexBuild, number: int | None) 
 
 def request_build(db: Session, panel: Panel, report: Report, annex_id: int | None, edition: Edition,
                   fmt: BuildFormat, actor, clearance: Classification) -> AnnexBuild:
-    """Record a build to run (queued); the caller commits, then starts :func:`run_build`."""
+    """Record a build of a report's annexes (or one) to run (queued); the caller commits, then
+    starts :func:`run_build`."""
+    return _record(db, AnnexBuild(panel_id=panel.id, report_id=report.id, annex_id=annex_id, edition=edition,
+                                  format=fmt), actor, clearance, report.title,
+                   {"report_id": report.id, "annex_id": annex_id})
+
+
+def request_quick_build(db: Session, panel: Panel, case: Case, edition: Edition, fmt: BuildFormat, actor,
+                        clearance: Classification) -> AnnexBuild:
+    """Record a quick annex of ``case`` (:func:`quick_document`) to run, as :func:`request_build`."""
+    return _record(db, AnnexBuild(panel_id=panel.id, case_id=case.id, edition=edition, format=fmt), actor,
+                   clearance, f"Quick annex of case {case.ref}", {"case_id": case.id})
+
+
+def _record(db: Session, build: AnnexBuild, actor, clearance: Classification, what: str, target: dict) -> AnnexBuild:
     from ..classification import may_see
 
-    if not may_see(clearance, edition.level):
-        raise Invalid({"edition": f"The {edition.value} edition is above your clearance."}, status=403)
-    build = AnnexBuild(panel_id=panel.id, report_id=report.id, annex_id=annex_id, edition=edition, format=fmt,
-                       created_by_id=getattr(actor, "id", None))
+    if not may_see(clearance, build.edition.level):
+        raise Invalid({"edition": f"The {build.edition.value} edition is above your clearance."}, status=403)
+    build.created_by_id = getattr(actor, "id", None)
     db.add(build)
     db.flush()
-    audit.record(db, "annex.build", actor=actor, obj=build, label=f"{report.title}: {edition.label}, {fmt.value}",
-                 after={"report_id": report.id, "annex_id": annex_id, "edition": edition.value, "format": fmt.value},
-                 classification=edition.level)
+    # Classified as the edition and as what the build names (a quick annex's case, say): a
+    # reader of the audit log who may not see the case does not learn its reference here.
+    audit.record(db, "annex.build", actor=actor, obj=build, label=f"{what}: {build.edition.label}, {build.format.value}",
+                 after={**target, "edition": build.edition.value, "format": build.format.value},
+                 classification=most_restrictive(build.edition.level, visibility.effective_level(db, build)))
     return build
 
 
@@ -204,11 +222,13 @@ def run_build(build_id: int) -> None:
     if build is None or build.state == BuildState.DONE:
         return
     panel = db.get(Panel, build.panel_id)
-    report = db.get(Report, build.report_id)
     progress = _progress_setter(build.id)
     try:
         progress("compose", 0, 1)
-        document = report_document(db, panel, report, build.edition, build.annex_id)
+        if build.case_id is not None:
+            document = quick_document(db, panel, db.get(Case, build.case_id), build.edition)
+        else:
+            document = report_document(db, panel, db.get(Report, build.report_id), build.edition, build.annex_id)
         progress("compose", 1, 1)
         build.inputs_hash = inputs_hash(document, build.format)
         db.add(build)

@@ -68,21 +68,31 @@ class ConfirmForm(FlaskForm):
     """A POST with nothing but its CSRF token (submit, delete, move)."""
 
 
-class BuildForm(FlaskForm):
-    annex = SelectField("Annex", choices=[], validate_choice=False)
+class QuickBuildForm(FlaskForm):
+    """A quick annex of a case's item sheets (the case page): an edition and a format."""
+
     edition = SelectField("Edition", choices=[], validate_choice=False)
     format = SelectField("Format", choices=options([(BuildFormat.PDF.value, "PDF"),
                                                    (BuildFormat.DOCX.value, "Word (DOCX)")]),
                          default=BuildFormat.PDF.value)
 
-    def fill(self, numbered_annexes, editions: list[Edition], *, preselect: bool = False) -> None:
-        """The choices: the annexes shown, the editions the reader's clearance allows (the
-        most public preselected on the page; a request must name its edition)."""
-        self.annex.choices = options([("", "All annexes, in one file")] + [
-            (str(annex.id), f"Annex {number}: {annex.title[:60]}") for number, annex in numbered_annexes])
+    def fill_editions(self, editions: list[Edition], *, preselect: bool = False) -> None:
+        """The editions the reader's clearance allows (the most public preselected on the
+        page; a request must name its edition)."""
         self.edition.choices = options((e.value, e.label) for e in editions)
         if preselect and self.edition.data is None and editions:
             self.edition.data = editions[0].value
+
+
+class BuildForm(QuickBuildForm):
+    """A build of a report's annexes (the report page): which annex, or all of them, too."""
+
+    annex = SelectField("Annex", choices=[], validate_choice=False)
+
+    def fill(self, numbered_annexes, editions: list[Edition], *, preselect: bool = False) -> None:
+        self.annex.choices = options([("", "All annexes, in one file")] + [
+            (str(annex.id), f"Annex {number}: {annex.title[:60]}") for number, annex in numbered_annexes])
+        self.fill_editions(editions, preselect=preselect)
 
 
 # ------------------------------------------------------------------ blocks

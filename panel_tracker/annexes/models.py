@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from .. import visibility
-from ..cases.models import Item
+from ..cases.models import Case, Item
 from ..classification import Classification
 from ..db import UTCDateTime, classification_field, created_at_field, enum_type
 
@@ -156,6 +156,7 @@ class AnnexBuild(SQLModel, table=True):
     panel_id: int = Field(foreign_key="panel.id", index=True)
     report_id: Optional[int] = Field(default=None, foreign_key="report.id", index=True)
     annex_id: Optional[int] = Field(default=None, foreign_key="report_annex.id", index=True)
+    case_id: Optional[int] = Field(default=None, foreign_key="case_file.id", index=True)
     edition: Edition = Field(sa_type=enum_type(Edition))
     format: BuildFormat = Field(sa_type=enum_type(BuildFormat))
     state: BuildState = Field(default=BuildState.QUEUED, sa_type=enum_type(BuildState))
@@ -203,14 +204,15 @@ class Publication(SQLModel, table=True):
 
 # Who may see what (panel_tracker.visibility). A report is seen by every member (its title
 # and symbol are the panel's working frame); an annex and a block by their classification;
-# a build by its edition (a viewer never downloads the panel edition); a publication record
+# a build by its edition (a viewer never downloads the panel edition) and, for a quick annex,
+# with its case; a publication record
 # with its item, and only when its edition is within the reader's clearance.
 visibility.register(Report)
 visibility.register(Annex, parents={"report_id": Report})
 visibility.register(Block, parents={"annex_id": Annex})
 visibility.register(ReportSnapshot, parents={"annex_id": Annex},
                     extra_condition=lambda reader: ReportSnapshot.edition.in_(_editions_within(reader)))
-visibility.register(AnnexBuild, parents={"report_id": Report, "annex_id": Annex},
+visibility.register(AnnexBuild, parents={"report_id": Report, "annex_id": Annex, "case_id": Case},
                     extra_condition=lambda reader: AnnexBuild.edition.in_(_editions_within(reader)))
 visibility.register(Publication, parents={"item_id": Item, "report_id": Report},
                     extra_condition=lambda reader: Publication.edition.in_(_editions_within(reader)))

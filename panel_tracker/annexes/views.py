@@ -8,15 +8,15 @@ coordinators submit. Reordering posts the new order of ids (drag-and-drop, in
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, \
-    url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect, render_template, \
+    request, send_file, url_for
 from flask_login import current_user
 from sqlmodel import select
 
 from .. import visibility
 from ..auth.access import clearance, current_panel, requires
 from ..auth.models import Role, User
-from ..cases.models import Item, Marking, MarkingPhoto
+from ..cases.models import Case, Item, Marking, MarkingPhoto
 from ..cases.queries import load_or_404, reader
 from ..classification import may_see
 from ..db import get_session
@@ -26,7 +26,8 @@ from ..inputs import whole_number
 from ..security_headers import protect_file_response
 from ..validation import Invalid
 from . import blocks, builds, services, text
-from .forms import AnnexForm, BuildForm, ConfirmForm, ItemSheetForm, ReportForm, SymbolForm, block_form_class
+from .forms import AnnexForm, BuildForm, ConfirmForm, ItemSheetForm, QuickBuildForm, ReportForm, SymbolForm, \
+    block_form_class
 from .models import Annex, AnnexBuild, Block, BuildFormat, BuildState, Edition, Publication, Report
 
 bp = Blueprint("annexes", __name__, url_prefix="/reports")
@@ -232,12 +233,7 @@ def request_build(report_id: int):
         annex_id = whole_number(form.annex.data)
         if annex_id not in {a.id for _, a in annexes}:
             errors["annex"] = "Choose one of this report's annexes, or all of them."
-    edition = next((e for e in _editions() if e.value == form.edition.data), None)
-    if edition is None:
-        errors["edition"] = "Choose an edition your role may read: " + ", ".join(e.value for e in _editions()) + "."
-    fmt = next((f for f in BuildFormat if f.value == form.format.data), None)
-    if fmt is None:
-        errors["format"] = "Choose PDF or Word (DOCX)."
+    edition, fmt = _edition_and_format(form, errors)
     if not annexes:
         errors["annex"] = "This report has no annex to build yet."
     if not form.validate_on_submit() and not errors:
@@ -253,15 +249,32 @@ def request_build(report_id: int):
         db.rollback()
         show_errors(form, exc.errors)
         return _report_page(report, form, status=exc.status)
+    return _start(build, url_for("annexes.show", report_id=report.id) + "#builds")
+
+
+def _edition_and_format(form, errors: dict) -> tuple[Edition | None, BuildFormat | None]:
+    """The edition (one the reader's clearance allows) and format a build form asks for;
+    what is wrong goes into ``errors``."""
+    edition = next((e for e in _editions() if e.value == form.edition.data), None)
+    if edition is None:
+        errors["edition"] = "Choose an edition your role may read: " + ", ".join(e.value for e in _editions()) + "."
+    fmt = next((f for f in BuildFormat if f.value == form.format.data), None)
+    if fmt is None:
+        errors["format"] = "Choose PDF or Word (DOCX)."
+    return edition, fmt
+
+
+def _start(build: AnnexBuild, back: str):
+    """Start a committed build (in the background) and go ``back`` to the page listing it."""
     try:
         builds.start(build, sync=bool(current_app.config.get("ANNEX_BUILD_SYNC")))
     except Exception as exc:  # noqa: BLE001 - a queue that cannot be reached: say so, keep the request
         current_app.logger.exception("annex build %s could not be started", build.id)
         flash(f"The build could not be started ({type(exc).__name__}): is the job queue running? "
               "It is kept as queued.", "error")
-        return redirect(url_for("annexes.show", report_id=report.id) + "#builds")
-    flash(f"Build {build.id} started: {edition.label}, {fmt.value.upper()}.", "info")
-    return redirect(url_for("annexes.show", report_id=report.id) + "#builds")
+        return redirect(back)
+    flash(f"Build {build.id} started: {build.edition.label}, {build.format.value.upper()}.", "info")
+    return redirect(back)
 
 
 @bp.route("/<int:report_id>/builds.json")
@@ -269,12 +282,78 @@ def request_build(report_id: int):
 def build_states(report_id: int):
     """The state and progress of the report's builds the reader may see (the page polls it)."""
     report = load_or_404(Report, report_id)
-    rows = get_session().exec(visibility.visible(AnnexBuild, reader()).where(AnnexBuild.report_id == report.id)
+    return _states(AnnexBuild.report_id == report.id)
+
+
+def _states(condition):
+    rows = get_session().exec(visibility.visible(AnnexBuild, reader()).where(condition)
                               .order_by(AnnexBuild.id.desc()).limit(100)).all()
     response = jsonify(builds=[{"id": b.id, "state": b.state.value, "progress": b.progress,
                                 "finished": _finished(b)} for b in rows])
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# ------------------------------------------------------------------ quick annexes of a case
+
+
+@bp.route("/cases/<int:case_id>/builds", methods=["POST"])
+@requires(Role.EXPERT)
+def request_quick_build(case_id: int):
+    """A quick annex of the case's item sheets (``panel-tracker annex quick`` from the case
+    page), built in the background like a report's."""
+    case = load_or_404(Case, case_id)
+    form = QuickBuildForm()
+    form.fill_editions(_editions())
+    errors: dict = {}
+    edition, fmt = _edition_and_format(form, errors)
+    if not form.validate_on_submit() and not errors:
+        errors.update({name: messages[0] for name, messages in form.errors.items()})
+    back = url_for("cases.show", case_id=case.id) + "#quick-annex"
+    if errors:
+        return _case_page_with(form, errors, case, status=422)
+    db = get_session()
+    try:
+        build = builds.request_quick_build(db, current_panel(), case, edition, fmt, _actor(), clearance())
+        db.commit()
+    except Invalid as exc:
+        db.rollback()
+        return _case_page_with(form, exc.errors, case, status=exc.status)
+    return _start(build, back)
+
+
+def _case_page_with(form: QuickBuildForm, errors: dict, case: Case, *, status: int):
+    """The case page again, its quick-annex form showing ``errors`` (the case page is the
+    cases domain's; its section asks :func:`case_quick_annex` for this form)."""
+    show_errors(form, errors)
+    g.quick_build_form = form
+    response = make_response(current_app.view_functions["cases.show"](case_id=case.id))
+    response.status_code = status
+    return response
+
+
+@bp.route("/cases/<int:case_id>/builds.json")
+@requires(Role.VIEWER)
+def quick_build_states(case_id: int):
+    """The state and progress of the case's quick annexes the reader may see (polled)."""
+    case = load_or_404(Case, case_id)
+    return _states(AnnexBuild.case_id == case.id)
+
+
+def case_quick_annex(case, **_) -> dict:
+    """The case page's "Annex of this case" section: its form and the case's quick annexes
+    the reader may see."""
+    db = get_session()
+    form = g.get("quick_build_form") or QuickBuildForm(formdata=None)
+    form.fill_editions(_editions(), preselect=True)
+    if builds.mark_interrupted(db, case.panel_id):  # left unfinished by a process that stopped
+        db.commit()
+    rows = db.exec(visibility.visible(AnnexBuild, reader()).where(AnnexBuild.case_id == case.id)
+                   .order_by(AnnexBuild.id.desc()).limit(20)).all()
+    people_ids = {r.created_by_id for r in rows} - {None}
+    people = {u.id: u.name for u in db.exec(select(User).where(User.id.in_(people_ids))).all()} if people_ids else {}
+    return {"quick_build_form": form, "quick_builds": rows, "quick_build_people": people,
+            "quick_builds_running": any(not _finished(b) for b in rows)}
 
 
 @bp.route("/builds/<int:build_id>/download")
@@ -283,16 +362,18 @@ def download(build_id: int):
     """A build's file, if the reader may read its edition (else 404, as for another panel's)."""
     build = load_or_404(AnnexBuild, build_id)
     report = load_or_404(Report, build.report_id) if build.report_id else None
+    case = load_or_404(Case, build.case_id) if build.case_id else None
     if build.state != BuildState.DONE:
         flash("That build has not finished yet.", "info")
         return redirect(url_for("annexes.show", report_id=build.report_id) + "#builds" if report
+                        else url_for("cases.show", case_id=case.id) + "#quick-annex" if case
                         else url_for("annexes.index"))
     path = builds.file_path(current_panel().code, build)
     if not path.is_file():
         abort(404)
     number = _number_of(get_session().get(Annex, build.annex_id)) if build.annex_id else None
     response = send_file(path, mimetype=build.format.mime, as_attachment=True,
-                         download_name=builds.download_name(report, build, number), etag=False, max_age=0)
+                         download_name=builds.download_name(report, build, number, case), etag=False, max_age=0)
     response.headers["Cache-Control"] = "no-store"
     return protect_file_response(response)
 

@@ -12,7 +12,9 @@ import hashlib
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .. import visibility as visibility_rule
@@ -62,12 +64,20 @@ def item_visibility(item: Item, case: Case) -> Visibility:
     """What the index stores of the visibility module's rule for an item (panel_tracker.
     visibility: an item is seen inside its case, a marking with its item): its effective
     level (the stricter of case and item), whether it or its case is gone (deleted), and the
-    level of its withheld source details. Photo captions add the photo's own level."""
+    level of its withheld source details. Photo captions add the photo's own level.
+    ``item`` and ``case`` are model instances or database rows of their tables."""
     level = most_restrictive(case.classification, item.classification)
-    gone = any(getattr(obj, column, None) is not None
-               for obj in (item, case) for column in visibility_rule.GONE_COLUMNS)
-    source = visibility_rule.field_levels(item).get("notes", level)
+    gone = any(_column(obj, column) is not None for obj in (item, case) for column in visibility_rule.GONE_COLUMNS)
+    source = visibility_rule.field_levels(item, Item).get("notes", level)
     return Visibility(level=level, deleted=gone, source_level=most_restrictive(level, source))
+
+
+def _column(obj, name: str):
+    """A column's value, None where the table has no such column (a row lists its columns;
+    asking it for a missing one costs an exception)."""
+    if isinstance(obj, sa.Row):
+        return getattr(obj, name) if name in obj._fields else None
+    return getattr(obj, name, None)
 
 
 def exact_form(text: str) -> str:
@@ -125,8 +135,13 @@ def item_values(item: Item, case: Case, markings: list[Marking], photos: list[Ph
     return unique, photo_rows
 
 
-def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
+def value_terms(column: str, text: str, is_code: bool) -> dict[str, frozenset[str]]:
     """The index terms of one reading, field by field (see schema.get_schema)."""
+    return dict(_value_terms(text, is_code, is_code and column in FRAGMENT_COLUMNS))
+
+
+@lru_cache(maxsize=16384)  # most readings repeat (types, calibres, makes, places, factory codes)
+def _value_terms(text: str, is_code: bool, fragments: bool) -> tuple[tuple[str, frozenset[str]], ...]:
     folded = analysis.fold(text)
     key = analysis.key_of_folded(folded)
     terms: dict[str, set[str]] = defaultdict(set)
@@ -136,7 +151,7 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
         terms["codes"].add(f"f:{folded}")
         if key != folded:
             terms["codes"].add(f"k:{key}")
-    if is_code and column in FRAGMENT_COLUMNS:
+    if fragments:
         if "?" in folded:
             pattern = analysis.unknown_pattern_term(key)
             if pattern:
@@ -149,7 +164,7 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, set[str]]:
             terms["dels"].update(analysis.end_terms(key))
     if not is_code or len(words) > 1:  # a one-word code is found by its whole reading
         terms["words"].update(words)
-    return terms
+    return tuple((name, frozenset(found)) for name, found in terms.items())
 
 
 def _recovered(item: Item) -> int | None:
@@ -163,7 +178,7 @@ def item_document(item: Item, case: Case, markings: list[Marking], photos: list[
     values, photo_rows = item_values(item, case, markings, photos, visibility)
     fields: dict[str, set[str]] = defaultdict(set)
     for column, text, level, is_code, *_marking in values:
-        for name, found in value_terms(column, text, is_code).items():
+        for name, found in _value_terms(text, is_code, is_code and column in FRAGMENT_COLUMNS):
             if level is not None:  # stricter than the item: words only, in the field of its level
                 if name == "words":
                     fields[f"words_{level}"].update(found)
@@ -234,18 +249,34 @@ def signature(doc: dict, data: dict) -> str:
 
 
 # ------------------------------------------------------------------ loading from the database
+#
+# Rows of the tables (SQLAlchemy Core), not model instances: a document reads each column
+# once, and building a hundred thousand ORM objects (identity map, instance state, attribute
+# instrumentation) cost as much as computing their terms. A row reads like its instance
+# (``row.serial``, enums and aware datetimes as the model types them).
+
+_ITEMS, _CASES = Item.__table__, Case.__table__
+_MARKINGS = sa.select(Marking.__table__.c.id, Marking.__table__.c.item_id, Marking.__table__.c.kind,
+                      Marking.__table__.c.text)
+_PHOTOS = sa.select(Photo.__table__.c.id, Photo.__table__.c.item_id, Photo.__table__.c.caption,
+                    Photo.__table__.c.classification)
+
+
+def _rows(db: Session, statement) -> list:
+    return db.connection().execute(statement).all()
 
 
 def related(db: Session, item_ids: list[int]) -> Related:
-    markings: dict[int, list[Marking]] = defaultdict(list)
-    photos: dict[int, list[Photo]] = defaultdict(list)
+    markings: dict[int, list] = defaultdict(list)
+    photos: dict[int, list] = defaultdict(list)
+    marking, photo = Marking.__table__.c, Photo.__table__.c
     for chunk in _chunks(item_ids, 5000):
-        for marking in db.exec(select(Marking).where(Marking.item_id.in_(chunk), Marking.deleted_at.is_(None))
-                               .order_by(Marking.id)):
-            markings[marking.item_id].append(marking)
-        for photo in db.exec(select(Photo).where(Photo.item_id.in_(chunk), Photo.deleted_at.is_(None),
-                                                 Photo.purged_at.is_(None)).order_by(Photo.id)):
-            photos[photo.item_id].append(photo)
+        for row in _rows(db, _MARKINGS.where(marking.item_id.in_(chunk), marking.deleted_at.is_(None))
+                         .order_by(marking.id)):
+            markings[row.item_id].append(row)
+        for row in _rows(db, _PHOTOS.where(photo.item_id.in_(chunk), photo.deleted_at.is_(None),
+                                           photo.purged_at.is_(None)).order_by(photo.id)):
+            photos[row.item_id].append(row)
     return Related(markings, photos)
 
 
@@ -254,32 +285,58 @@ def _chunks(values: list, size: int):
         yield values[start:start + size]
 
 
-def documents_for_items(db: Session, items: list[Item], cases: dict[int, Case]):
-    """Documents of these items (their cases given by id), loading markings and photos in bulk."""
+def documents_for_items(db: Session, items: list, cases: dict):
+    """Documents of these items (rows or instances; their cases given by id), loading
+    markings and photos in bulk."""
     rel = related(db, [item.id for item in items])
     for item in items:
         yield item_document(item, cases[item.case_id], rel.markings.get(item.id, []), rel.photos.get(item.id, []))
 
 
-def panel_documents(db: Session, panel_id: int, batch: int = 5000):
-    """Every document of a panel (items and cases), in batches; yields (document, count so far)."""
-    cases = {case.id: case for case in db.exec(select(Case).where(Case.panel_id == panel_id))}
-    for case in cases.values():
-        yield case_document(case)
-    last_id = 0
+def item_rows(db: Session, panel_id: int, item_ids) -> list:
+    """The rows of these items of the panel (any that are gone or of another panel left out)."""
+    found = []
+    for chunk in _chunks(sorted(item_ids), 5000):
+        found += _rows(db, sa.select(_ITEMS).where(_ITEMS.c.id.in_(chunk), _ITEMS.c.panel_id == panel_id))
+    return found
+
+
+def case_rows(db: Session, panel_id: int, case_ids=None) -> dict:
+    """The panel's cases by id (all, or these)."""
+    statement = sa.select(_CASES).where(_CASES.c.panel_id == panel_id).order_by(_CASES.c.id)
+    if case_ids is not None:
+        statement = statement.where(_CASES.c.id.in_(sorted(case_ids)))
+    return {row.id: row for row in _rows(db, statement)}
+
+
+def panel_documents(db: Session, panel_id: int, batch: int = 5000, *, cases: bool = True,
+                    from_id: int = 0, to_id: int | None = None):
+    """Every document of a panel in batches: its cases' (unless ``cases`` is false), then
+    its items', in order of id (only ids above ``from_id`` and up to ``to_id`` when given:
+    one part of a rebuild)."""
+    case_by_id = case_rows(db, panel_id)
+    if cases:
+        for case in case_by_id.values():
+            yield case_document(case)
+    last_id = from_id
     while True:
-        items = list(db.exec(select(Item).where(Item.panel_id == panel_id, Item.id > last_id)
-                             .order_by(Item.id).limit(batch)))
+        statement = sa.select(_ITEMS).where(_ITEMS.c.panel_id == panel_id, _ITEMS.c.id > last_id)
+        if to_id is not None:
+            statement = statement.where(_ITEMS.c.id <= to_id)
+        items = _rows(db, statement.order_by(_ITEMS.c.id).limit(batch))
         if not items:
             return
         last_id = items[-1].id
-        yield from documents_for_items(db, items, cases)
-        db.expunge_all()  # bounded memory; the cases stay readable detached
+        yield from documents_for_items(db, items, case_by_id)
+
+
+def item_ids(db: Session, panel_id: int) -> list[int]:
+    """The ids of the panel's items, in order (to cut a rebuild into parts)."""
+    return list(db.connection().execute(sa.select(_ITEMS.c.id).where(_ITEMS.c.panel_id == panel_id)
+                                        .order_by(_ITEMS.c.id)).scalars())
 
 
 def count_panel_documents(db: Session, panel_id: int) -> int:
-    import sqlalchemy as sa
-
     items = db.exec(select(sa.func.count()).select_from(Item).where(Item.panel_id == panel_id)).one()
     cases = db.exec(select(sa.func.count()).select_from(Case).where(Case.panel_id == panel_id)).one()
     return items + cases

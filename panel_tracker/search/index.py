@@ -28,18 +28,14 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session
 from whoosh import index as whoosh_index
-from whoosh.writing import CLEAR
 
 from ..auth.models import Panel
-from . import documents
+from . import documents, segments
 from .schema import SCHEMA_VERSION, get_schema
 
 log = logging.getLogger("panel_tracker.search")
 
 LOCK_WAIT_SECONDS = 5.0  # a save waits this long for another writer, then queues its change
-# Postings a rebuild's writer (each process) sorts in memory before spilling to disk and
-# merging the runs back (Whoosh counts ~180 bytes a posting; 50,000 items fit).
-REBUILD_LIMIT_MB = 768
 MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the background above this
 
 
@@ -251,7 +247,13 @@ def _engine(app):
 
 def rebuild(panel: Panel, *, app=None, progress=None) -> int:
     """Write the panel's index afresh from the database; returns the documents written.
-    ``progress(done, total)`` is called as it goes. Queued changes are applied after."""
+    ``progress(done, total)`` is called as it goes. Queued changes are applied after.
+
+    The panel's items are cut into parts by id, one a process (``SEARCH_REBUILD_PROCS``,
+    from :data:`PARALLEL_FROM` items): each part reads its rows, makes its documents and
+    writes its own segment (:class:`segments.SegmentBuilder`), this process the first
+    (with the cases), new interpreters the others; the new table of contents then lists
+    those segments alone."""
     app = app or current_app._get_current_object()
     directory = index_dir(panel.code, app)
     with panel_lock(panel.code, app=app):
@@ -259,22 +261,21 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
         ix = whoosh_index.open_dir(str(directory)) if index_state(panel.code, app) == "ok" else None
         if ix is None:
             ix = _create_empty(directory)
-        with Session(_engine(app)) as db:
+        engine = _engine(app)
+        with Session(engine) as db:
+            ids = documents.item_ids(db, panel.id)
             total = documents.count_panel_documents(db, panel.id)
-            procs = int(app.config.get("SEARCH_REBUILD_PROCS") or min(os.cpu_count() or 1, 4))
-            writer = ix.writer(limitmb=REBUILD_LIMIT_MB, procs=procs, multisegment=procs > 1, codec=_codec()) if total > 5000 \
-                else ix.writer(limitmb=REBUILD_LIMIT_MB, codec=_codec())
-            done = 0
-            try:
-                for doc in documents.panel_documents(db, panel.id):
-                    writer.add_document(**doc)
-                    done += 1
-                    if progress and done % 1000 == 0:
-                        progress(done, total)
-                writer.commit(mergetype=CLEAR)
-            except BaseException:
-                writer.cancel()
-                raise
+        procs = int(app.config.get("SEARCH_REBUILD_PROCS") or min(os.cpu_count() or 1, 4))
+        parts = _parts(ids, procs if len(ids) >= PARALLEL_FROM else 1)
+        writer = ix.writer(codec=_codec())  # Whoosh's write lock and the next generation
+        try:
+            segments, done = _write_parts(ix, engine, panel.id, parts, total, progress)
+            writer._close_segment()  # its own segment stays empty: the parts' replace every old one
+            writer._commit_toc(segments)
+            writer._finish()
+        except BaseException:
+            writer.cancel()
+            raise
         if progress:
             progress(done, total)
         _version_file(directory).write_text(str(SCHEMA_VERSION))
@@ -284,6 +285,82 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
             log.info("search index of panel %s rebuilt; %d queued changes were already in the database",
                      panel.code, len(pending))
     return done
+
+
+PARALLEL_FROM = 5000  # items: a smaller panel is rebuilt in this process alone
+
+
+def _parts(ids: list[int], count: int) -> list[tuple[int, int | None]]:
+    """``count`` runs of item ids of (nearly) equal length as ``(after_id, up_to_id)``;
+    the last is open-ended (an item added since is not lost)."""
+    count = max(1, min(count, len(ids)))
+    bounds = [ids[len(ids) * n // count - 1] for n in range(1, count)]
+    starts = [0] + bounds
+    return list(zip(starts, bounds + [None]))
+
+
+def _write_parts(ix, engine, panel_id: int, parts, total: int, progress):
+    """Each part's segment (the first written here, the others by worker processes) and the
+    documents written."""
+    import multiprocessing
+
+    url = engine.url.render_as_string(hide_password=False)
+    if len(parts) == 1:
+        segment, done = _write_part(ix, engine, panel_id, parts[0], cases=True,
+                                    progress=(lambda n: progress(n, total)) if progress else None)
+        return [segment], done
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # a new interpreter: forking a threaded web process is unsafe
+    counter = context.Value("q", 0)
+    pool = ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=context,
+                               initializer=_start_worker, initargs=(counter,))
+    try:
+        futures = [pool.submit(_write_part_in_worker, url, ix.storage.folder, panel_id, part)
+                   for part in parts[1:]]
+        report = (lambda n: progress(n + counter.value, total)) if progress else None
+        first, done = _write_part(ix, engine, panel_id, parts[0], cases=True, progress=report)
+        results = [future.result() for future in futures]
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return [first] + [segment for segment, _ in results], done + sum(n for _, n in results)
+
+
+def _write_part(ix, engine, panel_id: int, part, *, cases: bool, progress=None):
+    """One part's segment, written from the database: ``(segment, documents)``."""
+    builder = segments.SegmentBuilder(ix, _codec())
+    after_id, up_to_id = part
+    with Session(engine) as db:
+        for doc in documents.panel_documents(db, panel_id, cases=cases, from_id=after_id, to_id=up_to_id):
+            builder.add(doc)
+            if progress and builder.docnum % 1000 == 0:
+                progress(builder.docnum)
+    return builder.finish(), builder.docnum
+
+
+_worker_counter = None
+
+
+def _start_worker(counter) -> None:
+    global _worker_counter
+    _worker_counter = counter
+
+
+def _write_part_in_worker(url: str, folder: str, panel_id: int, part):
+    """In a worker process: one part's segment of the index in ``folder``."""
+    from ..db import make_engine
+
+    def report(done: int) -> None:
+        with _worker_counter.get_lock():
+            _worker_counter.value += 1000
+
+    engine = make_engine(url)
+    ix = whoosh_index.open_dir(folder)
+    try:
+        return _write_part(ix, engine, panel_id, part, cases=False, progress=report if _worker_counter else None)
+    finally:
+        ix.close()
+        engine.dispose()
 
 
 def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, app=None) -> None:
@@ -354,6 +431,10 @@ class _Cached:
     code_lines: dict = field(default_factory=dict)
     postings: dict = field(default_factory=dict)
     postings_held: int = 0
+    # Column readers of each segment, by (segment id, column): a segment's column files never
+    # change, so they are kept across the reopen after a save (opening the column of a
+    # segment of 100,000 documents reads all their offsets).
+    segment_columns: dict = field(default_factory=dict)
     leaves: list | None = None  # (segment reader, first document number, deleted documents)
     derived: dict = field(default_factory=dict)  # query-side tables built from the above (query.py)
 
@@ -411,10 +492,19 @@ class _Cached:
     def column(self, name: str):
         """A column reader of this searcher (opening one costs a file per segment: kept)."""
         if name not in self.columns:
-            try:
-                self.columns[name] = self.searcher.reader().column_reader(name)
-            except NotImplementedError:  # an index without a segment yet (a new panel): no documents
-                self.columns[name] = []
+            from whoosh.columns import MultiColumnReader
+
+            parts, offsets = [], []
+            for reader, offset in self.searcher.reader().leaf_readers():
+                if reader.segment() is None or not reader.has_column(name):  # no segment yet (a new panel)
+                    continue
+                key = (reader.segment().segment_id(), name)
+                if key not in self.segment_columns:
+                    self.segment_columns[key] = reader.column_reader(name)
+                parts.append(self.segment_columns[key])
+                offsets.append(offset)
+            self.columns[name] = parts[0] if len(parts) == 1 and offsets == [0] \
+                else MultiColumnReader(parts, offsets) if parts else []
         return self.columns[name]
 
 
@@ -525,7 +615,9 @@ def _reopen(cached: _Cached) -> _Cached:
         reader = readers[0]
     else:
         reader = MultiReader(readers, generation=toc.generation)
-    return _Cached(ix, Searcher(reader, fromindex=ix))
+    kept = {segment.segment_id() for segment in toc.segments}
+    columns = {key: column for key, column in cached.segment_columns.items() if key[0] in kept}
+    return _Cached(ix, Searcher(reader, fromindex=ix), segment_columns=columns)
 
 
 def _with_deletions(reader, segment):

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from .. import changes
 from ..auth.models import Panel
-from ..cases.models import Case, Item, Marking
+from ..cases.models import Item, Marking
 from ..evidence.models import Photo
 from . import documents, index
 
@@ -110,11 +110,10 @@ def _touched(db: Session, panel: Panel, changes: list[dict]) -> tuple[set[int], 
 
 
 def _documents(db: Session, panel: Panel, item_ids: set[int], case_ids: set[int]):
-    items = list(db.exec(select(Item).where(Item.id.in_(item_ids), Item.panel_id == panel.id))) if item_ids else []
+    items = documents.item_rows(db, panel.id, item_ids) if item_ids else []
     found = {item.id for item in items}
     needed_cases = {item.case_id for item in items} | case_ids
-    cases = {c.id: c for c in db.exec(select(Case).where(Case.id.in_(needed_cases), Case.panel_id == panel.id))} \
-        if needed_cases else {}
+    cases = documents.case_rows(db, panel.id, needed_cases) if needed_cases else {}
     docs = list(documents.documents_for_items(db, items, cases))
     docs += [documents.case_document(cases[i]) for i in case_ids if i in cases]
     removed = [f"item:{i}" for i in item_ids - found] + [f"case:{i}" for i in case_ids - set(cases)]

@@ -1,7 +1,8 @@
 """Compiling annexes in a real browser, as the demo's expert: a report, two annexes, an item
 sheet of the demo rifle with its boxed photo, the annexes reordered by dragging one onto the
 other (and back with the keyboard), a PDF built in the background while the page follows its
-progress, then downloaded and read back."""
+progress, then downloaded and read back; and a quick annex of a case's item sheets built from
+the case page."""
 from __future__ import annotations
 
 import io
@@ -120,6 +121,33 @@ def test_expert_compiles_reorders_builds_and_downloads_an_annex(demo_server, pag
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
     assert "Annex 1" in text and "Annex 2" in text and "Figure 1.1" in text
     assert "boxed in Figure 1.1" in text and DEMO_ITEM in text and "PANEL ONLY" in text
+
+
+def test_expert_builds_a_quick_annex_of_a_case_from_its_page_and_downloads_it(demo_server, page, tmp_path):
+    """The case page's "Annex of this case's item sheets": the public edition as PDF, built in
+    the background while the page follows it, then downloaded and read back."""
+    from playwright.sync_api import expect
+
+    _log_in_as_demo_expert(page, demo_server)
+    page.goto(demo_server.url + "/cases")
+    page.get_by_role("link", name=DEMO_ITEM.split("/")[0]).first.click()
+    section = page.locator("#quick-annex")
+    expect(section).to_have_text("Annex of this case's item sheets")
+    page.get_by_label("Edition").select_option("public")
+    page.get_by_label("Format").select_option("pdf")
+    page.get_by_role("button", name="Build annex").click()
+    expect(page.get_by_role("status").first).to_contain_text("started")
+    download_link = page.locator("#build-list").get_by_role("link", name="Download")
+    expect(download_link).to_be_visible(timeout=90_000)
+    expect(page.locator("#build-list tbody tr").first).to_contain_text("Item sheets of the case")
+    with page.expect_download() as downloading:
+        download_link.first.click()
+    download = downloading.value
+    assert download.suggested_filename == f"{DEMO_ITEM.split('/')[0]}_item-sheets_public.pdf"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(path.read_bytes())).pages)
+    assert "Annex 1" in text and DEMO_ITEM in text and "PANEL ONLY" not in text
 
 
 def test_on_a_phone_a_finger_drags_an_annex_by_its_handle_and_up_down_move_without_a_reload(demo_server, chromium):
