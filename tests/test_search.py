@@ -174,6 +174,48 @@ def test_a_partial_serial_typed_as_stored_finds_its_item_first_as_the_exact_read
     assert _refs(expert.get("/search", query_string={"q": "RX4-59??2"}).get_data(as_text=True))[0] == "YEM-2024-017/01"
 
 
+def test_typos_of_serials_sharing_a_common_window_are_found_from_its_code_list(world, monkeypatch):
+    """A window of the query shared by many items (a model's serial prefix) is checked as
+    the list of its codes, all at once: the same hits as one document at a time."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    serials = ["ZX11-213288", "ZX11-213298", "ZX11-2130288", "ZX11-2132", "ZX11-215555", "ZX11-21328",
+               "ZX11-213I88", "ZX1I-223288"]
+    for serial in serials:
+        assert expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": serial}).status_code == 302
+    typed = ["ZX11-213288", "ZX11-213289", "ZX11-2132888", "ZX11-21328", "ZX11-2I3288"]
+
+    def hits():
+        return {text: [(h.item_ref, h.score) for h in query.search(world.panel, text, clearance=Classification.PANEL,
+                                                                    limit=None).hits] for text in typed}
+
+    one_by_one = hits()
+    # one or two edits away; not ZX11-215555, nor ZX1I-223288 (three, on the folded readings)
+    assert {ref for ref, _score in one_by_one["ZX11-213289"]} == {
+        f"YEM-2024-017/0{n}" for n in (1, 2, 3, 4, 6, 7)}
+    monkeypatch.setattr(query, "COMMON_WINDOW", 2)
+    search_index.close_searchers()  # no code list kept from before
+    assert hits() == one_by_one
+    assert search_index.searcher_for(world.panel).derived["window_codes"]  # the lists were used
+
+
+def test_a_pattern_of_short_runs_finds_a_serial_saved_after_the_codes_were_scanned(world):
+    """The codes scanned for patterns without a run of 4 are kept with the searcher: a
+    save makes a new one, and the next search scans the new reading too."""
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    assert expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": "17340258"}).status_code == 302
+    assert _refs(expert.get("/search", query_string={"q": "17?4?2?8"}).get_data(as_text=True)) == ["YEM-2024-017/01"]
+    assert expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": "1IS4O2B8"}).status_code == 302
+    assert _refs(expert.get("/search", query_string={"q": "17?4?2?8"}).get_data(as_text=True)) == [
+        "YEM-2024-017/01", "YEM-2024-017/02"]
+
+
 def test_a_marking_added_on_the_item_page_is_found_by_its_latin_look_alike(world):
     expert = world.client("expert")
     expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})

@@ -129,3 +129,37 @@ def test_serial_runs_take_the_last_digits_with_only_o_repaired(serial, run):
 ])
 def test_a_lot_typed_in_groups_must_line_up_with_the_lots_groups(query, lot, fits):
     assert a.lot_groups_fit(query, lot) is fits
+
+
+def _all_strings(alphabet: str, longest: int) -> list[str]:
+    import itertools
+
+    return [""] + ["".join(p) for n in range(1, longest + 1) for p in itertools.product(alphabet, repeat=n)]
+
+
+def test_distance_from_a_query_is_the_edit_distance_to_every_reading():
+    # every pair over a small alphabet, where the shortcuts (common start and end cut,
+    # equal lengths decided by the positions that differ) meet every shape of edit
+    strings = _all_strings("AB0", 5)
+    for query in strings[::7]:
+        distances = {limit: a.distance_from(query, limit) for limit in (1, 2, 3)}
+        for reading in strings:
+            for limit, distance in distances.items():
+                assert distance(reading) == a.edit_distance(query, reading, limit), (query, reading, limit)
+
+
+def test_codes_of_one_length_give_every_code_within_the_edits_at_once():
+    strings = _all_strings("AB0Ж", 4)
+    for length in range(1, 5):
+        codes = [s for s in strings if len(s) == length]
+        same_length = a.SameLengthCodes(codes)
+        for query in strings[::11]:
+            for limit in (1, 2):
+                expected = {n: a.edit_distance(query, code, limit) for n, code in enumerate(codes)
+                            if a.edit_distance(query, code, limit) <= limit}
+                assert dict(same_length.within(query, limit)) == expected, (query, length, limit)
+
+
+def test_the_key_of_many_folded_lines_is_the_key_of_each_line():
+    lines = "\n".join(["24O17747", "ZX1I-2S", "ЖБ7DQ", "ÄÖ0OLI"] * 100)
+    assert a.key_of_folded(lines).split("\n") == [a.key_of_folded(line) for line in lines.split("\n")]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from operator import ne
 
 # Cyrillic capitals that look like Latin capitals (folding upper-cases
 # first, so lower-case Cyrillic reaches this table as a capital).
@@ -97,8 +98,15 @@ def confusable_key(text: str) -> str:
     return fold(text).translate(_CONFUSABLES)
 
 
+# The confusables are ASCII: on UTF-8 bytes a table of 256 does the same (other bytes
+# stay), at C speed, for the long strings of many codes the searcher scans.
+_CONFUSABLE_BYTES = bytes.maketrans(bytes(_CONFUSABLES), "".join(_CONFUSABLES.values()).encode("ascii"))
+
+
 def key_of_folded(folded: str) -> str:
-    """:func:`confusable_key` of a reading already folded."""
+    """:func:`confusable_key` of a reading already folded (or of lines of them)."""
+    if len(folded) > 256:
+        return folded.encode("utf-8").translate(_CONFUSABLE_BYTES).decode("utf-8")
     return folded.translate(_CONFUSABLES)
 
 
@@ -290,6 +298,122 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
         pv = mh | ~(xv | ph)
         mv = ph & xv
     return min(score, limit + 1)
+
+
+def distance_from(a: str, limit: int):
+    """:func:`edit_distance` from ``a`` to many codes: a function of ``b`` giving
+    ``edit_distance(a, b, limit)``. The typo candidates of one query are hundreds,
+    thousands when a window of it is common (``ZX112…``), and most share a start or an
+    end with it: the common start and end are cut first (they change no distance). What
+    is left differs in its first and in its last character, so within one edit it is at
+    most one character long on each side; within two, one edit is at its start and the
+    other at its end, the rest equal: a few comparisons of slices, no table. Longer
+    limits fall back to :func:`edit_distance`."""
+    over = limit + 1
+    size = len(a)
+
+    def distance(b: str) -> int:
+        if abs(size - len(b)) > limit:
+            return over
+        if len(b) == size and limit <= 2:
+            # equal lengths: the positions that differ decide (C-speed list operations).
+            # One edit is one substitution; two are two substitutions, or a deletion and
+            # an insertion with everything between the first and the last difference
+            # shifted by one
+            differ = list(map(ne, a, b))
+            count = differ.count(True)
+            if count <= 1 or limit == 1:
+                return min(count, over)
+            if count == 2:
+                return 2
+            first, last = differ.index(True), size - 1 - differ[::-1].index(True)
+            if a[first + 1:last + 1] == b[first:last] or a[first:last] == b[first + 1:last + 1]:
+                return 2
+            return over
+        start = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            start += 1
+        end_a, end_b = size, len(b)
+        while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+            end_a -= 1
+            end_b -= 1
+        left_a, left_b = end_a - start, end_b - start
+        if not left_a or not left_b:
+            return min(max(left_a, left_b), over)
+        if left_a == 1 and left_b == 1:
+            return 1
+        if limit < 2:
+            return over
+        if limit > 2:
+            return edit_distance(a[start:end_a], b[start:end_b], limit)
+        rest_a, rest_b = a[start:end_a], b[start:end_b]
+        # the first edit (substitution, deletion from a, insertion into a), then the last
+        for x, y in ((rest_a[1:], rest_b[1:]), (rest_a[1:], rest_b), (rest_a, rest_b[1:])):
+            if (x and y and x[:-1] == y[:-1]) or (x and x[:-1] == y) or (y and x == y[:-1]):
+                return 2
+        return over
+
+    return distance
+
+
+class SameLengthCodes:
+    """Codes of one length, indexed by position and character, to find those within a
+    few edits of a query all at once: the Levenshtein automaton of the query run over
+    every code in step, one bit per code (Python integers as bit vectors). A window that
+    thousands of codes share (a model's serial prefix) costs a few hundred operations on
+    long integers instead of an edit distance per code."""
+
+    def __init__(self, codes: list[str]):
+        self.codes = codes
+        self.length = len(codes[0]) if codes else 0
+        self.masks: list[dict[str, int]] = []
+        for column in zip(*codes):  # the codes' characters at one position, code 0 last
+            column = "".join(reversed(column))
+            chars = set(column)
+            zeros = {ord(ch): "0" for ch in chars}
+            self.masks.append({ch: int(column.translate({**zeros, ord(ch): "1"}), 2) for ch in chars})
+
+    def within(self, query: str, limit: int) -> list[tuple[int, int]]:
+        """(index of the code, its distance) of every code within ``limit`` edits."""
+        n = len(query)
+        if not self.codes or abs(n - self.length) > limit:
+            return []
+        # states[i][e]: the codes that, read so far, may be the query's first i
+        # characters with e edits
+        states = [[0] * (limit + 1) for _ in range(n + 1)]
+        states[0][0] = (1 << len(self.codes)) - 1
+        for i in range(min(n, limit)):  # query characters missing from the code's start
+            states[i + 1][i + 1] = states[i][i]
+        for masks in self.masks:
+            equal = [masks.get(ch, 0) for ch in query]
+            after = [[0] * (limit + 1) for _ in range(n + 1)]
+            for i in range(n + 1):
+                for e in range(limit + 1):
+                    codes = states[i][e]
+                    if not codes:
+                        continue
+                    if i < n:
+                        after[i + 1][e] |= codes & equal[i]  # the same character
+                        if e < limit:
+                            after[i + 1][e + 1] |= codes  # another character
+                    if e < limit:
+                        after[i][e + 1] |= codes  # a character more in the code
+            for i in range(n):  # a query character missing from the code
+                for e in range(limit):
+                    if after[i][e]:
+                        after[i + 1][e + 1] |= after[i][e]
+            states = after
+        found, seen = [], 0
+        for e in range(limit + 1):
+            codes = states[n][e] & ~seen
+            seen |= states[n][e]
+            while codes:
+                lowest = codes & -codes
+                found.append((lowest.bit_length() - 1, e))
+                codes ^= lowest
+        return found
 
 
 def unknown_segments(code: str) -> list[tuple[int, str]]:

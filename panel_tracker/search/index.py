@@ -23,7 +23,6 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
@@ -417,7 +416,7 @@ def _merge_in_background(panel_code: str, app) -> None:
 # ------------------------------------------------------------------ reading
 
 
-POSTINGS_KEPT_FROM = 256  # documents: shorter posting lists are read afresh (cheap)
+POSTINGS_KEPT_FROM = 64  # documents: shorter lists are kept in their term entry (cheap to read again)
 POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB)
 
 
@@ -436,6 +435,8 @@ class _Cached:
     # change, so they are kept across the reopen after a save (opening the column of a
     # segment of 100,000 documents reads all their offsets).
     segment_columns: dict = field(default_factory=dict)
+    leaves: list | None = None  # (segment reader, first document number, deleted documents)
+    derived: dict = field(default_factory=dict)  # query-side tables built from the above (query.py)
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
         """Every document holding the term (deleted and hidden ones too: masked by the
@@ -445,21 +446,40 @@ class _Cached:
         found = self.postings.get(key)
         if found is not None:
             return found
-        ids = []
-        for reader, offset in self.leaves:  # segment by segment: a MultiReader looks the term up twice in each
-            if key in reader:
-                held = reader.postings(fieldname, term).all_ids()
-                ids.extend(held if not offset else (docnum + offset for docnum in held))
-        found = frozenset(ids)
+        found = frozenset(self._postings(fieldname, term.encode("utf-8")))
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
             self.postings_held += len(found)
         return found
 
-    @cached_property
-    def leaves(self) -> list:
-        """The searcher's segment readers and their first document numbers."""
-        return list(self.searcher.reader().leaf_readers())
+    def _postings(self, fieldname: str, tbytes: bytes) -> list[int]:
+        """The live document numbers of a term, read segment by segment with one look-up
+        of the term in each (Whoosh's reader looks it up three times a segment and walks
+        its posting list one document at a time): a block of postings at a time, the
+        short lists kept in their term's entry without opening a matcher."""
+        if self.leaves is None:
+            self.leaves = [(leaf, base, leaf.deleted_docs_set, _term_finder(leaf._terms))
+                           for leaf, base in self.searcher.reader().leaf_readers()
+                           if hasattr(leaf, "_terms")]  # an index without a segment: no terms
+        found: list[int] = []
+        for leaf, base, deleted, find in self.leaves:
+            info = find(fieldname, tbytes)
+            if info is None:
+                continue
+            if info.is_inlined():
+                ids = info.inlined_postings()[0]
+            else:
+                matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
+                ids = []
+                while not matcher._atend:  # whole blocks of ids
+                    if matcher._ids is None:
+                        matcher._read_ids()
+                    ids.extend(matcher._ids)
+                    matcher._next_block()
+            if deleted:
+                ids = [docnum for docnum in ids if docnum not in deleted]
+            found.extend(ids if not base else [docnum + base for docnum in ids])
+        return found
 
     def terms(self, fieldname: str) -> set[str]:
         """Every term of a small field (the "?" readings), kept with the searcher."""
@@ -486,6 +506,55 @@ class _Cached:
             self.columns[name] = parts[0] if len(parts) == 1 and offsets == [0] \
                 else MultiColumnReader(parts, offsets) if parts else []
         return self.columns[name]
+
+
+def _term_finder(terms):
+    """``terms.term_info(fieldname, tbytes)`` of a segment's terms reader (None when the
+    term is absent), without the generators and exceptions of Whoosh's hash table
+    reader: a typo query looks up a hundred terms in each segment, most of them absent.
+    The same probe sequence as ``whoosh.filedb.filetables.HashReader.ranges_for_key``."""
+    import struct
+    from hashlib import md5
+
+    from whoosh.codec.whoosh3 import W3TermInfo
+    from whoosh.filedb import filetables
+
+    table = terms._tindex
+    fieldmap, dbfile, tables = terms._fieldmap, table.dbfile, table.tables
+    get, pointer, lengths = dbfile.get, filetables._pointer, filetables._lengths
+    pointer_size, lengths_size = pointer.size, lengths.size
+    field_number = struct.Struct("!H").pack
+    if table.hashfn is filetables.md5_hash:
+        def hashed(key: bytes) -> int:  # the last 4 bytes of the digest, as md5_hash takes them
+            return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
+    else:
+        hashed = table.hashfn
+
+    def find(fieldname: str, tbytes: bytes):
+        number = fieldmap.get(fieldname)
+        if number is None:
+            return None
+        key = field_number(number) + tbytes
+        keyhash = hashed(key)
+        start, slots = tables[keyhash & 255]
+        if not slots:
+            return None
+        end = start + slots * pointer_size
+        position = start + ((keyhash >> 8) % slots) * pointer_size
+        for _ in range(slots):
+            slot_hash, item = pointer.unpack(get(position, pointer_size))
+            if not item:
+                return None
+            if slot_hash == keyhash:
+                key_length, data_length = lengths.unpack(get(item, lengths_size))
+                if key_length == len(key) and get(item + lengths_size, key_length) == key:
+                    return W3TermInfo.from_bytes(get(item + lengths_size + key_length, data_length))
+            position += pointer_size
+            if position == end:
+                position = start
+        return None
+
+    return find
 
 
 def _forget(panel_code: str) -> None:

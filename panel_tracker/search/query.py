@@ -17,8 +17,13 @@ of the levels the reader may see.
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from itertools import chain, repeat
 
 from whoosh import query as wq
 
@@ -143,6 +148,7 @@ class _Run:
 
     def __init__(self, cached, clearance: Classification):
         self.cached = cached
+        self._seen: dict[tuple[str, str], frozenset[int]] = {}
         self.searcher = cached.searcher
         self.reader = cached.searcher.reader()
         self.clearance = clearance
@@ -158,12 +164,38 @@ class _Run:
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
 
-    def _code_lines(self, docnum: int) -> tuple[tuple[str, ...], ...]:
+    def column(self, name: str) -> Callable[[int], object]:
+        """A document's value of a column field (code lines, item reference), read from
+        its segment's column directly: Whoosh's reader of several segments finds the
+        segment and translates the value (for these fields, to itself) on every call,
+        most of the cost of checking thousands of typo candidates or ranking thousands
+        of hits."""
+        read = self.cached.derived.get(("column", name))
+        if read is None:
+            segments = []
+            for leaf, base in self.reader.leaf_readers():
+                try:
+                    segments.append((base, leaf.column_reader(name, translate=False)))
+                except NotImplementedError:  # an index without a segment yet: no documents
+                    pass
+            if len(segments) == 1 and segments[0][0] == 0:
+                read = segments[0][1].__getitem__
+            else:
+                bases = [base for base, _column in segments]
+
+                def read(docnum: int):
+                    base, column = segments[bisect_right(bases, docnum) - 1]
+                    return column[docnum - base]
+            self.cached.derived["column", name] = read
+        return read
+
+    def _code_lines(self, docnum: int, keep: bool = True) -> tuple[tuple[str, ...], ...]:
         lines = self.cached.code_lines.get(docnum)
         if lines is None:
-            text = self.cached.column("code_text")[docnum]
+            text = self.column("code_text")(docnum)
             lines = tuple(tuple(line.split("\t", 2)) for line in text.decode("utf-8").split("\n")) if text else ()
-            self.cached.code_lines[docnum] = lines
+            if keep:
+                self.cached.code_lines[docnum] = lines
         return lines
 
     def code_values(self, docnum: int) -> list[tuple[str, str]]:
@@ -176,7 +208,15 @@ class _Run:
         return [folded for _column, folded, _raw in self._code_lines(docnum)]
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
-        return self.cached.docs(fieldname, term)
+        """The documents of a term; a query looks some up more than once (a window for
+        its fragment and for its typos): kept until the next query (:meth:`forget`)."""
+        found = self._seen.get((fieldname, term))
+        if found is None:
+            found = self._seen[fieldname, term] = self.cached.docs(fieldname, term)
+        return found
+
+    def forget(self) -> None:
+        self._seen.clear()
 
     def any_docs(self, fieldname: str, terms) -> set[int]:
         found: set[int] = set()
@@ -247,23 +287,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     # typos: candidates from the deletion neighbourhoods, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
-        candidates = run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key))
-        for window in analysis.typo_windows(key):
-            candidates |= run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
-        candidates -= run.hidden
-        distances: dict[str, int] = {}  # lots, headstamps, factory codes: shared by many candidates
-        for docnum in candidates:
-            if scores.get(docnum, 0) >= TIER_FUZZY:
-                continue
-            best = edits + 1
-            for code in run.codes(docnum):
-                if abs(len(code) - len(folded)) <= edits:
-                    distance = distances.get(code)
-                    if distance is None:
-                        distance = distances[code] = analysis.edit_distance(folded, code, edits)
-                    best = min(best, distance)
-            if best <= edits:
-                _best(scores, [docnum], TIER_FUZZY - best)
+        _match_typos(run, folded, key, edits, scores)
     if column or analysis.lot_shaped(text):
         # field syntax (lot:…): the match must be in that column; a lot typed in groups
         # must line up group by group. Checked on the readings of the candidates: codes
@@ -279,6 +303,88 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
 
         scores = {d: s for d, s in scores.items() if d not in run.hidden and fits(d)}
     return scores
+
+
+# A window of a query shared by more documents than this (a model's serial prefix, ZX112…)
+# brings its typo candidates as the list of its codes, kept with the searcher: each code
+# is checked once, not each document with all its readings.
+COMMON_WINDOW = 256
+COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per searcher, over all common windows
+
+
+def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int, float]) -> None:
+    """Typos: candidates from the deletion neighbourhoods, the end terms and the windows,
+    checked by edit distance (on the folded readings). Every stored code within ``edits``
+    holds one of these terms itself, so a code brought only by a common window is one
+    holding that window (when the query is short enough that every code within reach is
+    short enough to have its windows indexed)."""
+    candidates = set(run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key)))
+    common = []
+    for window in analysis.typo_windows(key):
+        docs = run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
+        if len(docs) >= COMMON_WINDOW and len(folded) + edits <= analysis.MAX_CODE:
+            listed = _window_codes(run, window, docs)
+            if listed is not None:
+                common.append(listed)
+                continue
+        candidates |= docs
+    distance_to = analysis.distance_from(folded, edits)
+    distances: dict[str, int] = {}  # lots, headstamps, factory codes: shared by many candidates
+    shortest, longest = len(folded) - edits, len(folded) + edits
+    hidden = run.hidden
+    for docnum in candidates:
+        if scores.get(docnum, 0) >= TIER_FUZZY or docnum in hidden:
+            continue
+        best = edits + 1
+        for _column, code, _raw in run._code_lines(docnum):
+            if shortest <= len(code) <= longest:
+                distance = distances.get(code)
+                if distance is None:
+                    distance = distances[code] = distance_to(code)
+                if distance < best:
+                    best = distance
+        if best <= edits:
+            scores[docnum] = TIER_FUZZY - best
+    for by_length in common:
+        for length in range(shortest, longest + 1):
+            if length not in by_length:
+                continue
+            codes, owners = by_length[length]
+            for at, distance in codes.within(folded, edits):
+                for docnum in owners[at]:
+                    if scores.get(docnum, 0) < TIER_FUZZY - distance and docnum not in hidden:
+                        scores[docnum] = TIER_FUZZY - distance
+
+
+_FOLDED_CODE = re.compile(r"^[^\t\n]*\t([^\t\n]*)\t", re.M)  # a code line: column, folded, reading
+
+
+def _folded_codes(text: bytes) -> list[str]:
+    """The folded codes of a document's code lines, as stored (see ``_Run._code_lines``)."""
+    return _FOLDED_CODE.findall(text.decode("utf-8")) if text else []
+
+
+def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.SameLengthCodes, list]] | None:
+    """The folded codes whose key holds ``window``, by length, with the documents of
+    each (index data, kept with the searcher up to :data:`COMMON_WINDOW_CODES_HELD`
+    codes; None past that)."""
+    held = run.cached.derived.setdefault("window_codes", {})
+    listed = held.get(window)
+    if listed is None:
+        count = run.cached.derived.get("window_codes_held", 0)
+        if count >= COMMON_WINDOW_CODES_HELD:
+            return None
+        owners: dict[int, dict[str, list[int]]] = {}
+        text = run.column("code_text")
+        for docnum in sorted(docs):
+            for code in _folded_codes(text(docnum)):
+                if window in analysis.key_of_folded(code):
+                    owners.setdefault(len(code), {}).setdefault(code, []).append(docnum)
+        listed = {length: (analysis.SameLengthCodes(list(found)), list(found.values()))
+                  for length, found in owners.items()}
+        held[window] = listed
+        run.cached.derived["window_codes_held"] = count + sum(len(found) for found in owners.values())
+    return listed
 
 
 def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]:
@@ -314,6 +420,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     key = analysis.key_of_folded(folded)
     exact_re, key_re = analysis.wildcard_regex(folded), analysis.wildcard_regex(key)
     runs = [r for r in analysis.literal_runs(key) if len(r) >= analysis.MIN_FRAGMENT]
+    scanned: dict[int, float] = {}
     if runs:
         candidates: set[int] | None = None
         for literal in runs:
@@ -323,7 +430,9 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
         # a short code with one unreadable character: the code without it is one of the
         # stored one-deletion terms
         candidates = run.docs("dels", "1:" + key.replace("?", ""))
-    else:  # short runs only: walk the folded readings (slow, rare)
+    elif column is None:  # short runs only: every code of a fitting length, scanned at once
+        scanned, candidates = _scan_codes(run, folded, key)
+    else:  # short runs only, in one field: walk the folded readings (slow, rare)
         candidates = set()
         for term in run.reader.expand_prefix("codes", "f:"):
             term = term.decode("utf-8") if isinstance(term, bytes) else term
@@ -334,7 +443,8 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
     if "*" not in key:
         candidates |= run.any_docs("unk", analysis.unknown_terms_fitting(run.cached.terms("unk"), key))
-    scores: dict[int, float] = {}
+    # the scanned documents' tiers, raised by the check of the others' readings
+    scores = {docnum: tier for docnum, tier in scanned.items() if docnum not in run.hidden}
     for docnum in candidates - run.hidden:
         readings = ([analysis.fold(value) for _c, value, _code in run.values(docnum, column)] if column
                     else run.codes(docnum))
@@ -349,6 +459,83 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
             elif key_re.match(value_key) or _unknown_fits(key, value_key):
                 _best(scores, [docnum], TIER_CONFUSABLE_FRAGMENT)
     return scores
+
+
+@dataclass
+class _CodeTable:
+    """The folded codes of every live document (the readings the matchers check), by
+    length: per length, one string of ``folded + "\n"`` lines, the same lines as keys,
+    and the document of each line. Built once per searcher (index data: the same for
+    every reader), for the patterns that no literal run of 4 narrows down (``17?4??8``,
+    ``??????``, ``2X*``): a regular expression runs over each string at C speed instead
+    of a walk over the term list and a check of every document found."""
+
+    lines: dict[int, tuple[str, str, array]]
+    # documents the scan alone cannot rank (a reading longer than MAX_CODE: it may hold
+    # "?" without a pattern term, or be too long for a term of its own): checked one by one
+    irregular: set[int]
+
+
+def _column_values(column) -> list[bytes]:
+    """Every document's value of a segment's bytes column, read in one piece."""
+    lengths = getattr(column, "_lengths", None)  # whoosh.columns.VarBytesColumn.Reader
+    if lengths is None:
+        return list(column)
+    data = column._dbfile.get(column._basepos, sum(lengths))
+    return [data[offset:offset + length] for offset, length in zip(column._offsets, lengths)]
+
+
+def _code_table(run: _Run) -> _CodeTable:
+    table = run.cached.derived.get("code_table")
+    if table is None:
+        codes: list[str] = []
+        owners = array("i")
+        for leaf, base in run.reader.leaf_readers():
+            try:
+                column = leaf.column_reader("code_text", translate=False)
+            except NotImplementedError:  # an index without a segment yet: no documents
+                continue
+            texts = _column_values(column)
+            for docnum in (leaf.deleted_docs_set if leaf.has_deletions() else ()):
+                texts[docnum] = b""
+            # a segment's code lines in one string, each line naming its document
+            codes.extend(_folded_codes(b"\n".join(text for text in texts if text)))
+            counts = [text.count(b"\n") + 1 if text else 0 for text in texts]
+            owners.extend(chain.from_iterable(map(repeat, range(base, base + len(texts)), counts)))
+        lengths = list(map(len, codes))  # no "\n" in a code: folding drops spaces
+        order = sorted(range(len(codes)), key=lengths.__getitem__)
+        ordered_lengths = [lengths[at] for at in order]
+        by_length = {}
+        for length in set(lengths):
+            chosen = order[bisect_left(ordered_lengths, length):bisect_right(ordered_lengths, length)]
+            found = "\n".join([codes[at] for at in chosen]) + "\n"
+            by_length[length] = (found, analysis.key_of_folded(found), array("i", [owners[at] for at in chosen]))
+        irregular = set(chain.from_iterable(found[2] for length, found in by_length.items()
+                                            if length > analysis.MAX_CODE))
+        table = run.cached.derived["code_table"] = _CodeTable(by_length, irregular)
+    return table
+
+
+def _line_regex(pattern: str) -> re.Pattern:
+    """A folded pattern with ``?`` and ``*`` as a regular expression over lines."""
+    return re.compile("^" + "".join("[^\n]" if ch == "?" else "[^\n]*" if ch == "*" else re.escape(ch)
+                                    for ch in pattern) + "$", re.M)
+
+
+def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set[int]]:
+    """Documents with a code that the pattern fits, folded (60) or as a key (55), and
+    those of them to check one by one still (see :class:`_CodeTable`)."""
+    table = _code_table(run)
+    fixed = len(key.replace("*", ""))
+    lengths = [n for n in table.lines if n == fixed or ("*" in key and n > fixed)]
+    scores: dict[int, float] = {}
+    for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
+                                 (TIER_FRAGMENT, _line_regex(folded), 0)):
+        for length in lengths:
+            owners, step = table.lines[length][2], length + 1
+            for match in pattern.finditer(table.lines[length][which]):
+                scores[owners[match.start() // step]] = tier
+    return scores, table.irregular.intersection(scores)
 
 
 def _unknown_fits(query: str, reading: str) -> bool:
@@ -407,6 +594,7 @@ def _all_visible(run: _Run) -> set[int]:
 
 def evaluate(run: _Run, text: str, filters: Filters | None = None) -> dict[int, float]:
     """Docnums the reader may see that match, with their tier."""
+    run.forget()
     result: dict[int, float] = {}
     for conjunction in parse(text):
         scores: dict[int, float] | None = None
@@ -461,18 +649,43 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
     return best
 
 
+@dataclass(frozen=True)
+class _QueryForm:
+    """What :func:`_value_tier` needs of a query, computed once per query (it is called
+    for every reading of every hit shown)."""
+
+    folded: str
+    key: str
+    exact: str
+    lot_shaped: bool
+    words: tuple[str, ...]
+    edits: int
+
+
+@lru_cache(maxsize=4096)
+def _query_form(query: str) -> _QueryForm:
+    folded = analysis.fold(query)
+    key = analysis.key_of_folded(folded)
+    return _QueryForm(folded, key, exact_form(query), analysis.lot_shaped(query), tuple(analysis.words(query)),
+                      analysis.allowed_edits(key))
+
+
+_exact_form = lru_cache(maxsize=65536)(exact_form)  # the readings of hits, shown again and again
+
+
 def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tuple[int, tuple[int, int] | None]:
     """The tier at which one stored reading matches a query, and the matched span in the
     reading's folded form (None: all of it)."""
-    folded_query, folded = analysis.fold(query), analysis.fold(value)
+    form, folded = _query_form(query), analysis.fold(value)
+    folded_query = form.folded
     if not folded_query or not folded:
         return 0, None
-    if (column == "lot" or (analysis.lot_shaped(query) and "-" in analysis.lot_key(value))) \
+    if (column == "lot" or (form.lot_shaped and "-" in analysis.lot_key(value))) \
             and not analysis.lot_groups_fit(query, value):
         return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
-    key_query, key = analysis.key_of_folded(folded_query), analysis.key_of_folded(folded)
+    key_query, key = form.key, analysis.key_of_folded(folded)
     # equal readings first, "?" and "*" included: a partial serial typed as stored is exact
-    if exact_form(query) == exact_form(value):
+    if form.exact == _exact_form(value):
         return TIER_EXACT, None
     if folded_query == folded:
         return TIER_FOLDED, None
@@ -485,7 +698,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
             return TIER_CONFUSABLE_FRAGMENT, None
         return 0, None
     value_words = analysis.words(value)
-    query_words = analysis.words(query)
+    query_words = form.words
     if query_words and all(w in value_words for w in query_words):
         first = folded.find(query_words[0])
         return TIER_WORDS, (first, first + len(query_words[0])) if first >= 0 else None
@@ -498,7 +711,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
         at = key.find(key_query)
         if at >= 0:
             return TIER_CONFUSABLE_FRAGMENT, (at, at + len(key_query))
-    edits = analysis.allowed_edits(key_query)
+    edits = form.edits
     if column in FRAGMENT_COLUMNS and edits:
         distance = analysis.edit_distance(folded_query, folded, edits)
         if distance <= edits:
@@ -530,11 +743,11 @@ def _ranked(run: _Run, scores: dict[int, float], stop: int | None) -> list[int]:
     by_tier: dict[float, list[int]] = {}
     for docnum, score in scores.items():
         by_tier.setdefault(score, []).append(docnum)
-    refs = run.cached.column("item_ref")
+    refs = run.column("item_ref")
     ordered: list[int] = []
     for tier in sorted(by_tier, reverse=True):
         docs = by_tier[tier]
-        ordered.extend(sorted(docs, key=lambda d: refs[d]))  # UTF-8 bytes sort as the text
+        ordered.extend(sorted(docs, key=refs))  # UTF-8 bytes sort as the text
         if stop is not None and len(ordered) >= stop:
             break
     return ordered
