@@ -47,6 +47,28 @@ def _annex_titles(page) -> list[str]:
     return [t.strip() for t in page.locator("#annex-list > li .row-main a").all_inner_texts()]
 
 
+def _build_and_download(page, button: str, edition: str, row_text: str, tmp_path) -> tuple[str, str]:
+    """Build a PDF of ``edition`` with ``button``, wait while the page follows the job, then
+    download it: its file name and its text."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Edition").select_option(edition)
+    page.get_by_label("Format").select_option("pdf")
+    page.get_by_role("button", name=button, exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("started")
+    download_link = page.locator("#build-list").get_by_role("link", name="Download")
+    expect(download_link).to_be_visible(timeout=90_000)
+    expect(page.locator("#build-list tbody tr").first).to_contain_text(row_text)
+    with page.expect_download() as downloading:
+        download_link.first.click()
+    download = downloading.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-")
+    return download.suggested_filename, "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
 def test_expert_compiles_reorders_builds_and_downloads_an_annex(demo_server, page, tmp_path):
     from playwright.sync_api import expect
 
@@ -103,22 +125,8 @@ def test_expert_compiles_reorders_builds_and_downloads_an_annex(demo_server, pag
 
     # Build every annex, panel edition, PDF: the list follows the job and offers the file.
     page.get_by_label("Annex", exact=True).select_option(label="All annexes, in one file")
-    page.get_by_label("Edition").select_option("panel")
-    page.get_by_label("Format").select_option("pdf")
-    page.get_by_role("button", name="Build", exact=True).click()
-    expect(page.get_by_role("status").first).to_contain_text("started")
-    download_link = page.locator("#build-list").get_by_role("link", name="Download")
-    expect(download_link).to_be_visible(timeout=90_000)
-    expect(page.locator("#build-list tbody tr").first).to_contain_text("done")
-    with page.expect_download() as downloading:
-        download_link.first.click()
-    download = downloading.value
-    assert re.fullmatch(r"report-\d+_annexes_panel\.pdf", download.suggested_filename)
-    path = tmp_path / download.suggested_filename
-    download.save_as(path)
-    data = path.read_bytes()
-    assert data.startswith(b"%PDF-")
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    name, text = _build_and_download(page, "Build", "panel", "done", tmp_path)
+    assert re.fullmatch(r"report-\d+_annexes_panel\.pdf", name)
     assert "Annex 1" in text and "Annex 2" in text and "Figure 1.1" in text
     assert "boxed in Figure 1.1" in text and DEMO_ITEM in text and "PANEL ONLY" in text
 
@@ -133,20 +141,8 @@ def test_expert_builds_a_quick_annex_of_a_case_from_its_page_and_downloads_it(de
     page.get_by_role("link", name=DEMO_ITEM.split("/")[0]).first.click()
     section = page.locator("#quick-annex")
     expect(section).to_have_text("Annex of this case's item sheets")
-    page.get_by_label("Edition").select_option("public")
-    page.get_by_label("Format").select_option("pdf")
-    page.get_by_role("button", name="Build annex").click()
-    expect(page.get_by_role("status").first).to_contain_text("started")
-    download_link = page.locator("#build-list").get_by_role("link", name="Download")
-    expect(download_link).to_be_visible(timeout=90_000)
-    expect(page.locator("#build-list tbody tr").first).to_contain_text("Item sheets of the case")
-    with page.expect_download() as downloading:
-        download_link.first.click()
-    download = downloading.value
-    assert download.suggested_filename == f"{DEMO_ITEM.split('/')[0]}_item-sheets_public.pdf"
-    path = tmp_path / download.suggested_filename
-    download.save_as(path)
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(path.read_bytes())).pages)
+    name, text = _build_and_download(page, "Build annex", "public", "Item sheets of the case", tmp_path)
+    assert name == f"{DEMO_ITEM.split('/')[0]}_item-sheets_public.pdf"
     assert "Annex 1" in text and DEMO_ITEM in text and "PANEL ONLY" not in text
 
 
