@@ -336,6 +336,25 @@ def fresh_app(database, tmp_path, request):
     get_engine(application).dispose()
 
 
+@pytest.fixture(scope="module")
+def module_apps(database):
+    """Apps kept for one test module, by configuration, for modules that build one app per
+    configuration instead of one per test (the access walk, the API); disposed of after it."""
+    from panel_tracker.db import get_engine
+
+    apps: dict = {}
+    yield apps
+    for application in apps.values():
+        get_engine(application).dispose()
+
+
+@pytest.fixture(scope="module")
+def shared_worlds(database):
+    """The module's SharedWorld of each app configuration (tests marked ``shares_world``,
+    ``tests/sharing.py``)."""
+    return {}
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -33,7 +33,7 @@ from panel_tracker import create_app
 from panel_tracker.auth import services
 from panel_tracker.auth.access import ACCESS_LEVELS, LOGIN, PUBLIC
 from panel_tracker.auth.models import Membership, Role, User
-from panel_tracker.db import get_engine, get_session
+from panel_tracker.db import get_session
 from tests.conftest import app_config_key, make_test_app, new_world
 from tests.sharing import SHARES_WORLD, shared_world, shares_world
 
@@ -42,22 +42,8 @@ SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 REFUSALS = {401, 403, 404, 405, 500}
 
 
-@pytest.fixture(scope="module")
-def _walk_apps(database):
-    apps: dict = {}
-    yield apps
-    for application in apps.values():
-        get_engine(application).dispose()
-
-
-@pytest.fixture(scope="module")
-def _shared_worlds(database):
-    """The module's SharedWorld of each app configuration (tests marked ``shares_world``)."""
-    return {}
-
-
 @pytest.fixture
-def app(_walk_apps, database, request, tmp_path_factory):
+def app(module_apps, database, request, tmp_path_factory):
     """As ``tests.conftest.app``, but one app per module and configuration, not per test.
 
     The walk makes a world for each of ~140 rules and methods per backend; building the
@@ -70,9 +56,9 @@ def app(_walk_apps, database, request, tmp_path_factory):
     overrides = marker.kwargs if marker else {}
     shared = shares_world(request)
     key = (tuple(sorted(overrides.items())), shared)
-    if key not in _walk_apps:
-        _walk_apps[key] = make_test_app(database, tmp_path_factory.mktemp("walk"), **overrides)
-    application = _walk_apps[key]
+    if key not in module_apps:
+        module_apps[key] = make_test_app(database, tmp_path_factory.mktemp("walk"), **overrides)
+    application = module_apps[key]
     if not shared:
         database.truncate()
     ctx = application.app_context()
@@ -82,12 +68,12 @@ def app(_walk_apps, database, request, tmp_path_factory):
 
 
 @pytest.fixture
-def world(app, database, request, _shared_worlds):
+def world(app, database, request, shared_worlds):
     """The test's own world (``tests.conftest.world``), or, for a test marked
     ``shares_world``, the module's shared one, as it was built."""
     if not shares_world(request):
         return new_world(app, database, request)
-    return shared_world(_shared_worlds, app_config_key(request), app, database, _logged_in)
+    return shared_world(shared_worlds, app_config_key(request), app, database, _logged_in)
 
 
 def _fill(name: str, actor: "Actor"):

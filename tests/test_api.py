@@ -16,7 +16,6 @@ from panel_tracker.cases import services
 from panel_tracker.cases.models import Category, Item
 from panel_tracker.db import get_session
 from panel_tracker.evidence.models import Photo, PhotoReceipt
-from panel_tracker.db import get_engine
 from panel_tracker.evidence.services import photo_store, purge_photo
 from tests.conftest import app_config_key, fresh_app, make_test_app, new_world
 from tests.factories import log_in
@@ -91,21 +90,8 @@ def new_item(api: ApiClient, case_id: int, **fields) -> dict:
     return response.get_json()
 
 
-@pytest.fixture(scope="module")
-def _shared_apps(database):
-    apps: dict = {}
-    yield apps
-    for application in apps.values():
-        get_engine(application).dispose()
-
-
-@pytest.fixture(scope="module")
-def _shared_worlds(database):
-    return {}
-
-
 @pytest.fixture
-def app(database, tmp_path, request, _shared_apps, tmp_path_factory):
+def app(database, tmp_path, request, module_apps, tmp_path_factory):
     """As ``tests.conftest.app``; the tests marked ``shares_world`` (refused writes: they
     only read) share one app per module and configuration, and its world
     (``tests.sharing.SharedWorld``)."""
@@ -114,18 +100,18 @@ def app(database, tmp_path, request, _shared_apps, tmp_path_factory):
         return
     marker = request.node.get_closest_marker("app_config")
     key = app_config_key(request)
-    if key not in _shared_apps:
-        _shared_apps[key] = make_test_app(database, tmp_path_factory.mktemp("api") / "instance",
+    if key not in module_apps:
+        module_apps[key] = make_test_app(database, tmp_path_factory.mktemp("api") / "instance",
                                           **(marker.kwargs if marker else {}))
-    with _shared_apps[key].app_context():
-        yield _shared_apps[key]
+    with module_apps[key].app_context():
+        yield module_apps[key]
 
 
 @pytest.fixture
-def world(app, database, request, _shared_worlds):
+def world(app, database, request, shared_worlds):
     if not shares_world(request):
         return new_world(app, database, request)
-    return shared_world(_shared_worlds, app_config_key(request), app, database,
+    return shared_world(shared_worlds, app_config_key(request), app, database,
                         lambda app, user: log_in(app.test_client(), user))
 
 

@@ -34,8 +34,9 @@ from tests.sharing import SHARES_WORLD
 from tests.test_access_walk import Actor, _fill, _find_rule, _rule_ids
 from tests.test_api import ApiClient, api_as
 
-# The walk's fixtures, with this module's own instances (an app per module, a shared world).
-app, world, _walk_apps, _shared_worlds = walk.app, walk.world, walk._walk_apps, walk._shared_worlds
+# The walk's fixtures (their module-scoped apps and shared worlds are conftest's: this
+# module gets its own instances).
+app, world = walk.app, walk.world
 
 # No shrinking: it could take minutes on a web request; the first failing example is short.
 BOUNDED = settings(max_examples=20, derandomize=True, database=None, deadline=None,
