@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from .. import audit, visibility
 from ..auth.models import Panel
 from ..cases.models import Case, Item
-from ..classification import Classification, most_restrictive
+from ..classification import Classification, may_see, most_restrictive
 from ..db import get_session, utcnow
 from ..evidence.services import photo_store
 from ..evidence.storage import atomic_write
@@ -169,8 +169,6 @@ def request_quick_build(db: Session, panel: Panel, case: Case, edition: Edition,
 
 
 def _record(db: Session, build: AnnexBuild, actor, clearance: Classification, what: str, target: dict) -> AnnexBuild:
-    from ..classification import may_see
-
     if not may_see(clearance, build.edition.level):
         raise Invalid({"edition": f"The {build.edition.value} edition is above your clearance."}, status=403)
     build.created_by_id = getattr(actor, "id", None)
