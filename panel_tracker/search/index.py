@@ -24,6 +24,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from flask import current_app
 from sqlmodel import Session
@@ -37,6 +38,10 @@ log = logging.getLogger("panel_tracker.search")
 
 LOCK_WAIT_SECONDS = 5.0  # a save waits this long for another writer, then queues its change
 MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the background above this
+SMALL_SEGMENT_DOCS = 500  # a background merge merges every segment this small into one
+# A writer waiting for the lock tries again this often: a save queued behind a background
+# merge (a few milliseconds) should not sleep much past the merge's end.
+LOCK_POLL_SECONDS = 0.002
 
 
 _local = threading.local()
@@ -124,7 +129,7 @@ def panel_lock(panel_code: str, timeout: float | None = None, app=None):
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise IndexBusy(panel_code) from None
-                time.sleep(0.02)
+                time.sleep(LOCK_POLL_SECONDS)
         held.add(name)
         try:
             yield
@@ -405,7 +410,7 @@ def _merge_in_background(panel_code: str, app) -> None:
         try:
             with panel_lock(panel_code, timeout=60, app=app):
                 ix = whoosh_index.open_dir(str(directory))
-                ix.writer(codec=_codec()).commit(merge=True)
+                ix.writer(codec=_codec()).commit(mergetype=_merge_small_segments)
                 ix.close()
         except Exception as exc:  # noqa: BLE001 - derived data: the next merge will do
             log.warning("search index of panel %s: background merge failed: %s", panel_code, exc)
@@ -413,11 +418,48 @@ def _merge_in_background(panel_code: str, app) -> None:
     threading.Thread(target=merge, name=f"search-merge-{panel_code}", daemon=True).start()
 
 
+def _merge_small_segments(writer, segments):
+    """Whoosh's merge policy for ``writer``: every segment of at most
+    :data:`SMALL_SEGMENT_DOCS` documents (the saves' one-document segments and what
+    earlier merges made of them) merged into one, so merges come once per
+    MERGE_ABOVE_SEGMENTS saves or so, not every few saves as with Whoosh's
+    ``MERGE_SMALL`` (which merges five at a time), each holding the writer lock a save
+    waits for. When fewer than two are that small, Whoosh's policy."""
+    from whoosh.reading import SegmentReader
+    from whoosh.writing import MERGE_SMALL
+
+    small = [segment for segment in segments if segment.doc_count_all() <= SMALL_SEGMENT_DOCS]
+    if len(small) < 2:
+        return MERGE_SMALL(writer, segments)
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for segment in segments if segment.doc_count_all() > SMALL_SEGMENT_DOCS]
+
+
 # ------------------------------------------------------------------ reading
 
 
 POSTINGS_KEPT_FROM = 64  # documents: shorter lists are kept in their term entry (cheap to read again)
-POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB)
+POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB), and as many over the segments
+
+
+@dataclass
+class _Segment:
+    """Index data of one segment, decoded once and kept for as long as the segment is in
+    the index: a segment's files never change (a save adds a small segment and marks the
+    replaced document deleted; a merge replaces segments by a new one), so the searcher
+    opened after a save takes over the data of every segment it keeps, and the first
+    queries after a save do not read the big segments' long posting lists, term lists
+    and columns again. Deleted documents are left in and taken out when read."""
+
+    find: Callable  # a term's info in this segment (see _term_finder), None when absent
+    base: int  # the segment's first document number in the searcher that filled ``postings``
+    postings: dict = field(default_factory=dict)  # (field, term) -> frozenset of document numbers (+ base)
+    held: int = 0  # document numbers in ``postings``
+    lexicons: dict = field(default_factory=dict)  # field -> frozenset of its terms (small fields)
+    columns: dict = field(default_factory=dict)  # (column, translate) -> the segment's column reader
 
 
 @dataclass
@@ -431,11 +473,10 @@ class _Cached:
     code_lines: dict = field(default_factory=dict)
     postings: dict = field(default_factory=dict)
     postings_held: int = 0
-    # Column readers of each segment, by (segment id, column): a segment's column files never
-    # change, so they are kept across the reopen after a save (opening the column of a
-    # segment of 100,000 documents reads all their offsets).
-    segment_columns: dict = field(default_factory=dict)
-    leaves: list | None = None  # (segment reader, first document number, deleted documents)
+    # Each segment's data by segment id, handed on to the searcher reopened after a save
+    # for the segments it keeps (see _Segment).
+    segments: dict = field(default_factory=dict)
+    leaves: list | None = None  # (segment reader, first document number, its deleted documents + base, _Segment)
     derived: dict = field(default_factory=dict)  # query-side tables built from the above (query.py)
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
@@ -446,48 +487,98 @@ class _Cached:
         found = self.postings.get(key)
         if found is not None:
             return found
-        found = frozenset(self._postings(fieldname, term.encode("utf-8")))
+        found = self._postings(fieldname, term)
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
             self.postings_held += len(found)
         return found
 
-    def _postings(self, fieldname: str, tbytes: bytes) -> list[int]:
+    def _leaves(self) -> list:
+        """Each segment's reader, first document number, deleted documents (numbered in
+        this searcher) and :class:`_Segment`, taken over from the searcher before when the
+        segment was in it."""
+        if self.leaves is None:
+            self.leaves = []
+            for leaf, base in self.searcher.reader().leaf_readers():
+                if not hasattr(leaf, "_terms") or leaf.segment() is None:  # an index without a segment: no terms
+                    continue
+                data = self.segments.get(leaf.segment().segment_id())
+                if data is None:
+                    data = self.segments[leaf.segment().segment_id()] = _Segment(_term_finder(leaf._terms), base)
+                elif data.base != base:  # a segment before it was merged away: renumbered
+                    data.postings, data.held, data.base = {}, 0, base
+                deleted = frozenset(docnum + base for docnum in leaf.deleted_docs_set) if leaf.has_deletions() \
+                    else frozenset()
+                self.leaves.append((leaf, base, deleted, data))
+        return self.leaves
+
+    def _postings(self, fieldname: str, term: str) -> frozenset[int]:
         """The live document numbers of a term, read segment by segment with one look-up
         of the term in each (Whoosh's reader looks it up three times a segment and walks
         its posting list one document at a time): a block of postings at a time, the
-        short lists kept in their term's entry without opening a matcher."""
-        if self.leaves is None:
-            self.leaves = [(leaf, base, leaf.deleted_docs_set, _term_finder(leaf._terms))
-                           for leaf, base in self.searcher.reader().leaf_readers()
-                           if hasattr(leaf, "_terms")]  # an index without a segment: no terms
-        found: list[int] = []
-        for leaf, base, deleted, find in self.leaves:
-            info = find(fieldname, tbytes)
-            if info is None:
-                continue
-            if info.is_inlined():
-                ids = info.inlined_postings()[0]
-            else:
-                matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
-                ids = []
-                while not matcher._atend:  # whole blocks of ids
-                    if matcher._ids is None:
-                        matcher._read_ids()
-                    ids.extend(matcher._ids)
-                    matcher._next_block()
-            if deleted:
-                ids = [docnum for docnum in ids if docnum not in deleted]
-            found.extend(ids if not base else [docnum + base for docnum in ids])
-        return found
+        short lists kept in their term's entry without opening a matcher. A segment's
+        long list is kept with its :class:`_Segment`, up to :data:`POSTINGS_HELD`
+        document numbers over all segments."""
+        key, tbytes = (fieldname, term), term.encode("utf-8")
+        leaves = self._leaves()
+        short: list[int] = []
+        kept: list[frozenset[int]] = []
+        for leaf, base, deleted, data in leaves:
+            ids = data.postings.get(key)
+            if ids is None:
+                info = data.find(fieldname, tbytes)
+                if info is None:
+                    continue
+                if info.is_inlined():
+                    ids = info.inlined_postings()[0]
+                else:
+                    matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
+                    ids = []
+                    while not matcher._atend:  # whole blocks of ids
+                        if matcher._ids is None:
+                            matcher._read_ids()
+                        ids.extend(matcher._ids)
+                        matcher._next_block()
+                ids = ids if not base else [docnum + base for docnum in ids]
+                if len(ids) >= POSTINGS_KEPT_FROM \
+                        and sum(d.held for _l, _b, _d, d in leaves) + len(ids) <= POSTINGS_HELD:
+                    ids = data.postings[key] = frozenset(ids)
+                    data.held += len(ids)
+                else:
+                    short.extend(ids if not deleted else [docnum for docnum in ids if docnum not in deleted])
+                    continue
+            kept.append(ids if not deleted or deleted.isdisjoint(ids) else ids - deleted)
+        if not short and len(kept) == 1:
+            return kept[0]
+        return frozenset(short).union(*kept)
 
     def terms(self, fieldname: str) -> set[str]:
-        """Every term of a small field (the "?" readings), kept with the searcher."""
+        """Every term of a small field (the "?" readings), kept with the searcher (and
+        each segment's with its _Segment). Deleted documents' terms are in: the caller
+        looks their documents up."""
         key = ("terms", fieldname)
         if key not in self.columns:
-            self.columns[key] = {t.decode("utf-8") if isinstance(t, bytes) else t
-                                 for t in self.searcher.reader().lexicon(fieldname)}
+            found: set[str] = set()
+            for leaf, _base, _deleted, data in self._leaves():
+                lexicon = data.lexicons.get(fieldname)
+                if lexicon is None:
+                    lexicon = data.lexicons[fieldname] = frozenset(
+                        t.decode("utf-8") if isinstance(t, bytes) else t for t in leaf.lexicon(fieldname))
+                found |= lexicon
+            self.columns[key] = found
         return self.columns[key]
+
+    def segment_column(self, reader, name: str, translate: bool = True):
+        """A segment reader's column reader, kept with its :class:`_Segment` (opening the
+        column of a segment of 100,000 documents reads all their offsets)."""
+        self._leaves()  # each segment's _Segment
+        data = self.segments.get(reader.segment().segment_id()) if reader.segment() is not None else None
+        if data is None:
+            return reader.column_reader(name, translate=translate)
+        key = (name, translate)
+        if key not in data.columns:
+            data.columns[key] = reader.column_reader(name, translate=translate)
+        return data.columns[key]
 
     def column(self, name: str):
         """A column reader of this searcher (opening one costs a file per segment: kept)."""
@@ -498,10 +589,7 @@ class _Cached:
             for reader, offset in self.searcher.reader().leaf_readers():
                 if reader.segment() is None or not reader.has_column(name):  # no segment yet (a new panel)
                     continue
-                key = (reader.segment().segment_id(), name)
-                if key not in self.segment_columns:
-                    self.segment_columns[key] = reader.column_reader(name)
-                parts.append(self.segment_columns[key])
+                parts.append(self.segment_column(reader, name))
                 offsets.append(offset)
             self.columns[name] = parts[0] if len(parts) == 1 and offsets == [0] \
                 else MultiColumnReader(parts, offsets) if parts else []
@@ -616,8 +704,8 @@ def _reopen(cached: _Cached) -> _Cached:
     else:
         reader = MultiReader(readers, generation=toc.generation)
     kept = {segment.segment_id() for segment in toc.segments}
-    columns = {key: column for key, column in cached.segment_columns.items() if key[0] in kept}
-    return _Cached(ix, Searcher(reader, fromindex=ix), segment_columns=columns)
+    data = {segment_id: found for segment_id, found in cached.segments.items() if segment_id in kept}
+    return _Cached(ix, Searcher(reader, fromindex=ix), segments=data)
 
 
 def _with_deletions(reader, segment):

@@ -174,8 +174,8 @@ class _Run:
         if read is None:
             segments = []
             for leaf, base in self.reader.leaf_readers():
-                try:
-                    segments.append((base, leaf.column_reader(name, translate=False)))
+                try:  # a segment's reader is kept across saves with the segment's other data
+                    segments.append((base, self.cached.segment_column(leaf, name, translate=False)))
                 except NotImplementedError:  # an index without a segment yet: no documents
                     pass
             if len(segments) == 1 and segments[0][0] == 0:
