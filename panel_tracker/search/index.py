@@ -504,7 +504,7 @@ class _Cached:
                     continue
                 data = self.segments.get(leaf.segment().segment_id())
                 if data is None:
-                    data = self.segments[leaf.segment().segment_id()] = _Segment(_term_finder(leaf._terms), base)
+                    data = self.segments[leaf.segment().segment_id()] = _Segment(_segment_finder(leaf), base)
                 elif data.base != base:  # a segment before it was merged away: renumbered
                     data.postings, data.held, data.base = {}, 0, base
                 deleted = frozenset(docnum + base for docnum in leaf.deleted_docs_set) if leaf.has_deletions() \
@@ -526,19 +526,10 @@ class _Cached:
         for leaf, base, deleted, data in leaves:
             ids = data.postings.get(key)
             if ids is None:
-                info = data.find(fieldname, tbytes)
-                if info is None:
+                entry = data.find(fieldname, tbytes)
+                if entry is None:
                     continue
-                if info.is_inlined():
-                    ids = info.inlined_postings()[0]
-                else:
-                    matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
-                    ids = []
-                    while not matcher._atend:  # whole blocks of ids
-                        if matcher._ids is None:
-                            matcher._read_ids()
-                        ids.extend(matcher._ids)
-                        matcher._next_block()
+                ids = _read_entry(leaf, fieldname, entry)
                 ids = ids if not base else [docnum + base for docnum in ids]
                 if len(ids) >= POSTINGS_KEPT_FROM \
                         and sum(d.held for _l, _b, _d, d in leaves) + len(ids) <= POSTINGS_HELD:
@@ -596,20 +587,23 @@ class _Cached:
         return self.columns[name]
 
 
-def _term_finder(terms):
-    """``terms.term_info(fieldname, tbytes)`` of a segment's terms reader (None when the
-    term is absent), without the generators and exceptions of Whoosh's hash table
-    reader: a typo query looks up a hundred terms in each segment, most of them absent.
-    The same probe sequence as ``whoosh.filedb.filetables.HashReader.ranges_for_key``."""
+def _term_finder(terms, keys: frozenset[bytes] | None = None):
+    """A function of ``(fieldname, tbytes)`` giving the term's entry in a segment's terms
+    reader as bytes (see :func:`_read_entry`), None when the term is absent, without the
+    generators and exceptions of Whoosh's hash table reader: a typo query looks up a
+    hundred terms in each segment, most of them absent. The same probe sequence as
+    ``whoosh.filedb.filetables.HashReader.ranges_for_key``, read straight from the
+    segment's memory map when it has one. ``keys``, every key of the segment's table
+    (for small segments, see :data:`TERM_KEYS_UP_TO`), answers for absent terms without
+    hashing or probing."""
     import struct
     from hashlib import md5
 
-    from whoosh.codec.whoosh3 import W3TermInfo
     from whoosh.filedb import filetables
 
     table = terms._tindex
     fieldmap, dbfile, tables = terms._fieldmap, table.dbfile, table.tables
-    get, pointer, lengths = dbfile.get, filetables._pointer, filetables._lengths
+    pointer, lengths = filetables._pointer, filetables._lengths
     pointer_size, lengths_size = pointer.size, lengths.size
     field_number = struct.Struct("!H").pack
     if table.hashfn is filetables.md5_hash:
@@ -617,12 +611,36 @@ def _term_finder(terms):
             return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
     else:
         hashed = table.hashfn
+    buffer = getattr(dbfile, "_buf", None)  # a BufferFile over the compound segment's memory map
+    if buffer is not None:
+        def slot(position: int):
+            return pointer.unpack_from(buffer, position)
+
+        def record(item: int, key: bytes):
+            key_length, data_length = lengths.unpack_from(buffer, item)
+            start = item + lengths_size
+            if key_length == len(key) and buffer[start:start + key_length] == key:
+                return bytes(buffer[start + key_length:start + key_length + data_length])
+            return None
+    else:
+        get = dbfile.get
+
+        def slot(position: int):
+            return pointer.unpack(get(position, pointer_size))
+
+        def record(item: int, key: bytes):
+            key_length, data_length = lengths.unpack(get(item, lengths_size))
+            if key_length == len(key) and get(item + lengths_size, key_length) == key:
+                return get(item + lengths_size + key_length, data_length)
+            return None
 
     def find(fieldname: str, tbytes: bytes):
         number = fieldmap.get(fieldname)
         if number is None:
             return None
         key = field_number(number) + tbytes
+        if keys is not None and key not in keys:
+            return None
         keyhash = hashed(key)
         start, slots = tables[keyhash & 255]
         if not slots:
@@ -630,19 +648,58 @@ def _term_finder(terms):
         end = start + slots * pointer_size
         position = start + ((keyhash >> 8) % slots) * pointer_size
         for _ in range(slots):
-            slot_hash, item = pointer.unpack(get(position, pointer_size))
+            slot_hash, item = slot(position)
             if not item:
                 return None
             if slot_hash == keyhash:
-                key_length, data_length = lengths.unpack(get(item, lengths_size))
-                if key_length == len(key) and get(item + lengths_size, key_length) == key:
-                    return W3TermInfo.from_bytes(get(item + lengths_size + key_length, data_length))
+                found = record(item, key)
+                if found is not None:
+                    return found
             position += pointer_size
             if position == end:
                 position = start
         return None
 
     return find
+
+
+# Segments of this many documents or fewer (the saves' and what background merges make of
+# them) keep every key of their term table in memory: a query's absent terms, most of its
+# look-ups in a small segment, cost a set membership test, so the segments that pile up
+# between merges hardly slow a query down.
+TERM_KEYS_UP_TO = SMALL_SEGMENT_DOCS
+
+
+def _segment_finder(leaf):
+    keys = frozenset(leaf._terms._tindex.keys()) if leaf.doc_count_all() <= TERM_KEYS_UP_TO else None
+    return _term_finder(leaf._terms, keys)
+
+
+_INFO_SIZE = None
+
+
+def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ...]:
+    """The document numbers of a term's entry in a segment: a short list is kept in the
+    entry itself (``W3TermInfo.to_bytes``: a flag, then the pickled postings), a long one
+    read from the postings file a block at a time."""
+    from pickle import loads
+
+    from whoosh.codec.whoosh3 import W3TermInfo
+
+    global _INFO_SIZE
+    if _INFO_SIZE is None:
+        _INFO_SIZE = W3TermInfo._struct.size
+    if entry[0]:  # inlined
+        return loads(entry[_INFO_SIZE:])[0]
+    info = W3TermInfo.from_bytes(entry)
+    matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
+    ids: list[int] = []
+    while not matcher._atend:  # whole blocks of ids
+        if matcher._ids is None:
+            matcher._read_ids()
+        ids.extend(matcher._ids)
+        matcher._next_block()
+    return ids
 
 
 def _forget(panel_code: str) -> None:
