@@ -532,3 +532,47 @@ def test_a_new_panel_with_nothing_indexed_yet_searches_to_no_hits(world):
     assert page.status_code == 200
     assert expert.get("/items?q=24017731").status_code == 200
     assert expert.get("/cases?q=24017731").status_code == 200
+
+
+def test_after_a_save_the_searcher_keeps_what_it_read_from_the_segments_the_save_left_alone(sample, monkeypatch):
+    """A save adds a small segment and marks the edited item's old document deleted in
+    its segment: the searcher opened after it takes over that segment's posting lists,
+    term lists and column readers, and what it kept does not bring the old reading back."""
+    monkeypatch.setattr(search_index, "POSTINGS_KEPT_FROM", 1)  # every posting list is kept
+    expert = sample.client("expert")
+    assert "YEM-2023-004/02" in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+    before = search_index.searcher_for(sample.panel)
+    kept = dict(before.segments)
+    assert kept and all(data.postings for data in kept.values())
+    item = _item("YEM-2023-004/02")
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "ZX11-555123"})
+    assert response.status_code == 302
+    assert _refs(expert.get("/search?q=zx11555123").get_data(as_text=True)) == ["YEM-2023-004/02"]
+    after = search_index.searcher_for(sample.panel)
+    assert after is not before and len(after.segments) == len(kept) + 1
+    assert all(after.segments[segment_id] is data for segment_id, data in kept.items())
+    assert "YEM-2023-004/02" not in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+
+
+def test_a_background_merge_folds_the_saves_small_segments_into_one(sample, monkeypatch):
+    """Saves add a segment each; past MERGE_ABOVE_SEGMENTS a background merge folds every
+    small one into one segment (not five at a time), and every edit is still found."""
+    import threading
+
+    monkeypatch.setattr(search_index, "MERGE_ABOVE_SEGMENTS", 4)
+    monkeypatch.setattr(search_index, "SMALL_SEGMENT_DOCS", 10)  # the rebuilt segment (70 documents) is not small
+    expert = sample.client("expert")
+    items = get_session().exec(select(Item).where(Item.panel_id == sample.panel.id).order_by(Item.id).limit(5)).all()
+    first = len(search_index.searcher_for(sample.panel).ix._segments())
+    for n, item in enumerate(items):
+        response = expert.post(f"/items/{item.id}/edit",
+                               data={**ITEM, "item_ref": item.item_ref, "serial": f"QM-{n}0{n}0{n}0{n}"})
+        assert response.status_code == 302
+        for thread in threading.enumerate():
+            if thread.name.startswith("search-merge-"):
+                thread.join(30)
+    segments = search_index.searcher_for(sample.panel).ix._segments()
+    # the rebuilt segment, the first four saves' segments merged into one, the fifth's
+    assert len(segments) == first + 2
+    for n, item in enumerate(items):
+        assert _refs(expert.get(f"/search?q=QM-{n}0{n}0{n}0{n}").get_data(as_text=True)) == [item.item_ref]

@@ -37,7 +37,7 @@ from .schema import SCHEMA_VERSION, get_schema
 log = logging.getLogger("panel_tracker.search")
 
 LOCK_WAIT_SECONDS = 5.0  # a save waits this long for another writer, then queues its change
-MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the background above this
+MERGE_ABOVE_SEGMENTS = 24  # small segments from saves are merged in the background above this
 SMALL_SEGMENT_DOCS = 500  # a background merge merges every segment this small into one
 # A writer waiting for the lock tries again this often: a save queued behind a background
 # merge (a few milliseconds) should not sleep much past the merge's end.
