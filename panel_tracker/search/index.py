@@ -371,7 +371,10 @@ def _write_part_in_worker(url: str, folder: str, panel_id: int, part):
 def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, app=None) -> None:
     """Add or replace ``docs`` and remove ``removed_ids`` in one small commit (no merge:
     a save must stay fast; segments are merged in the background when they pile up).
-    The caller holds the panel lock."""
+    The caller holds the panel lock. The new documents' segment is written by
+    :class:`segments.SegmentBuilder` (the files Whoosh's writer would write, without its
+    sorting pool and temporary files); Whoosh's writer takes the index's write lock,
+    marks the replaced documents deleted and commits the table of contents."""
     app = app or current_app._get_current_object()
     cached = searcher_for(panel, app)  # current: we hold the lock, nobody wrote since
     ix = cached.ix
@@ -391,15 +394,21 @@ def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, a
     try:
         for doc in docs:
             delete(doc["id"])
-            writer.add_document(**doc)
         for doc_id in removed_ids:
             delete(doc_id)
-        writer.commit(merge=False)
+        added = []
+        if docs:
+            builder = segments.SegmentBuilder(ix, _codec())
+            for doc in docs:
+                builder.add(doc)
+            added.append(builder.finish())
+        writer._close_segment()  # its own segment stays empty: the builder's holds the documents
+        writer._commit_toc(writer.segments + added)  # the segments as they were, with their deletions
+        writer._finish()
     except BaseException:
         writer.cancel()
         raise
-    segments = len(ix._segments())
-    if segments > MERGE_ABOVE_SEGMENTS:
+    if len(ix._segments()) > MERGE_ABOVE_SEGMENTS:
         _merge_in_background(panel.code, app)
 
 
