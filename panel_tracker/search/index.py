@@ -502,6 +502,20 @@ class _Cached:
             self.postings_held += len(found)
         return found
 
+    def union(self, fieldname: str, terms: tuple[str, ...]) -> frozenset[int]:
+        """Every document holding one of the terms (a fragment window folded or as a
+        confusable key): for a common window, thousands of documents, joined once and kept
+        like a long posting list, not again by every query that looks for that window."""
+        key = (fieldname, terms)
+        found = self.postings.get(key)
+        if found is not None:
+            return found
+        found = frozenset().union(*(self.docs(fieldname, term) for term in terms))
+        if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
+            self.postings[key] = found
+            self.postings_held += len(found)
+        return found
+
     def _leaves(self) -> list:
         """Each segment's reader, first document number, deleted documents (numbered in
         this searcher) and :class:`_Segment`, taken over from the searcher before when the

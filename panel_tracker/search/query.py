@@ -215,6 +215,16 @@ class _Run:
             found = self._seen[fieldname, term] = self.cached.docs(fieldname, term)
         return found
 
+    def window_docs(self, window: str) -> frozenset[int]:
+        """The documents holding a fragment window, folded (``f:``) or as a confusable key
+        (``k:``): looked up for a query's fragment and again for its typos, and for a
+        common window thousands of documents, so the union is kept (see ``union``)."""
+        key = ("frag", "f|k:" + window)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self.cached.union("frag", ("f:" + window, "k:" + window))
+        return found
+
     def forget(self) -> None:
         self._seen.clear()
 
@@ -321,7 +331,7 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
     candidates = set(run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key)))
     common = []
     for window in analysis.typo_windows(key):
-        docs = run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
+        docs = run.window_docs(window)
         if len(docs) >= COMMON_WINDOW and len(folded) + edits <= analysis.MAX_CODE:
             listed = _window_codes(run, window, docs)
             if listed is not None:
@@ -392,7 +402,7 @@ def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]
     ``confusable``, the confusable-merged substrings)."""
     found: set[int] | None = None
     for term in terms:
-        docs = run.docs("frag", "f:" + term) | (run.docs("frag", "k:" + term) if confusable else set())
+        docs = run.window_docs(term) if confusable else run.docs("frag", "f:" + term)
         found = docs if found is None else found & docs
         if not found:
             return set()
