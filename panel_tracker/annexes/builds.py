@@ -61,16 +61,24 @@ def quick_document(db: Session, panel: Panel, case: Case, edition: Edition) -> d
     item_ids = db.exec(select(Item.id).where(Item.case_id == case.id, Item.panel_id == panel.id,
                                              Item.deleted_at.is_(None))
                        .order_by(Item.item_ref)).all()
-    sheets = [Block(id=None, panel_id=panel.id, annex_id=0, position=n, kind="item_sheet",
-                    settings={"item_id": item_id, "photo_ids": [], "boxes": True},
-                    classification=Classification.PUBLIC)
-              for n, item_id in enumerate(item_ids, start=1)]
     case_visible = visibility.load(db, Case, case.id, reader) is not None
     title = case.title if case_visible else case.ref
-    annex = Annex(id=None, panel_id=panel.id, report_id=0, position=1, title=title,
-                  classification=Classification.PUBLIC)
-    return compose.document(db, panel, None, [(1, annex, sheets if case_visible else [])], edition, reader,
+    sheets = sheet_blocks(panel.id, item_ids) if case_visible else []
+    return compose.document(db, panel, None, [(1, unsaved_annex(panel.id, title), sheets)], edition, reader,
                             title=title)
+
+
+def sheet_blocks(panel_id: int, item_ids: list[int]) -> list[Block]:
+    """Unsaved item sheets of ``item_ids``, in that order: every photo, marking boxes drawn."""
+    return [Block(id=None, panel_id=panel_id, annex_id=0, position=n, kind="item_sheet",
+                  settings={"item_id": item_id, "photo_ids": [], "boxes": True},
+                  classification=Classification.PUBLIC)
+            for n, item_id in enumerate(item_ids, start=1)]
+
+
+def unsaved_annex(panel_id: int, title: str) -> Annex:
+    return Annex(id=None, panel_id=panel_id, report_id=0, position=1, title=title,
+                 classification=Classification.PUBLIC)
 
 
 # ------------------------------------------------------------------ inputs and files

@@ -64,9 +64,7 @@ def prepare_images(document: dict, store: PhotoStore, panel_code: str,
     # One job per distinct derivative (the same photo at the same size is made once).
     jobs: dict[Path, dict] = {}
     for image in all_images:
-        key = images.print_path(store, panel_code, image["sha256"],
-                                (images.px(image["width_mm"]), images.px(image["height_mm"])), image.get("boxes"))
-        jobs.setdefault(key, image)
+        jobs.setdefault(images.image_path(store, panel_code, image), image)
     made: dict[Path, tuple[Path, tuple[int, int]] | None] = {}
     with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as pool:
         for n, (key, result) in enumerate(zip(jobs, pool.map(
@@ -76,9 +74,7 @@ def prepare_images(document: dict, store: PhotoStore, panel_code: str,
                 progress(n, len(jobs))
     found: dict[str, tuple[Path, tuple[int, int]]] = {}
     for image in all_images:
-        key = images.print_path(store, panel_code, image["sha256"],
-                                (images.px(image["width_mm"]), images.px(image["height_mm"])), image.get("boxes"))
-        result = made[key]
+        result = made[images.image_path(store, panel_code, image)]
         if result is None:
             image["src"] = None
         else:
