@@ -9,6 +9,7 @@ from .. import changes, registry
 
 def init_app(app) -> None:
     # The web layer loads when an app is built, not whenever a model of this package is imported.
+    from .builds import withdraw_builds_of_purged
     from .cli import annex_cli
     from .prints import ACTIONS, prepare_ahead
     from .views import bp, case_quick_annex, item_publications
@@ -25,3 +26,5 @@ def init_app(app) -> None:
     app.cli.add_command(annex_cli)
     # Print derivatives are made when a photo lands on an item or in a block, not at build time.
     changes.subscribe(app, prepare_ahead, actions=ACTIONS)
+    # A purged photo's bytes do not survive in an annex build either.
+    changes.subscribe(app, withdraw_builds_of_purged, actions={"photo.purge"})

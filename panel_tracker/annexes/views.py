@@ -364,7 +364,8 @@ def download(build_id: int):
     report = load_or_404(Report, build.report_id) if build.report_id else None
     case = load_or_404(Case, build.case_id) if build.case_id else None
     if build.state != BuildState.DONE:
-        flash("That build has not finished yet.", "info")
+        flash(f"That build failed: {build.error}" if build.state == BuildState.FAILED
+              else "That build has not finished yet.", "error" if build.state == BuildState.FAILED else "info")
         return redirect(url_for("annexes.show", report_id=build.report_id) + "#builds" if report
                         else url_for("cases.show", case_id=case.id) + "#quick-annex" if case
                         else url_for("annexes.index"))
