@@ -112,6 +112,8 @@ def test_a_marking_boxed_on_a_photo_is_drawn_ahead_and_an_edition_that_may_not_s
     case, item = _public_case(world)
     photo = _receive(world, tmp_path, item, 1)  # outside a request: made after the commit, in place
     assert _expected(photo, 1) in _prints()
+    other = _receive(world, tmp_path, item, 2)
+    assert {_expected(photo, 2), _expected(other, 2)} <= set(_prints())
 
     # A marking of a panel-only item, boxed on the public item's photo: only the panel sees the box.
     db = get_session()
@@ -123,9 +125,10 @@ def test_a_marking_boxed_on_a_photo_is_drawn_ahead_and_an_edition_that_may_not_s
     cases.link_marking_photo(db, marking, db.get(Photo, photo.id), (0.1, 0.2, 0.3, 0.2), None)
     db.commit()
     made = _prints()
-    boxed = [name for name in made if name.startswith(f"{photo.sha256}-") and "-b" in name]
-    assert len(boxed) == 1  # the panel edition's, box drawn
-    assert _expected(photo, 1) in made  # the public and committee editions', without the panel's box
+    boxed = {name.split("-b")[0] for name in made if name.startswith(f"{photo.sha256}-") and "-b" in name}
+    # The panel edition's, box drawn: on the item's sheet (two photos) and the panel item's (one).
+    assert boxed == {_expected(photo, 2).removesuffix(".jpg"), _expected(photo, 1).removesuffix(".jpg")}
+    assert _expected(photo, 2) in made  # the public and committee editions', without the panel's box
 
     _quick_builds(world, case)
     assert _prints() == made

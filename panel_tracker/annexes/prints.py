@@ -89,6 +89,9 @@ def _items_touched(db: Session, panel_id: int, photo_ids: set[int], marking_ids:
     if marking_ids:
         found |= set(db.exec(select(Marking.item_id).where(Marking.panel_id == panel_id,
                                                            Marking.id.in_(marking_ids))).all())
+        # A marking boxed on a photo of another item changes that item's sheet too.
+        found |= {i for i in db.exec(select(Photo.item_id).join(MarkingPhoto, MarkingPhoto.photo_id == Photo.id).where(
+            MarkingPhoto.panel_id == panel_id, MarkingPhoto.marking_id.in_(marking_ids))).all() if i is not None}
     return found
 
 
