@@ -81,6 +81,11 @@ CASES: list[tuple[str, set[str], set[str], str]] = [
     ("24?17731", {f"{A}/01"}, {f"{A}/02"}, "expert"),
     ("2401773?", {f"{A}/01", f"{A}/02", f"{A}/03", f"{F}/01"}, {f"{F}/02"}, "expert"),
     ("ZX11-21037?", {f"{C}/01", f"{C}/02"}, set(), "expert"),
+    # codes of 3 characters or fewer (factory codes, years): the pattern's length, never longer
+    ("3?6", {f"{B}/02", f"{H}/02", f"{H}/03"}, {f"{H}/06"}, "expert"),
+    ("1?8", {f"{G}/02", f"{J}/04"}, {f"{A}/06", f"{A}/08", f"{B}/04"}, "expert"),
+    ("?88", {f"{G}/02", f"{J}/04"}, {f"{B}/05", f"{G}/05"}, "expert"),
+    ("4?", {f"{A}/06", f"{C}/06"}, {f"{A}/01", f"{A}/05"}, "expert"),
     # wildcards
     ("2401*", TYPE56_RUN, {f"{H}/02"}, "expert"),
     ("*0917", {f"{E}/01"}, {f"{E}/02"}, "expert"),

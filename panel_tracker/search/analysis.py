@@ -184,16 +184,19 @@ def deletions(code: str, edits: int) -> set[str]:
     return found
 
 
-STORED_DELETIONS_UP_TO = 9  # longer codes are typo candidates through their fragment windows
+# Stored codes with deletion terms: from the shortest a typo query of 5 can be (4), up
+# to 9 (longer codes are typo candidates through their fragment windows).
+STORED_DELETIONS_FROM, STORED_DELETIONS_UP_TO = FUZZY_ONE - 1, 9
 
 
 def stored_deletions(code: str) -> set[str]:
     """The typo candidate terms of a stored code of 4 to 9 characters: it and its
     one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
     two deletions) meets these is a candidate (symmetric deletion), found without
-    scanning the term list. Longer codes are reached through :func:`typo_windows`."""
+    scanning the term list. Longer codes are reached through :func:`typo_windows`,
+    shorter ones have none."""
     n = len(code)
-    if n < FUZZY_ONE - 1 or n > STORED_DELETIONS_UP_TO:
+    if n < STORED_DELETIONS_FROM or n > STORED_DELETIONS_UP_TO:
         return set()
     return {"1:" + s for s in deletions(code, 1)}
 
@@ -208,7 +211,7 @@ def query_deletions(code: str) -> set[str]:
     edits = allowed_edits(code)
     if not edits or len(code) - edits > STORED_DELETIONS_UP_TO:
         return set()
-    return {"1:" + s for s in deletions(code, edits) if len(s) >= FUZZY_ONE - 1}
+    return {"1:" + s for s in deletions(code, edits) if len(s) >= STORED_DELETIONS_FROM}
 
 
 # Two typos in a query of 10 to 14 characters can leave no intact run of 5 (a window

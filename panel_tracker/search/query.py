@@ -426,9 +426,10 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
         for literal in runs:
             docs = _fragment_docs(run, analysis.fragment_terms(literal), confusable=True)
             candidates = docs if candidates is None else candidates & docs
-    elif "*" not in key and key.count("?") == 1 and len(key) <= analysis.STORED_DELETIONS_UP_TO:
+    elif "*" not in key and key.count("?") == 1 \
+            and analysis.STORED_DELETIONS_FROM <= len(key) <= analysis.STORED_DELETIONS_UP_TO:
         # a short code with one unreadable character: the code without it is one of the
-        # stored one-deletion terms
+        # stored one-deletion terms (codes of 3 characters or fewer have none: scanned)
         candidates = run.docs("dels", "1:" + key.replace("?", ""))
     elif column is None:  # short runs only: every code of a fitting length, scanned at once
         scanned, candidates = _scan_codes(run, folded, key)
