@@ -253,6 +253,36 @@ def test_a_short_pattern_with_an_unreadable_character_finds_serials_of_its_lengt
     assert set(_hits(world, "1?34")) == {f"{one}4"}  # four characters: found by deletion terms, as before
 
 
+def test_a_wildcard_query_finds_a_stored_reading_whose_unreadable_character_fits_it(world):
+    """A ``?`` in a stored reading is any one character, for wildcard queries too: the
+    expert who could not read one character of ``RX4-5?12`` recorded a serial that
+    ``RX4-59*`` may be. Ranked as a wildcard hit, below the exact and folded readings."""
+    _items_with_serials(world, "RX4-5?12", "RX4-6912", "RX4-5912")
+    partial, other, intact = (f"YEM-2024-017/0{n}" for n in (1, 2, 3))
+    assert _hits(world, "RX4-59*") == {partial: ("serial", "RX4-5?12", 60.5), intact: ("serial", "RX4-5912", 60.5)}
+    assert _hits(world, "RX4-S9*")[partial] == ("serial", "RX4-5?12", 55.5)  # S/5: a confusable
+    assert set(_hits(world, "R?4-59*")) == {partial, intact}  # "?" on both sides, and a "*"
+    assert set(_hits(world, "RX4-5?1*")) == {partial, intact}
+    assert set(_hits(world, "*5?12")) == {partial, intact}
+    assert set(_hits(world, "RX4-59?2")) == {partial, intact}  # "?" on both sides, no "*"
+    plain = _hits(world, "RX4-5912")  # a plain query and a stored "?"
+    assert plain[intact][2] > plain[partial][2] == 60.5 and plain[partial][:2] == ("serial", "RX4-5?12")
+    assert other not in _hits(world, "RX4-59*") and other not in _hits(world, "RX4-59?2")
+    assert set(_hits(world, "RX4-592*")) == set()  # the stored "?" is one character: the 2 meets its 1
+
+
+def test_query_cli_gives_short_and_partial_serials_their_pattern_hits(world, runner):
+    _items_with_serials(world, "RX4-5?12", "RX4-6912", "123", "1234")
+    result = runner.invoke(args=["search", "query", "RX4-59*", "--panel", "YEM", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"item_ref": "YEM-2024-017/01", "case_ref": "YEM-2024-017",
+                                          "field": "serial", "matched": "RX4-5?12", "score": 60.5}]
+    result = runner.invoke(args=["search", "query", "1?3", "--panel", "YEM", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"item_ref": "YEM-2024-017/03", "case_ref": "YEM-2024-017",
+                                          "field": "serial", "matched": "123", "score": 60.5}]
+
+
 def test_a_marking_added_on_the_item_page_is_found_by_its_latin_look_alike(world):
     expert = world.client("expert")
     expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})

@@ -451,31 +451,34 @@ def unknown_matches(pattern: str, code: str) -> bool:
     return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
 
 
-def unknown_fits(query: str, reading: str) -> bool:
-    """Can a query with ``?`` and a stored reading with ``?`` be the same marking: same
-    length, and each character equal or unreadable on either side (``17?4`` and ``1?74``)."""
-    return len(query) == len(reading) and all(q == r or q == "?" or r == "?" for q, r in zip(query, reading))
+def unknown_outline(term: str) -> str:
+    """A stored reading as far as its pattern term tells (:func:`unknown_pattern_term`):
+    its longest readable run where it sits, ``?`` elsewhere (``???402??`` for ``8@3:402``).
+    A query pattern that fits the outline may fit the reading (to be checked)."""
+    length, _, place = term.partition("@")
+    offset, _, text = place.partition(":")
+    start = int(offset)
+    return "?" * start + text + "?" * (int(length) - start - len(text))
 
 
-def unknown_terms_fitting(terms, code: str) -> set[str]:
-    """The pattern terms (of stored readings with ``?``) that a query with ``?`` of its own
-    can hold: same length, and the stored run fits the query where it sits (a ``?`` of the
-    query fits any character of the run)."""
-    prefix = f"{len(code)}@"
-    found = set()
-    for term in terms:
-        if term.startswith(prefix):
-            offset, _, text = term[len(prefix):].partition(":")
-            start = int(offset)
-            if unknown_fits(code[start:start + len(text)], text):
-                found.add(term)
-    return found
+def _pattern_parts(folded_pattern: str, any_character: str) -> str:
+    # a stored "?" is unreadable: any character of the query fits it
+    return "".join(any_character if ch == "?" else any_character + "*" if ch == "*" else f"[{re.escape(ch)}?]"
+                   for ch in folded_pattern)
 
 
+@lru_cache(maxsize=4096)
 def wildcard_regex(folded_pattern: str) -> re.Pattern:
-    """A folded query with ``*`` (any run) and ``?`` (one character) as a regex."""
-    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in folded_pattern)
-    return re.compile("^" + "".join(parts) + "$", re.S)
+    """A folded query with ``*`` (any run) and ``?`` (one character) as a regex over a
+    folded reading. ``?`` is unknown on either side: a ``?`` of the reading fits any one
+    character of the query (``RX459*`` fits ``RX45?12``, ``1?340258`` fits ``17?40258``)."""
+    return re.compile("^" + _pattern_parts(folded_pattern, ".") + "$", re.S)
+
+
+@lru_cache(maxsize=4096)
+def wildcard_lines_regex(folded_pattern: str) -> re.Pattern:
+    """:func:`wildcard_regex` over a string of readings, one a line."""
+    return re.compile("^" + _pattern_parts(folded_pattern, "[^\n]") + "$", re.M)
 
 
 def literal_runs(folded_pattern: str) -> list[str]:

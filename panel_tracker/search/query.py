@@ -442,8 +442,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     # stored readings with "?" of their own (a partial serial typed as read): they have no
     # fragment or deletion terms, only their own reading and their "?" pattern term
     candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
-    if "*" not in key:
-        candidates |= run.any_docs("unk", analysis.unknown_terms_fitting(run.cached.terms("unk"), key))
+    candidates |= _unknown_candidates(run, key)
     # the scanned documents' tiers, raised by the check of the others' readings
     scores = {docnum: tier for docnum, tier in scanned.items() if docnum not in run.hidden}
     for docnum in candidates - run.hidden:
@@ -455,11 +454,42 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
                 _best(scores, [docnum], TIER_FOLDED)
             elif value_key == key:
                 _best(scores, [docnum], TIER_CONFUSABLE)
-            elif exact_re.match(value_folded) or _unknown_fits(folded, value_folded):
+            elif exact_re.match(value_folded):
                 _best(scores, [docnum], TIER_FRAGMENT)
-            elif key_re.match(value_key) or _unknown_fits(key, value_key):
+            elif key_re.match(value_key):
                 _best(scores, [docnum], TIER_CONFUSABLE_FRAGMENT)
     return scores
+
+
+def _unknown_outlines(run: _Run) -> dict[int, tuple[str, list[str]]]:
+    """The stored readings with ``?`` as their pattern terms tell them (see
+    :func:`analysis.unknown_outline`), by length: one string of ``outline + "\n"`` lines
+    and the term of each line. Built once per searcher from the terms it keeps (a few
+    percent of the readings): a pattern runs over them all at once."""
+    outlines = run.cached.derived.get("unknown_outlines")
+    if outlines is None:
+        by_length: dict[int, list[str]] = {}
+        for term in run.cached.terms("unk"):
+            by_length.setdefault(int(term.partition("@")[0]), []).append(term)
+        outlines = run.cached.derived["unknown_outlines"] = {
+            length: ("".join(analysis.unknown_outline(term) + "\n" for term in terms), terms)
+            for length, terms in by_length.items()}
+    return outlines
+
+
+def _unknown_candidates(run: _Run, key: str) -> set[int]:
+    """Documents with a stored reading with ``?`` that the pattern (a query's key, ``?``
+    and ``*``) may fit: those whose outline it fits, of its length (any longer one too
+    with a ``*``)."""
+    fixed = len(key.replace("*", ""))
+    pattern = analysis.wildcard_lines_regex(key)
+    terms = set()
+    for length, (outlines, owners) in _unknown_outlines(run).items():
+        if length == fixed or ("*" in key and length > fixed):
+            # up to the last line's end: a pattern of only "*" fits the empty text after it
+            terms.update(owners[match.start() // (length + 1)]
+                         for match in pattern.finditer(outlines, 0, len(outlines) - 1))
+    return run.any_docs("unk", terms)
 
 
 @dataclass
@@ -537,11 +567,6 @@ def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set
             for match in pattern.finditer(table.lines[length][which]):
                 scores[owners[match.start() // step]] = tier
     return scores, table.irregular.intersection(scores)
-
-
-def _unknown_fits(query: str, reading: str) -> bool:
-    """A query with ``?`` (no ``*``) and a reading with ``?``: unreadable on either side."""
-    return "*" not in query and "?" in reading and analysis.unknown_fits(query, reading)
 
 
 def _match_filter(run: _Run, node: Node) -> set[int]:
@@ -693,9 +718,9 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
     if key_query == key:
         return TIER_CONFUSABLE, None
     if "*" in folded_query or "?" in folded_query:
-        if analysis.wildcard_regex(folded_query).match(folded) or _unknown_fits(folded_query, folded):
+        if analysis.wildcard_regex(folded_query).match(folded):
             return TIER_FRAGMENT, None
-        if analysis.wildcard_regex(key_query).match(key) or _unknown_fits(key_query, key):
+        if analysis.wildcard_regex(key_query).match(key):
             return TIER_CONFUSABLE_FRAGMENT, None
         return 0, None
     value_words = analysis.words(value)
