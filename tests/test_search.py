@@ -271,6 +271,12 @@ def test_a_wildcard_query_finds_a_stored_reading_whose_unreadable_character_fits
     assert set(_hits(world, "RX4-592*")) == set()  # the stored "?" is one character: the 2 meets its 1
 
 
+@pytest.mark.parametrize("typed", ["*", "**", "serial:*"])
+def test_a_query_of_wildcards_only_finds_every_item_with_a_reading_not_an_error(world, typed):
+    _items_with_serials(world, "123", "RX4-5?12")
+    assert set(_hits(world, typed)) == {"YEM-2024-017/01", "YEM-2024-017/02"}
+
+
 def test_query_cli_gives_short_and_partial_serials_their_pattern_hits(world, runner):
     _items_with_serials(world, "RX4-5?12", "RX4-6912", "123", "1234")
     result = runner.invoke(args=["search", "query", "RX4-59*", "--panel", "YEM", "--json"])

@@ -563,8 +563,9 @@ def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set
     for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
                                  (TIER_FRAGMENT, _line_regex(folded), 0)):
         for length in lengths:
-            owners, step = table.lines[length][2], length + 1
-            for match in pattern.finditer(table.lines[length][which]):
+            owners, step, lines = table.lines[length][2], length + 1, table.lines[length][which]
+            # up to the last line's end: a pattern of only "*" fits the empty text after it
+            for match in pattern.finditer(lines, 0, len(lines) - 1):
                 scores[owners[match.start() // step]] = tier
     return scores, table.irregular.intersection(scores)
 
