@@ -451,16 +451,6 @@ def unknown_matches(pattern: str, code: str) -> bool:
     return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
 
 
-def unknown_outline(term: str) -> str:
-    """A stored reading as far as its pattern term tells (:func:`unknown_pattern_term`):
-    its longest readable run where it sits, ``?`` elsewhere (``???402??`` for ``8@3:402``).
-    A query pattern that fits the outline may fit the reading (to be checked)."""
-    length, _, place = term.partition("@")
-    offset, _, text = place.partition(":")
-    start = int(offset)
-    return "?" * start + text + "?" * (int(length) - start - len(text))
-
-
 def _pattern_parts(folded_pattern: str, any_character: str) -> str:
     # a stored "?" is unreadable: any character of the query fits it
     return "".join(any_character if ch == "?" else any_character + "*" if ch == "*" else f"[{re.escape(ch)}?]"

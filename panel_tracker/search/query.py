@@ -461,35 +461,38 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     return scores
 
 
-def _unknown_outlines(run: _Run) -> dict[int, tuple[str, list[str]]]:
-    """The stored readings with ``?`` as their pattern terms tell them (see
-    :func:`analysis.unknown_outline`), by length: one string of ``outline + "\n"`` lines
-    and the term of each line. Built once per searcher from the terms it keeps (a few
-    percent of the readings): a pattern runs over them all at once."""
-    outlines = run.cached.derived.get("unknown_outlines")
-    if outlines is None:
-        by_length: dict[int, list[str]] = {}
+def _unknown_readings(run: _Run) -> dict[int, tuple[str, list[int]]]:
+    """The stored codes with ``?`` (a few percent of the readings; they have no fragment
+    or deletion terms) as keys, by length: one string of ``key + "\n"`` lines and the
+    document of each line. Built once per searcher from the documents of the ``?``
+    pattern terms it keeps: a pattern runs over them all at once."""
+    table = run.cached.derived.get("unknown_readings")
+    if table is None:
+        documents: set[int] = set()
         for term in run.cached.terms("unk"):
-            by_length.setdefault(int(term.partition("@")[0]), []).append(term)
-        outlines = run.cached.derived["unknown_outlines"] = {
-            length: ("".join(analysis.unknown_outline(term) + "\n" for term in terms), terms)
-            for length, terms in by_length.items()}
-    return outlines
+            documents |= run.cached.docs("unk", term)
+        by_length: dict[int, list[tuple[str, int]]] = {}
+        for docnum in sorted(documents):
+            for _column, folded, _raw in run._code_lines(docnum, keep=False):
+                if "?" in folded:
+                    by_length.setdefault(len(folded), []).append((analysis.key_of_folded(folded), docnum))
+        table = run.cached.derived["unknown_readings"] = {
+            length: ("".join(key + "\n" for key, _docnum in found), [docnum for _key, docnum in found])
+            for length, found in by_length.items()}
+    return table
 
 
 def _unknown_candidates(run: _Run, key: str) -> set[int]:
-    """Documents with a stored reading with ``?`` that the pattern (a query's key, ``?``
-    and ``*``) may fit: those whose outline it fits, of its length (any longer one too
-    with a ``*``)."""
+    """Documents with a stored code with ``?`` that the pattern (a query's key, with
+    ``?`` and ``*``) fits: of its length, or longer with a ``*``."""
     fixed = len(key.replace("*", ""))
     pattern = analysis.wildcard_lines_regex(key)
-    terms = set()
-    for length, (outlines, owners) in _unknown_outlines(run).items():
+    found = set()
+    for length, (lines, owners) in _unknown_readings(run).items():
         if length == fixed or ("*" in key and length > fixed):
             # up to the last line's end: a pattern of only "*" fits the empty text after it
-            terms.update(owners[match.start() // (length + 1)]
-                         for match in pattern.finditer(outlines, 0, len(outlines) - 1))
-    return run.any_docs("unk", terms)
+            found.update(owners[match.start() // (length + 1)] for match in pattern.finditer(lines, 0, len(lines) - 1))
+    return found
 
 
 @dataclass
