@@ -18,11 +18,16 @@ its own), stage by stage:
                  WeasyPrint's layout of each chunk; they overlap, so they are timed together
   write          the chunks' pages put together, with footers and bookmarks
 
-Variants: ``chunked1`` is ``pdf.render`` as it is now with one process (each chunk's photos
-made, then the chunk laid out, one after another); ``chunked2`` the same with two worker
-processes laying out chunks while the next chunk's photos are made (the default on two
-cores); ``warm1`` and ``warm2`` are the same with every print derivative made beforehand
-(not timed): WeasyPrint's layout and the joining alone, the floor no photo work can lower;
+Since the print derivatives are made when a photo lands on an item (annexes/prints.py; the
+set-up receives its photos through the same path, so it makes them), a first build finds
+them made. Variants: ``ahead1`` and ``ahead2`` are that first build, as the photo store
+is after the uploads, with one process or two (the default on two cores), and count the
+derivatives the build had to make itself (0 when every one was ready); ``chunked1`` and
+``chunked2`` empty the print cache first (an annex of photos from before, with no
+``annex prepare-prints`` run): each chunk's photos made, then laid out, with two worker
+processes laying out chunks while the next chunk's photos are made; ``warm1`` and ``warm2``
+make every print derivative just before (not timed): WeasyPrint's layout and the joining
+alone, the floor no photo work can lower;
 ``baseline`` runs another checkout's own bench (``--baseline DIR``: its ``chunked``
 variant, with its own stage names) in the same run, for before/after; ``single`` is the
 foundation's (one WeasyPrint document for the whole annex, 20 minutes). Peak memory is the
@@ -190,6 +195,11 @@ def current_render(document, store, panel_code, timings, workers=1, cold=True):
     return data, pages
 
 
+def _print_files(store) -> set[str]:
+    root = store.root / "print"
+    return {str(p) for p in root.rglob("*.jpg")} if root.exists() else set()
+
+
 def child(variant: str, instance: Path, out: Path) -> None:
     from sqlmodel import select
 
@@ -210,6 +220,7 @@ def child(variant: str, instance: Path, out: Path) -> None:
             from panel_tracker.annexes import pdf
 
             pdf.prepare_images(builds.quick_document(db, panel, case, Edition.PANEL), photo_store(), panel.code)
+        before = _print_files(photo_store())
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         document = builds.quick_document(db, panel, case, Edition.PANEL)
@@ -219,14 +230,16 @@ def child(variant: str, instance: Path, out: Path) -> None:
             data, pages = single_render(document, store, panel.code, timings)
         else:
             data, pages = current_render(document, store, panel.code, timings,
-                                         workers=2 if variant in ("pool2", "chunked2", "warm2") else 1,
-                                         cold=not variant.startswith("warm"))
+                                         workers=2 if variant.endswith("2") else 1,
+                                         cold=variant.startswith("chunked"))
         timings["total"] = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         out.write_bytes(data)
+        made_in_build = len(_print_files(store) - before) if not variant.startswith("chunked") else None
         get_engine(app).dispose()
     children = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
     print(json.dumps({"timings": timings, "pages": pages, "bytes": len(data), "peak_self_mb": peak_mb(),
+                      "made_in_build": made_in_build,
                       "cpu_s": cpu + children.ru_utime + children.ru_stime,
                       "peak_child_mb": children.ru_maxrss / 1024}))
 
@@ -286,8 +299,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--height", type=int, default=1500)
-    parser.add_argument("--variants", default="chunked1,chunked2",
-                        help="single (the foundation's, 20 minutes), chunked1, chunked2 (workers), warm1, warm2 "
+    parser.add_argument("--variants", default="ahead2,chunked2",
+                        help="single (the foundation's, 20 minutes), ahead1, ahead2 (workers), chunked1, chunked2, "
+                             "warm1, warm2 "
                              "(the same with every print derivative made beforehand: the layout alone), baseline")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout: variant 'baseline' runs its bench/annex.py's own 'chunked' variant")
@@ -321,15 +335,17 @@ def main() -> None:
         print(f"1-minute load average {os.getloadavg()[0]:.2f} after\n")
         stages = ["compose", "images cold", "images warm", "layout", "images+layout", "write", "total"]
         header = f"{'variant':<9}" + "".join(f"{s:>13}" for s in stages) + f"{'CPU s':>8}{'pages':>7}{'pages/s':>9}" \
-            f"{'peak MB':>9}{'(self)':>8}{'PDF MB':>8}"
-        print("Seconds per stage (total = compose + images cold + the rest); peak = the process tree's RSS")
+            f"{'peak MB':>9}{'(self)':>8}{'PDF MB':>8}{'made':>6}"
+        print("Seconds per stage (total = compose + images cold + the rest); peak = the process tree's RSS; "
+              "made = print derivatives the build made itself (all, when the cache was emptied)")
         print(header)
         print("-" * len(header))
         for variant, r in results.items():
             t = r["timings"]
             cells = "".join(f"{t[s]:>13.2f}" if s in t else f"{'-':>13}" for s in stages)
             print(f"{variant:<9}{cells}{r['cpu_s']:>8.1f}{r['pages']:>7}{r['pages'] / t['total']:>9.1f}"
-                  f"{r['peak_tree_mb']:>9.0f}{r['peak_self_mb']:>8.0f}{r['bytes'] / 1e6:>8.1f}")
+                  f"{r['peak_tree_mb']:>9.0f}{r['peak_self_mb']:>8.0f}{r['bytes'] / 1e6:>8.1f}"
+                  f"{'all' if r.get('made_in_build') is None else r['made_in_build']:>6}")
         for variant, r in results.items():
             if r["check"]:
                 print(f"{variant}: {r['check']}")

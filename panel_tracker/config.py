@@ -67,6 +67,8 @@ DEFAULTS: dict[str, object] = {
     # Report annexes: builds run in the background (a job); True runs them inside the request.
     "ANNEX_BUILD_SYNC": False,
     "ANNEX_LAYOUT_WORKERS": None,  # None: the machine's cores, at most 2 (annexes/pdf.py)
+    # Print derivatives made when a photo is put on an item or in a block (annexes/prints.py).
+    "ANNEX_PRINTS_AHEAD": True,
     # Audit anchors: the HMAC key; None: instance/audit_anchor.key (made on first use).
     "AUDIT_ANCHOR_KEY": None,
     # Mail (the coordinators' digest of letters overdue): an SMTP server, the sender, and

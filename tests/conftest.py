@@ -308,6 +308,9 @@ def make_test_app(database: Database, instance: Path, **overrides):
         # Long annexes' chunks laid out in this process: two worker processes cost seconds to
         # start; tests/test_annex_chunks.py asks for them where it tests them.
         "ANNEX_LAYOUT_WORKERS": 1,
+        # Print derivatives ahead of builds: a background job per photo upload would outlive
+        # its test; tests/test_annex_prints_ahead.py turns it on where it tests it.
+        "ANNEX_PRINTS_AHEAD": False,
     }
     config.update(overrides)
     application = create_app(config)

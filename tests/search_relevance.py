@@ -1,13 +1,20 @@
-"""The marking search's relevance set on the sample data (tests/data/sample/items.csv):
-each query with the item refs it must return and those it must not (hard negatives
-included: near-miss lots, serials one confusable and one typo apart, panel-only items
-a viewer must not see). Used by tests/test_search_relevance.py and bench/search.py."""
+"""The marking search's relevance set on the sample data (tests/data/sample/items.csv)
+and a few readings the sample lacks (tests/data/relevance_items.csv: a partial serial
+and serials of 3 characters): each query with the item refs it must return and those it
+must not (hard negatives included: near-miss lots, serials one confusable and one typo
+apart, panel-only items a viewer must not see). Used by tests/test_search_relevance.py."""
 from __future__ import annotations
+
+from pathlib import Path
+
+ITEM_FILES = [Path(__file__).parent / "data" / "sample" / "items.csv",
+              Path(__file__).parent / "data" / "relevance_items.csv"]
 
 # (query, must return, must not return, reader): refs are item refs, short-handed below.
 A, B, C = "YEM-2023-004", "YEM-2023-011", "YEM-2024-002"
 D, E, F = "YEM-2024-009", "YEM-2024-017", "YEM-2024-021"
 G, H, J, K = "YEM-2024-030", "YEM-2025-003", "YEM-2025-008", "YEM-2025-012"
+L = "YEM-2024-040"  # relevance_items.csv: RX4-5?12, RX4-6912, 123, 1X3, 1234, I23
 
 TYPE56_RUN = {f"{A}/01", f"{A}/02", f"{A}/03", f"{F}/01", f"{F}/02", f"{J}/01"}
 LOT_178571 = {f"{A}/08", f"{B}/04", f"{C}/04"}
@@ -81,6 +88,20 @@ CASES: list[tuple[str, set[str], set[str], str]] = [
     ("24?17731", {f"{A}/01"}, {f"{A}/02"}, "expert"),
     ("2401773?", {f"{A}/01", f"{A}/02", f"{A}/03", f"{F}/01"}, {f"{F}/02"}, "expert"),
     ("ZX11-21037?", {f"{C}/01", f"{C}/02"}, set(), "expert"),
+    # codes of 3 characters or fewer (factory codes, years): the pattern's length, never longer
+    ("3?6", {f"{B}/02", f"{H}/02", f"{H}/03"}, {f"{H}/06"}, "expert"),
+    ("1?8", {f"{G}/02", f"{J}/04"}, {f"{A}/06", f"{A}/08", f"{B}/04"}, "expert"),
+    ("?88", {f"{G}/02", f"{J}/04"}, {f"{B}/05", f"{G}/05"}, "expert"),
+    ("4?", {f"{A}/06", f"{C}/06"}, {f"{A}/01", f"{A}/05"}, "expert"),
+    ("1?3", {f"{L}/03", f"{L}/04", f"{L}/06"}, {f"{L}/05"}, "expert"),  # I23: a confusable
+    ("?23", {f"{L}/03", f"{L}/06"}, {f"{L}/04", f"{L}/05"}, "expert"),
+    # a "?" on the stored side (RX4-5?12): any one character, for every kind of query
+    ("RX4-5912", {f"{L}/01"}, set(), "expert"),
+    ("RX4-59?2", {f"{L}/01"}, {f"{L}/02"}, "expert"),
+    ("RX4-59*", {f"{L}/01"}, {f"{L}/02"}, "expert"),
+    ("RX4-S9*", {f"{L}/01"}, {f"{L}/02"}, "expert"),
+    ("R?4-59*", {f"{L}/01"}, {f"{L}/02"}, "expert"),
+    ("RX4-592*", set(), {f"{L}/01", f"{L}/02"}, "expert"),  # its 2 meets the stored reading's 1
     # wildcards
     ("2401*", TYPE56_RUN, {f"{H}/02"}, "expert"),
     ("*0917", {f"{E}/01"}, {f"{E}/02"}, "expert"),

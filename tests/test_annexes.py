@@ -544,3 +544,78 @@ def test_the_audit_record_of_a_quick_annex_is_classified_as_its_case_too(world, 
     record = db.exec(select(AuditRecord).where(AuditRecord.action == "annex.build",
                                                AuditRecord.object_id == build.id)).one()
     assert "YEM-2025-001" in record.object_label and record.classification == Classification.PANEL
+
+
+def _nearest(pdf: bytes, photo: Image.Image) -> float:
+    """How close the embedded image nearest to ``photo`` is to it, by decoded pixels."""
+    signature = _signature(photo)
+    return min((_distance(_signature(im.image), signature)
+                for page in PdfReader(io.BytesIO(pdf)).pages for im in page.images), default=255)
+
+
+def test_purging_a_photo_withdraws_every_build_that_prints_it_and_keeps_the_others(world, annex_world, tmp_path):
+    from panel_tracker.audit.models import AuditRecord
+    from panel_tracker.evidence.services import purge_photo
+
+    report, secret = annex_world["report"], annex_world["secret_photo"]
+    panel_build, panel_pdf = _build(world, report, "panel")
+    reused, _ = _build(world, report, "panel")
+    docx_build, _ = _build(world, report, "panel", "docx")
+    public_build, public_pdf = _build(world, report, "public")  # the panel-only photo is not in it
+    assert reused.reused_from_id == panel_build.id
+    store = photo_store()
+    with Image.open(store.derivative_path(world.panel.code, secret.sha256, "large")) as im:
+        secret_pixels = im.copy()
+    assert _nearest(panel_pdf, secret_pixels) < 12 and _nearest(public_pdf, secret_pixels) > 25
+
+    db = get_session()
+    purge_photo(db, db.get(type(secret), secret.id), world.panel, world.users["admin"], "Shows a witness's face")
+    db.commit()
+
+    db.expire_all()
+    for build in (panel_build, reused, docx_build):
+        build = db.get(AnnexBuild, build.id)
+        assert build.state == BuildState.FAILED and build.error.startswith("Withdrawn: photo ")
+        assert not builds.file_path(world.panel.code, build).exists()
+    assert {r.object_id for r in db.exec(select(AuditRecord).where(AuditRecord.action == "annex.withdraw")).all()} \
+        == {panel_build.id, reused.id, docx_build.id}
+    kept = db.get(AnnexBuild, public_build.id)
+    assert kept.state == BuildState.DONE and builds.file_path(world.panel.code, kept).read_bytes() == public_pdf
+
+    expert = world.client("expert")
+    response = expert.get(f"/reports/builds/{panel_build.id}/download")
+    assert response.status_code == 302
+    page = expert.get(response.headers["Location"]).get_data(as_text=True)
+    assert "That build failed: Withdrawn: photo" in page
+    download = expert.get(f"/reports/builds/{public_build.id}/download")
+    assert download.status_code == 200
+    download.close()
+
+    rebuilt, pdf = _build(world, report, "panel")  # built again, without the photo
+    assert rebuilt.reused_from_id is None and _nearest(pdf, secret_pixels) > 25
+
+
+def test_a_photo_purged_while_a_build_runs_withdraws_that_build(world, annex_world, monkeypatch):
+    from panel_tracker.evidence.services import purge_photo
+
+    report, secret = annex_world["report"], annex_world["secret_photo"]
+    render = builds.render
+
+    def render_then_purge(document, panel, fmt, progress=None):
+        out = render(document, panel, fmt, progress)  # the photo is in the file being written
+        with world.app.app_context():
+            db = get_session()
+            purge_photo(db, db.get(type(secret), secret.id), db.get(type(panel), panel.id), None, "Personal data")
+            db.commit()
+        return out
+
+    monkeypatch.setattr(builds, "render", render_then_purge)
+    db = get_session()
+    build = builds.request_build(db, world.panel, report, None, Edition.PANEL, BuildFormat.PDF, None,
+                                 Classification.PANEL)
+    db.commit()
+    builds.run_build(build.id)
+    db.expire_all()
+    build = db.get(AnnexBuild, build.id)
+    assert build.state == BuildState.FAILED and "purged" in build.error
+    assert not builds.file_path(world.panel.code, build).exists()

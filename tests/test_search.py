@@ -216,6 +216,79 @@ def test_a_pattern_of_short_runs_finds_a_serial_saved_after_the_codes_were_scann
         "YEM-2024-017/01", "YEM-2024-017/02"]
 
 
+def _items_with_serials(world, *serials: str) -> None:
+    """Items of case YEM-2024-017 numbered in the order of ``serials``."""
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    for serial in serials:
+        legibility = "partial" if "?" in serial else "intact"
+        response = expert.post(f"/cases/{case.id}/items/new",
+                               data={**ITEM, "serial": serial, "serial_legibility": legibility})
+        assert response.status_code == 302
+
+
+def _hits(world, text: str) -> dict[str, tuple[str, str, float]]:
+    """What the search service gives an expert: item ref → (field, matched, score)."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    return {h.item_ref: (h.field, h.matched, h.score)
+            for h in query.search(world.panel, text, clearance=Classification.PANEL, limit=None).hits}
+
+
+def test_a_short_pattern_with_an_unreadable_character_finds_serials_of_its_length(world):
+    """Codes under 4 characters have no deletion terms: ``1?3`` looked only there and
+    found nothing. It is answered like any pattern without a run of 4 (a scan of the
+    codes of its length), with the same folding and confusable tiers."""
+    _items_with_serials(world, "123", "1x3", "I23", "1234", "12", "ZZ3")
+    one = "YEM-2024-017/0"
+    assert _hits(world, "1?3") == {f"{one}1": ("serial", "123", 60.5), f"{one}2": ("serial", "1x3", 60.5),
+                                   f"{one}3": ("serial", "I23", 55.5)}  # I23 only as a confusable
+    assert {ref: score for ref, (_f, _m, score) in _hits(world, "?23").items()} == {
+        f"{one}1": 60.5, f"{one}3": 60.5, f"{one}6": 55.5}  # ZZ3: Z/2 a confusable
+    assert set(_hits(world, "serial:1?3")) == {f"{one}1", f"{one}2", f"{one}3"}
+    assert set(_hits(world, "1?")) == {f"{one}5"}
+    assert set(_hits(world, "??3")) == {f"{one}1", f"{one}2", f"{one}3", f"{one}6"}
+    assert set(_hits(world, "1?34")) == {f"{one}4"}  # four characters: found by deletion terms, as before
+
+
+def test_a_wildcard_query_finds_a_stored_reading_whose_unreadable_character_fits_it(world):
+    """A ``?`` in a stored reading is any one character, for wildcard queries too: the
+    expert who could not read one character of ``RX4-5?12`` recorded a serial that
+    ``RX4-59*`` may be. Ranked as a wildcard hit, below the exact and folded readings."""
+    _items_with_serials(world, "RX4-5?12", "RX4-6912", "RX4-5912")
+    partial, other, intact = (f"YEM-2024-017/0{n}" for n in (1, 2, 3))
+    assert _hits(world, "RX4-59*") == {partial: ("serial", "RX4-5?12", 60.5), intact: ("serial", "RX4-5912", 60.5)}
+    assert _hits(world, "RX4-S9*")[partial] == ("serial", "RX4-5?12", 55.5)  # S/5: a confusable
+    assert set(_hits(world, "R?4-59*")) == {partial, intact}  # "?" on both sides, and a "*"
+    assert set(_hits(world, "RX4-5?1*")) == {partial, intact}
+    assert set(_hits(world, "*5?12")) == {partial, intact}
+    assert set(_hits(world, "RX4-59?2")) == {partial, intact}  # "?" on both sides, no "*"
+    plain = _hits(world, "RX4-5912")  # a plain query and a stored "?"
+    assert plain[intact][2] > plain[partial][2] == 60.5 and plain[partial][:2] == ("serial", "RX4-5?12")
+    assert other not in _hits(world, "RX4-59*") and other not in _hits(world, "RX4-59?2")
+    assert set(_hits(world, "RX4-592*")) == set()  # the stored "?" is one character: the 2 meets its 1
+
+
+@pytest.mark.parametrize("typed", ["*", "**", "serial:*"])
+def test_a_query_of_wildcards_only_finds_every_item_with_a_reading_not_an_error(world, typed):
+    _items_with_serials(world, "123", "RX4-5?12")
+    assert set(_hits(world, typed)) == {"YEM-2024-017/01", "YEM-2024-017/02"}
+
+
+def test_query_cli_gives_short_and_partial_serials_their_pattern_hits(world, runner):
+    _items_with_serials(world, "RX4-5?12", "RX4-6912", "123", "1234")
+    result = runner.invoke(args=["search", "query", "RX4-59*", "--panel", "YEM", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"item_ref": "YEM-2024-017/01", "case_ref": "YEM-2024-017",
+                                          "field": "serial", "matched": "RX4-5?12", "score": 60.5}]
+    result = runner.invoke(args=["search", "query", "1?3", "--panel", "YEM", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"item_ref": "YEM-2024-017/03", "case_ref": "YEM-2024-017",
+                                          "field": "serial", "matched": "123", "score": 60.5}]
+
+
 def test_a_marking_added_on_the_item_page_is_found_by_its_latin_look_alike(world):
     expert = world.client("expert")
     expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})

@@ -85,21 +85,35 @@ def test_a_reading_with_unknown_characters_is_found_by_its_longest_readable_run(
     assert not a.unknown_matches("17?402?8", "1734025")
 
 
+def _fits(pattern: str, reading: str) -> bool:
+    return a.wildcard_regex(pattern).match(reading) is not None
+
+
 def test_a_query_with_unknown_characters_fits_a_reading_with_others_unknown():
-    assert a.unknown_fits("17?402?8", "17?402?8")
-    assert a.unknown_fits("1?340258", "17?40258")  # unreadable on either side
+    assert _fits("17?402?8", "17?402?8")
+    assert _fits("1?340258", "17?40258")  # unreadable on either side
     assert a.unknown_pattern_term("17?40258") in a.unknown_query_terms("1?340258")
-    assert not a.unknown_fits("1?340258", "17?40358")
-    stored = {a.unknown_pattern_term("1?340258"), a.unknown_pattern_term("1?340358")}  # runs at 2
-    assert a.unknown_terms_fitting(stored, "17?4?258") == {"8@2:340258"}  # a "?" inside the run
-    assert not a.unknown_fits("17?402?8", "17?402?")
+    assert not _fits("1?340258", "17?40358")
+    assert _fits("17?4?258", "1?340258") and not _fits("17?4?258", "1?340358")  # a "?" inside the run
+    assert not _fits("17?402?8", "17?402?")
 
 
 def test_wildcards_become_anchored_patterns():
-    assert a.wildcard_regex("2401*").match("24017731")
-    assert not a.wildcard_regex("2401*").match("12401773")
-    assert a.wildcard_regex("24?17*").match("24O17747")
+    assert _fits("2401*", "24017731")
+    assert not _fits("2401*", "12401773")
+    assert _fits("24?17*", "24O17747")
+    assert _fits("[A]^*", "[A]^1") and not _fits("[A]^*", "A^1")  # characters special to a regex are themselves
     assert a.literal_runs("24*17?47") == ["24", "17", "47"]
+
+
+def test_a_wildcard_fits_a_reading_with_an_unknown_character_wherever_it_falls():
+    assert _fits("RX459*", "RX45?12")  # the reading's "?" may be the query's 9
+    assert _fits("R?459*", "RX45?12") and _fits("*5?12", "RX45?12") and _fits("RX45?1*", "RX45?12")
+    assert not _fits("RX4592*", "RX45?12")  # the 2 meets the reading's 1
+    assert not _fits("RX459*", "RX46912") and not _fits("RX459*", "RX4?")  # too short
+    readings = "RX45?12\nRX46?12\nRX4?9\nRX45912\n"  # a string of readings, one a line
+    assert a.wildcard_lines_regex("RX459*").findall(readings) == ["RX45?12", "RX4?9", "RX45912"]
+    assert a.wildcard_lines_regex("RX4?9??").findall(readings) == ["RX45?12", "RX46?12", "RX45912"]
 
 
 @pytest.mark.parametrize(("typed", "key"), [

@@ -2,12 +2,9 @@
 found, no must-not ref returned; recall and precision printed with -s."""
 from __future__ import annotations
 
-import pytest
-
 from panel_tracker.classification import Classification
 from panel_tracker.search import query
-from tests.conftest import SAMPLE
-from tests.search_relevance import CASES
+from tests.search_relevance import CASES, ITEM_FILES
 
 CLEARANCE = {"expert": Classification.PANEL, "viewer": Classification.COMMITTEE}
 
@@ -35,8 +32,9 @@ def test_the_relevance_set_is_large_enough_and_has_hard_negatives():
 
 
 def test_every_query_of_the_relevance_set_finds_what_it_must_and_nothing_it_must_not(world, runner, capsys):
-    result = runner.invoke(args=["items", "import", str(SAMPLE / "items.csv"), "--panel", "YEM"])
-    assert result.exit_code == 0, result.output
+    for path in ITEM_FILES:
+        result = runner.invoke(args=["items", "import", str(path), "--panel", "YEM"])
+        assert result.exit_code == 0, result.output
     recall, precision, failures = judge(world.panel)
     with capsys.disabled():
         print(f"\nrelevance set: {len(CASES)} queries, recall {recall:.3f}, precision {precision:.3f}")

@@ -27,11 +27,12 @@ from ..auth.models import Panel
 from ..cases.models import Case, Item
 from ..classification import Classification, may_see, most_restrictive
 from ..db import get_session, utcnow
+from ..evidence.models import Photo
 from ..evidence.services import photo_store
-from ..evidence.storage import atomic_write
+from ..evidence.storage import atomic_write, destroy_file
 from ..validation import Invalid
 from . import compose
-from .models import Annex, AnnexBuild, Block, BuildFormat, BuildState, Edition, Report, ReportSnapshot
+from .models import Annex, AnnexBuild, AnnexBuildPhoto, Block, BuildFormat, BuildState, Edition, Report, ReportSnapshot
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE.parent.parent / "templates" / "annexes"
@@ -61,16 +62,24 @@ def quick_document(db: Session, panel: Panel, case: Case, edition: Edition) -> d
     item_ids = db.exec(select(Item.id).where(Item.case_id == case.id, Item.panel_id == panel.id,
                                              Item.deleted_at.is_(None))
                        .order_by(Item.item_ref)).all()
-    sheets = [Block(id=None, panel_id=panel.id, annex_id=0, position=n, kind="item_sheet",
-                    settings={"item_id": item_id, "photo_ids": [], "boxes": True},
-                    classification=Classification.PUBLIC)
-              for n, item_id in enumerate(item_ids, start=1)]
     case_visible = visibility.load(db, Case, case.id, reader) is not None
     title = case.title if case_visible else case.ref
-    annex = Annex(id=None, panel_id=panel.id, report_id=0, position=1, title=title,
-                  classification=Classification.PUBLIC)
-    return compose.document(db, panel, None, [(1, annex, sheets if case_visible else [])], edition, reader,
+    sheets = sheet_blocks(panel.id, item_ids) if case_visible else []
+    return compose.document(db, panel, None, [(1, unsaved_annex(panel.id, title), sheets)], edition, reader,
                             title=title)
+
+
+def sheet_blocks(panel_id: int, item_ids: list[int]) -> list[Block]:
+    """Unsaved item sheets of ``item_ids``, in that order: every photo, marking boxes drawn."""
+    return [Block(id=None, panel_id=panel_id, annex_id=0, position=n, kind="item_sheet",
+                  settings={"item_id": item_id, "photo_ids": [], "boxes": True},
+                  classification=Classification.PUBLIC)
+            for n, item_id in enumerate(item_ids, start=1)]
+
+
+def unsaved_annex(panel_id: int, title: str) -> Annex:
+    return Annex(id=None, panel_id=panel_id, report_id=0, position=1, title=title,
+                 classification=Classification.PUBLIC)
 
 
 # ------------------------------------------------------------------ inputs and files
@@ -230,6 +239,8 @@ def run_build(build_id: int) -> None:
         progress("compose", 1, 1)
         build.inputs_hash = inputs_hash(document, build.format)
         db.add(build)
+        shas = photos_of(document)
+        db.add_all(AnnexBuildPhoto(panel_id=panel.id, build_id=build.id, sha256=sha) for sha in shas)
         db.commit()  # before rendering: progress is written from other sessions meanwhile
         earlier = db.exec(select(AnnexBuild).where(
             AnnexBuild.panel_id == panel.id, AnnexBuild.inputs_hash == build.inputs_hash,
@@ -251,12 +262,61 @@ def run_build(build_id: int) -> None:
         build.state, build.progress, build.finished_at = BuildState.DONE, 100, utcnow()
         db.add(build)
         db.commit()
+        # A photo purged while this build ran (after its document was composed, before its
+        # file was written) was not there for the purge to withdraw: withdraw it now.
+        purged = db.exec(select(Photo.sha256).where(Photo.panel_id == panel.id, Photo.sha256.in_(shas or [""]),
+                                                    Photo.purged_at.is_not(None))).all()
+        if purged:
+            withdraw(db, panel, [build], purged[0])
+            db.commit()
     except Exception as exc:  # the user sees the build failed and why; the log has the trace
         db.rollback()
         current_app.logger.exception("annex build %s failed", build_id)
         build = db.get(AnnexBuild, build_id)
         build.state, build.error, build.finished_at = BuildState.FAILED, _reason(exc), utcnow()
         db.add(build)
+        db.commit()
+
+
+def photos_of(document: dict) -> list[str]:
+    """The SHA-256 of every photo ``document`` prints."""
+    from .pdf import iter_images
+
+    return sorted({image["sha256"] for image in iter_images(document)})
+
+
+WITHDRAWN = "Withdrawn: photo {sha} in it was purged from the panel. Build it again (without it)."
+
+
+def withdraw(db: Session, panel: Panel, builds: list[AnnexBuild], sha: str) -> None:
+    """Withdraw ``builds``, whose files print the purged photo ``sha``: their files are
+    destroyed (overwritten, then removed; a reused build shares its file) and each is marked
+    failed with the reason, in the panel's audit log."""
+    for path in {file_path(panel.code, b) for b in builds if b.sha256}:
+        destroy_file(path)
+    for build in builds:
+        build.state, build.error, build.finished_at = BuildState.FAILED, WITHDRAWN.format(sha=sha[:12]), utcnow()
+        db.add(build)
+        audit.record(db, "annex.withdraw", actor=None, obj=build, label=f"build {build.id}: {build.edition.label}, "
+                     f"{build.format.value}", after={"purged_photo": sha},
+                     classification=most_restrictive(build.edition.level, visibility.effective_level(db, build)))
+
+
+def withdraw_builds_of_purged(changes) -> None:
+    """Subscriber to ``photo.purge``: once a purge has committed, withdraw every build whose
+    file prints the photo (a purged photo's bytes do not survive in an annex either)."""
+    from ..db import get_engine
+
+    with Session(get_engine()) as db:
+        for change in changes:
+            photo = db.get(Photo, change.id)
+            if photo is None or photo.purged_at is None:
+                continue
+            found = db.exec(select(AnnexBuild).join(AnnexBuildPhoto, AnnexBuildPhoto.build_id == AnnexBuild.id)
+                            .where(AnnexBuildPhoto.panel_id == photo.panel_id, AnnexBuildPhoto.sha256 == photo.sha256,
+                                   AnnexBuild.state == BuildState.DONE)).all()
+            if found:
+                withdraw(db, db.get(Panel, photo.panel_id), list(found), photo.sha256)
         db.commit()
 
 

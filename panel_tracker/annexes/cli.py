@@ -114,3 +114,33 @@ def annex_quick(panel_code, case_ref, edition, fmt, out) -> None:
                  classification=Edition(edition).level)
     db.commit()
     _write(out, data, fmt, edition, pages)
+
+
+@annex_cli.command("prepare-prints")
+@click.option("--panel", "panel_code", required=True, help="Code of the panel, e.g. YEM.")
+@with_appcontext
+def annex_prepare_prints(panel_code) -> None:
+    """Make the print derivatives of every item sheet and photo block of a panel ahead of
+    its builds (new photos get theirs when they are put on an item; this fills in the rest)."""
+    from sqlmodel import select
+
+    from ..cases.models import Item
+    from ..cli import panel_or_exit
+    from ..db import get_session
+    from . import prints
+    from .models import Annex, Block, Report
+
+    db = get_session()
+    panel = panel_or_exit(db, panel_code)
+    item_ids = list(db.exec(select(Item.id).where(Item.panel_id == panel.id, Item.deleted_at.is_(None))
+                            .order_by(Item.id)).all())
+    block_ids = list(db.exec(select(Block.id).join(Annex, Annex.id == Block.annex_id)
+                             .join(Report, Report.id == Annex.report_id)
+                             .where(Block.panel_id == panel.id, Block.kind.in_(prints.PHOTO_BLOCKS),
+                                    Report.submitted_at.is_(None))).all())
+    made = 0
+    batches = [item_ids[n:n + prints.ITEMS_PER_JOB] for n in range(0, len(item_ids), prints.ITEMS_PER_JOB)] or [[]]
+    with click.progressbar(batches, label="item sheets", file=sys.stderr) as bar:
+        for n, batch in enumerate(bar):
+            made += prints.make_prints(panel.id, batch, block_ids if n == 0 else [])
+    click.echo(f"made {made} print derivatives for {len(item_ids)} items and {len(block_ids)} blocks")

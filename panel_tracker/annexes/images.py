@@ -48,13 +48,19 @@ def print_path(store: PhotoStore, panel_code: str, sha: str, size: tuple[int, in
     return path
 
 
+def image_path(store: PhotoStore, panel_code: str, image: dict) -> Path:
+    """Where the print derivative of ``image`` (a document image) is kept."""
+    return print_path(store, panel_code, image["sha256"], (px(image["width_mm"]), px(image["height_mm"])),
+                      image.get("boxes"))
+
+
 def print_derivative(store: PhotoStore, panel_code: str, image: dict) -> tuple[Path, tuple[int, int]] | None:
     """The print derivative of ``image`` (a document image: sha256, width_mm, height_mm,
     boxes), made if missing; ``(path, (width_px, height_px))``, or None when the photo's
     large derivative is gone (a purged photo)."""
     sha = image["sha256"]
     target = (px(image["width_mm"]), px(image["height_mm"]))
-    path = print_path(store, panel_code, sha, target, image.get("boxes"))
+    path = image_path(store, panel_code, image)
     if path.exists():
         with Image.open(path) as done:
             return path, done.size

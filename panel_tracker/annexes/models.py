@@ -176,6 +176,19 @@ class AnnexBuild(SQLModel, table=True):
         return self.edition.level
 
 
+class AnnexBuildPhoto(SQLModel, table=True):
+    """A photo a build's file may embed, by SHA-256: purging the photo withdraws the build
+    (its file is destroyed; ``builds.withdraw_builds_of_purged``)."""
+
+    __tablename__ = "annex_build_photo"
+    __table_args__ = (sa.UniqueConstraint("build_id", "sha256"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    panel_id: int = Field(foreign_key="panel.id", index=True)
+    build_id: int = Field(foreign_key="annex_build.id", index=True)
+    sha256: str = Field(sa_type=sa.String(64), index=True)
+
+
 class Publication(SQLModel, table=True):
     """Where an item appeared: recorded for each item of a report when it is submitted
     ("S/2025/123, annex 12"), with the most public edition it appears in."""
@@ -214,6 +227,7 @@ visibility.register(ReportSnapshot, parents={"annex_id": Annex},
                     extra_condition=lambda reader: ReportSnapshot.edition.in_(_editions_within(reader)))
 visibility.register(AnnexBuild, parents={"report_id": Report, "annex_id": Annex, "case_id": Case},
                     extra_condition=lambda reader: AnnexBuild.edition.in_(_editions_within(reader)))
+visibility.register(AnnexBuildPhoto, parents={"build_id": AnnexBuild})
 visibility.register(Publication, parents={"item_id": Item, "report_id": Report},
                     extra_condition=lambda reader: Publication.edition.in_(_editions_within(reader)))
 

@@ -123,10 +123,7 @@ def _report_page(report: Report, build_form: BuildForm | None = None, *, status:
     if build_form is None:
         build_form = BuildForm(formdata=None)
     build_form.fill(annexes, _editions(), preselect=True)
-    if builds.mark_interrupted(db, report.panel_id):  # left unfinished by a process that stopped
-        db.commit()
-    rows = db.exec(visibility.visible(AnnexBuild, reader()).where(AnnexBuild.report_id == report.id)
-                   .order_by(AnnexBuild.id.desc()).limit(100)).all()
+    rows = _listed_builds(db, report.panel_id, AnnexBuild.report_id == report.id, 100)
     people_ids = ({r.created_by_id for r in rows} | {report.submitted_by_id}) - {None}
     people = {u.id: u.name for u in db.exec(select(User).where(User.id.in_(people_ids))).all()} if people_ids else {}
     numbers = {a.id: n for n, a in annexes}
@@ -137,6 +134,17 @@ def _report_page(report: Report, build_form: BuildForm | None = None, *, status:
 
 def _finished(build: AnnexBuild) -> bool:
     return build.state in (BuildState.DONE, BuildState.FAILED)
+
+
+def _listed_builds(db, panel_id: int, condition, limit: int) -> list[AnnexBuild]:
+    """The newest builds the reader may see under ``condition``; one still queued or running
+    long after it was asked for was left by a process that stopped, and is shown failed."""
+    query = (visibility.visible(AnnexBuild, reader()).where(condition).order_by(AnnexBuild.id.desc()).limit(limit))
+    rows = db.exec(query).all()
+    if any(not _finished(b) for b in rows) and builds.mark_interrupted(db, panel_id):
+        db.commit()
+        rows = db.exec(query).all()
+    return rows
 
 
 @bp.route("/<int:report_id>")
@@ -346,10 +354,7 @@ def case_quick_annex(case, **_) -> dict:
     db = get_session()
     form = g.get("quick_build_form") or QuickBuildForm(formdata=None)
     form.fill_editions(_editions(), preselect=True)
-    if builds.mark_interrupted(db, case.panel_id):  # left unfinished by a process that stopped
-        db.commit()
-    rows = db.exec(visibility.visible(AnnexBuild, reader()).where(AnnexBuild.case_id == case.id)
-                   .order_by(AnnexBuild.id.desc()).limit(20)).all()
+    rows = _listed_builds(db, case.panel_id, AnnexBuild.case_id == case.id, 20)
     people_ids = {r.created_by_id for r in rows} - {None}
     people = {u.id: u.name for u in db.exec(select(User).where(User.id.in_(people_ids))).all()} if people_ids else {}
     return {"quick_build_form": form, "quick_builds": rows, "quick_build_people": people,
@@ -364,7 +369,8 @@ def download(build_id: int):
     report = load_or_404(Report, build.report_id) if build.report_id else None
     case = load_or_404(Case, build.case_id) if build.case_id else None
     if build.state != BuildState.DONE:
-        flash("That build has not finished yet.", "info")
+        flash(f"That build failed: {build.error}" if build.state == BuildState.FAILED
+              else "That build has not finished yet.", "error" if build.state == BuildState.FAILED else "info")
         return redirect(url_for("annexes.show", report_id=build.report_id) + "#builds" if report
                         else url_for("cases.show", case_id=case.id) + "#quick-annex" if case
                         else url_for("annexes.index"))

@@ -145,6 +145,27 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def destroy_file(path: Path) -> bool:
+    """Overwrite ``path`` with zeros, fsync, then unlink it (and fsync its folder), so its
+    bytes do not linger in the file's blocks; False if there was no such file. (On SSDs and
+    copy-on-write or snapshotting filesystems the old blocks may survive elsewhere:
+    encrypted volumes and backup retention are what really end a deletion.)"""
+    if not path.is_file() or path.is_symlink():
+        return False
+    os.chmod(path, 0o600)
+    size = path.stat().st_size
+    zeros = bytes(CHUNK_SIZE)
+    with open(path, "r+b") as f:
+        remaining = size
+        while remaining > 0:
+            remaining -= f.write(zeros[: min(CHUNK_SIZE, remaining)])
+        f.flush()
+        os.fsync(f.fileno())
+    path.unlink()
+    _fsync_directory(path.parent)
+    return True
+
+
 def _chunks(stream: IO[bytes]) -> Iterator[bytes | memoryview]:
     """The stream's bytes in chunks, into one reused buffer when it supports readinto."""
     readinto = getattr(stream, "readinto", None)
@@ -355,27 +376,10 @@ class PhotoStore:
     def purge_original(self, panel_code: str, sha: str) -> bool:
         """Destroy an original and its derivatives; True if anything was removed.
 
-        The original is overwritten with zeros and fsynced before it is unlinked, so its
-        bytes do not linger in the file's blocks. (On SSDs and copy-on-write or
-        snapshotting filesystems the old blocks may survive elsewhere: encrypted volumes
-        and backup retention are what really end a deletion.) The caller records the
-        deletion as an event first.
+        The original is overwritten with zeros and fsynced before it is unlinked
+        (:func:`destroy_file`). The caller records the deletion as an event first.
         """
-        removed = False
-        path = self.original_path(panel_code, sha)
-        if path.is_file() and not path.is_symlink():
-            os.chmod(path, 0o600)
-            size = path.stat().st_size
-            zeros = bytes(CHUNK_SIZE)
-            with open(path, "r+b") as f:
-                remaining = size
-                while remaining > 0:
-                    remaining -= f.write(zeros[: min(CHUNK_SIZE, remaining)])
-                f.flush()
-                os.fsync(f.fileno())
-            path.unlink()
-            _fsync_directory(path.parent)
-            removed = True
+        removed = destroy_file(self.original_path(panel_code, sha))
         for size_name in DERIVATIVE_SIZES:
             derivative = self.derivative_path(panel_code, sha, size_name)
             with contextlib.suppress(FileNotFoundError):

@@ -184,16 +184,19 @@ def deletions(code: str, edits: int) -> set[str]:
     return found
 
 
-STORED_DELETIONS_UP_TO = 9  # longer codes are typo candidates through their fragment windows
+# Stored codes with deletion terms: from the shortest a typo query of 5 can be (4), up
+# to 9 (longer codes are typo candidates through their fragment windows).
+STORED_DELETIONS_FROM, STORED_DELETIONS_UP_TO = FUZZY_ONE - 1, 9
 
 
 def stored_deletions(code: str) -> set[str]:
     """The typo candidate terms of a stored code of 4 to 9 characters: it and its
     one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
     two deletions) meets these is a candidate (symmetric deletion), found without
-    scanning the term list. Longer codes are reached through :func:`typo_windows`."""
+    scanning the term list. Longer codes are reached through :func:`typo_windows`,
+    shorter ones have none."""
     n = len(code)
-    if n < FUZZY_ONE - 1 or n > STORED_DELETIONS_UP_TO:
+    if n < STORED_DELETIONS_FROM or n > STORED_DELETIONS_UP_TO:
         return set()
     return {"1:" + s for s in deletions(code, 1)}
 
@@ -208,7 +211,7 @@ def query_deletions(code: str) -> set[str]:
     edits = allowed_edits(code)
     if not edits or len(code) - edits > STORED_DELETIONS_UP_TO:
         return set()
-    return {"1:" + s for s in deletions(code, edits) if len(s) >= FUZZY_ONE - 1}
+    return {"1:" + s for s in deletions(code, edits) if len(s) >= STORED_DELETIONS_FROM}
 
 
 # Two typos in a query of 10 to 14 characters can leave no intact run of 5 (a window
@@ -448,31 +451,24 @@ def unknown_matches(pattern: str, code: str) -> bool:
     return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
 
 
-def unknown_fits(query: str, reading: str) -> bool:
-    """Can a query with ``?`` and a stored reading with ``?`` be the same marking: same
-    length, and each character equal or unreadable on either side (``17?4`` and ``1?74``)."""
-    return len(query) == len(reading) and all(q == r or q == "?" or r == "?" for q, r in zip(query, reading))
+def _pattern_parts(folded_pattern: str, any_character: str) -> str:
+    # a stored "?" is unreadable: any character of the query fits it
+    return "".join(any_character if ch == "?" else any_character + "*" if ch == "*" else f"[{re.escape(ch)}?]"
+                   for ch in folded_pattern)
 
 
-def unknown_terms_fitting(terms, code: str) -> set[str]:
-    """The pattern terms (of stored readings with ``?``) that a query with ``?`` of its own
-    can hold: same length, and the stored run fits the query where it sits (a ``?`` of the
-    query fits any character of the run)."""
-    prefix = f"{len(code)}@"
-    found = set()
-    for term in terms:
-        if term.startswith(prefix):
-            offset, _, text = term[len(prefix):].partition(":")
-            start = int(offset)
-            if unknown_fits(code[start:start + len(text)], text):
-                found.add(term)
-    return found
-
-
+@lru_cache(maxsize=4096)
 def wildcard_regex(folded_pattern: str) -> re.Pattern:
-    """A folded query with ``*`` (any run) and ``?`` (one character) as a regex."""
-    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in folded_pattern)
-    return re.compile("^" + "".join(parts) + "$", re.S)
+    """A folded query with ``*`` (any run) and ``?`` (one character) as a regex over a
+    folded reading. ``?`` is unknown on either side: a ``?`` of the reading fits any one
+    character of the query (``RX459*`` fits ``RX45?12``, ``1?340258`` fits ``17?40258``)."""
+    return re.compile("^" + _pattern_parts(folded_pattern, ".") + "$", re.S)
+
+
+@lru_cache(maxsize=4096)
+def wildcard_lines_regex(folded_pattern: str) -> re.Pattern:
+    """:func:`wildcard_regex` over a string of readings, one a line."""
+    return re.compile("^" + _pattern_parts(folded_pattern, "[^\n]") + "$", re.M)
 
 
 def literal_runs(folded_pattern: str) -> list[str]:

@@ -436,9 +436,10 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
         for literal in runs:
             docs = _fragment_docs(run, analysis.fragment_terms(literal), confusable=True)
             candidates = docs if candidates is None else candidates & docs
-    elif "*" not in key and key.count("?") == 1 and len(key) <= analysis.STORED_DELETIONS_UP_TO:
+    elif "*" not in key and key.count("?") == 1 \
+            and analysis.STORED_DELETIONS_FROM <= len(key) <= analysis.STORED_DELETIONS_UP_TO:
         # a short code with one unreadable character: the code without it is one of the
-        # stored one-deletion terms
+        # stored one-deletion terms (codes of 3 characters or fewer have none: scanned)
         candidates = run.docs("dels", "1:" + key.replace("?", ""))
     elif column is None:  # short runs only: every code of a fitting length, scanned at once
         scanned, candidates = _scan_codes(run, folded, key)
@@ -451,8 +452,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     # stored readings with "?" of their own (a partial serial typed as read): they have no
     # fragment or deletion terms, only their own reading and their "?" pattern term
     candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
-    if "*" not in key:
-        candidates |= run.any_docs("unk", analysis.unknown_terms_fitting(run.cached.terms("unk"), key))
+    candidates |= _unknown_candidates(run, key)
     # the scanned documents' tiers, raised by the check of the others' readings
     scores = {docnum: tier for docnum, tier in scanned.items() if docnum not in run.hidden}
     for docnum in candidates - run.hidden:
@@ -464,11 +464,45 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
                 _best(scores, [docnum], TIER_FOLDED)
             elif value_key == key:
                 _best(scores, [docnum], TIER_CONFUSABLE)
-            elif exact_re.match(value_folded) or _unknown_fits(folded, value_folded):
+            elif exact_re.match(value_folded):
                 _best(scores, [docnum], TIER_FRAGMENT)
-            elif key_re.match(value_key) or _unknown_fits(key, value_key):
+            elif key_re.match(value_key):
                 _best(scores, [docnum], TIER_CONFUSABLE_FRAGMENT)
     return scores
+
+
+def _unknown_readings(run: _Run) -> dict[int, tuple[str, list[int]]]:
+    """The stored codes with ``?`` (a few percent of the readings; they have no fragment
+    or deletion terms) as keys, by length: one string of ``key + "\n"`` lines and the
+    document of each line. Built once per searcher from the documents of the ``?``
+    pattern terms it keeps: a pattern runs over them all at once."""
+    table = run.cached.derived.get("unknown_readings")
+    if table is None:
+        documents: set[int] = set()
+        for term in run.cached.terms("unk"):
+            documents |= run.cached.docs("unk", term)
+        by_length: dict[int, list[tuple[str, int]]] = {}
+        for docnum in sorted(documents):
+            for _column, folded, _raw in run._code_lines(docnum, keep=False):
+                if "?" in folded:
+                    by_length.setdefault(len(folded), []).append((analysis.key_of_folded(folded), docnum))
+        table = run.cached.derived["unknown_readings"] = {
+            length: ("".join(key + "\n" for key, _docnum in found), [docnum for _key, docnum in found])
+            for length, found in by_length.items()}
+    return table
+
+
+def _unknown_candidates(run: _Run, key: str) -> set[int]:
+    """Documents with a stored code with ``?`` that the pattern (a query's key, with
+    ``?`` and ``*``) fits: of its length, or longer with a ``*``."""
+    fixed = len(key.replace("*", ""))
+    pattern = analysis.wildcard_lines_regex(key)
+    found = set()
+    for length, (lines, owners) in _unknown_readings(run).items():
+        if length == fixed or ("*" in key and length > fixed):
+            # up to the last line's end: a pattern of only "*" fits the empty text after it
+            found.update(owners[match.start() // (length + 1)] for match in pattern.finditer(lines, 0, len(lines) - 1))
+    return found
 
 
 @dataclass
@@ -542,15 +576,11 @@ def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set
     for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
                                  (TIER_FRAGMENT, _line_regex(folded), 0)):
         for length in lengths:
-            owners, step = table.lines[length][2], length + 1
-            for match in pattern.finditer(table.lines[length][which]):
+            owners, step, lines = table.lines[length][2], length + 1, table.lines[length][which]
+            # up to the last line's end: a pattern of only "*" fits the empty text after it
+            for match in pattern.finditer(lines, 0, len(lines) - 1):
                 scores[owners[match.start() // step]] = tier
     return scores, table.irregular.intersection(scores)
-
-
-def _unknown_fits(query: str, reading: str) -> bool:
-    """A query with ``?`` (no ``*``) and a reading with ``?``: unreadable on either side."""
-    return "*" not in query and "?" in reading and analysis.unknown_fits(query, reading)
 
 
 def _match_filter(run: _Run, node: Node) -> set[int]:
@@ -702,9 +732,9 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
     if key_query == key:
         return TIER_CONFUSABLE, None
     if "*" in folded_query or "?" in folded_query:
-        if analysis.wildcard_regex(folded_query).match(folded) or _unknown_fits(folded_query, folded):
+        if analysis.wildcard_regex(folded_query).match(folded):
             return TIER_FRAGMENT, None
-        if analysis.wildcard_regex(key_query).match(key) or _unknown_fits(key_query, key):
+        if analysis.wildcard_regex(key_query).match(key):
             return TIER_CONFUSABLE_FRAGMENT, None
         return 0, None
     value_words = analysis.words(value)
