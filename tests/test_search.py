@@ -649,3 +649,36 @@ def test_a_background_merge_folds_the_saves_small_segments_into_one(sample, monk
     assert len(segments) == first + 2
     for n, item in enumerate(items):
         assert _refs(expert.get(f"/search?q=QM-{n}0{n}0{n}0{n}").get_data(as_text=True)) == [item.item_ref]
+
+
+def test_a_save_while_a_merge_is_written_is_not_undone_by_the_merge(sample, monkeypatch):
+    """The merged segment is written without the writer lock; an item saved again in the
+    meantime (its document in one of the segments being merged now deleted) keeps only
+    its newest reading once the merge is listed."""
+    monkeypatch.setattr(search_index, "MERGE_ABOVE_SEGMENTS", 100)  # no merge but this test's
+    monkeypatch.setattr(search_index, "SMALL_SEGMENT_DOCS", 10)
+    expert = sample.client("expert")
+    items = get_session().exec(select(Item).where(Item.panel_id == sample.panel.id).order_by(Item.id).limit(3)).all()
+
+    def save(item, serial):
+        response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": serial})
+        assert response.status_code == 302
+
+    for n, item in enumerate(items):
+        save(item, f"QM-{n}0{n}0{n}0{n}")
+    lock, saved = search_index.panel_lock, []
+
+    def lock_after_a_save(*args, **kwargs):
+        if not saved:  # the merged segment is written: a save lands before the merge takes the lock
+            saved.append(True)
+            save(items[0], "QM-7-77777")
+        return lock(*args, **kwargs)
+
+    monkeypatch.setattr(search_index, "panel_lock", lock_after_a_save)
+    assert search_index.merge_small_segments("YEM", sample.app)
+    assert saved
+    assert len(search_index.searcher_for(sample.panel).ix._segments()) == 3  # rebuilt, merged, the last save's
+    assert _refs(expert.get("/search?q=QM-7-77777").get_data(as_text=True)) == [items[0].item_ref]
+    assert _refs(expert.get("/search?q=QM-0000000").get_data(as_text=True)) == []
+    for n, item in list(enumerate(items))[1:]:
+        assert _refs(expert.get(f"/search?q=QM-{n}0{n}0{n}0{n}").get_data(as_text=True)) == [item.item_ref]

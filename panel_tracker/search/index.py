@@ -12,6 +12,7 @@ releasing it, so nothing is lost while, say, a rebuild runs.
 """
 from __future__ import annotations
 
+import atexit
 import fcntl
 import gc
 import os
@@ -110,10 +111,11 @@ def index_dir(panel_code: str, app=None) -> Path:
 
 
 @contextmanager
-def panel_lock(panel_code: str, timeout: float | None = None, app=None):
+def panel_lock(panel_code: str, timeout: float | None = None, app=None, root: Path | None = None):
     """The panel's writer lock (flock on a file beside the index; held by one process and
-    one thread at a time). ``timeout`` None waits for ever; else IndexBusy."""
-    root = search_root(app)
+    one thread at a time). ``timeout`` None waits for ever; else IndexBusy. ``root``: the
+    folder of the indexes, where there is no app (a merge's process)."""
+    root = Path(root) if root is not None else search_root(app)
     root.mkdir(parents=True, exist_ok=True)
     held = _local.__dict__.setdefault("locks", set())
     name = str(root / f"{panel_code}.lock")
@@ -412,39 +414,113 @@ def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, a
         _merge_in_background(panel.code, app)
 
 
+_merging: set[str] = set()  # panels (by index folder) this process has a merge running for
+_merging_lock = threading.Lock()
+_merge_pool = None  # one process merging for this one (see _merge_in_background)
+
+
 def _merge_in_background(panel_code: str, app) -> None:
-    directory = index_dir(panel_code, app)
+    """Merge the panel's small segments in a process of their own (a thread of this one
+    would share its interpreter lock with the saves coming meanwhile and slow each of
+    them), one merge of a panel at a time: the saves that come while it is written do not
+    start another. A thread waits for it, so nothing is left behind unseen."""
+    global _merge_pool
+    root = str(search_root(app))
+    directory = str(index_dir(panel_code, app))
+    with _merging_lock:
+        if directory in _merging:
+            return
+        _merging.add(directory)
+        if _merge_pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # a new interpreter: forking a threaded web process is unsafe
+            _merge_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            atexit.register(_merge_pool.shutdown)  # before the interpreter takes its modules apart
+        pool = _merge_pool
 
     def merge():
         try:
-            with panel_lock(panel_code, timeout=60, app=app):
-                ix = whoosh_index.open_dir(str(directory))
-                ix.writer(codec=_codec()).commit(mergetype=_merge_small_segments)
-                ix.close()
+            pool.submit(_merge_small_segments_at, root, panel_code, SMALL_SEGMENT_DOCS).result()
         except Exception as exc:  # noqa: BLE001 - derived data: the next merge will do
             log.warning("search index of panel %s: background merge failed: %s", panel_code, exc)
+        finally:
+            with _merging_lock:
+                _merging.discard(directory)
 
     threading.Thread(target=merge, name=f"search-merge-{panel_code}", daemon=True).start()
 
 
-def _merge_small_segments(writer, segments):
-    """Whoosh's merge policy for ``writer``: every segment of at most
-    :data:`SMALL_SEGMENT_DOCS` documents (the saves' one-document segments and what
-    earlier merges made of them) merged into one, so merges come once per
-    MERGE_ABOVE_SEGMENTS saves or so, not every few saves as with Whoosh's
-    ``MERGE_SMALL`` (which merges five at a time), each holding the writer lock a save
-    waits for. When fewer than two are that small, Whoosh's policy."""
-    from whoosh.reading import SegmentReader
-    from whoosh.writing import MERGE_SMALL
+def merge_small_segments(panel_code: str, app=None) -> bool:
+    """Merge every segment of at most :data:`SMALL_SEGMENT_DOCS` documents (the saves'
+    one-document segments and what earlier merges made of them) into one; True when it
+    did. See :func:`_merge_small_segments_at`."""
+    return _merge_small_segments_at(str(search_root(app or current_app)), panel_code, SMALL_SEGMENT_DOCS)
 
-    small = [segment for segment in segments if segment.doc_count_all() <= SMALL_SEGMENT_DOCS]
-    if len(small) < 2:
-        return MERGE_SMALL(writer, segments)
-    for segment in small:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
-        writer.add_reader(reader)
-        reader.close()
-    return [segment for segment in segments if segment.doc_count_all() > SMALL_SEGMENT_DOCS]
+
+def _merge_small_segments_at(root: str, panel_code: str, small_docs: int) -> bool:
+    """The merge of :func:`merge_small_segments`, in the index folder ``root/panel_code``,
+    of the segments of at most ``small_docs`` documents.
+    Whoosh's merge holds the writer lock for all of its work, and a save waiting for it
+    waited as long; here the merged segment is written first, without the lock, in a
+    folder of its own (a commit meanwhile would delete its files from the index's folder
+    as unknown), then moved in and listed under the lock: the documents a save deleted
+    from the merged segments meanwhile are deleted in the merged one too, and if a
+    rebuild or another merge replaced them, the work is dropped."""
+    import tempfile
+
+    from whoosh.reading import SegmentReader
+
+    directory = Path(root) / panel_code
+    ix = whoosh_index.open_dir(str(directory))
+    side = Path(tempfile.mkdtemp(prefix=f".{panel_code}-merge-", dir=root))
+    try:
+        small = [segment for segment in ix._read_toc().segments if segment.doc_count_all() <= small_docs]
+        if len(small) < 2:
+            return False
+        # the live documents of each, in the order the merged segment numbers them
+        live = [[docnum for docnum in range(segment.doc_count_all()) if not segment.is_deleted(docnum)]
+                for segment in small]
+        writer = whoosh_index.create_in(str(side), ix.schema).writer(codec=_codec())
+        try:
+            for segment in small:
+                reader = SegmentReader(ix.storage, ix.schema, segment)
+                writer.add_reader(reader)  # its live documents, in order
+                reader.close()
+            merged = writer._finalize_segment()
+        finally:
+            writer._finish()
+        with panel_lock(panel_code, timeout=60, root=Path(root)):
+            writer = ix.writer(codec=_codec())
+            try:
+                current = {segment.segment_id(): segment for segment in writer.segments}
+                if any(segment.segment_id() not in current for segment in small):
+                    writer.cancel()  # a rebuild or another merge came first
+                    return False
+                for name in os.listdir(side):
+                    if name.startswith(merged.segment_id() + "."):  # the merged segment's files
+                        os.replace(side / name, directory / name)
+                number = 0
+                for segment, numbers in zip(small, live):
+                    now = current[segment.segment_id()]
+                    for docnum in numbers:
+                        if now.is_deleted(docnum):  # replaced by a save while the merge was written
+                            merged.delete_document(number)
+                        number += 1
+                names = {segment.segment_id() for segment in small}
+                writer._close_segment()
+                writer._commit_toc([segment for segment in writer.segments if segment.segment_id() not in names]
+                                   + [merged])
+                writer._finish()
+            except BaseException:
+                if not writer.is_closed:
+                    writer.cancel()
+                raise
+        return True
+    finally:
+        ix.close()
+        shutil.rmtree(side, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ reading
