@@ -473,6 +473,8 @@ def _merge_small_segments_at(root: str, panel_code: str, small_docs: int) -> boo
     from whoosh.reading import SegmentReader
 
     directory = Path(root) / panel_code
+    if not any(directory.glob("_MAIN_*.toc")):  # removed since the save that asked for the merge
+        return False
     ix = whoosh_index.open_dir(str(directory))
     side = Path(tempfile.mkdtemp(prefix=f".{panel_code}-merge-", dir=root))
     try:
