@@ -476,6 +476,9 @@ def _merge_small_segments_at(root: str, panel_code: str, small_docs: int) -> boo
     if not any(directory.glob("_MAIN_*.toc")):  # removed since the save that asked for the merge
         return False
     ix = whoosh_index.open_dir(str(directory))
+    for left in Path(root).glob(f".{panel_code}-merge-*"):  # a merge's process killed mid-way
+        if time.time() - left.stat().st_mtime > 600:
+            shutil.rmtree(left, ignore_errors=True)
     side = Path(tempfile.mkdtemp(prefix=f".{panel_code}-merge-", dir=root))
     try:
         small = [segment for segment in ix._read_toc().segments if segment.doc_count_all() <= small_docs]
