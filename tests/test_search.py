@@ -682,3 +682,22 @@ def test_a_save_while_a_merge_is_written_is_not_undone_by_the_merge(sample, monk
     assert _refs(expert.get("/search?q=QM-0000000").get_data(as_text=True)) == []
     for n, item in list(enumerate(items))[1:]:
         assert _refs(expert.get(f"/search?q=QM-{n}0{n}0{n}0{n}").get_data(as_text=True)) == [item.item_ref]
+
+
+def test_a_merge_of_segments_whose_documents_are_all_deleted_drops_them(sample, monkeypatch):
+    """Segments left with no live document (an item saved twice, then taken out of the
+    index) are dropped by the merge, not merged into an empty segment."""
+    monkeypatch.setattr(search_index, "MERGE_ABOVE_SEGMENTS", 100)
+    monkeypatch.setattr(search_index, "SMALL_SEGMENT_DOCS", 10)
+    expert = sample.client("expert")
+    item = _item("YEM-2023-004/02")
+    for serial in ("QM-1010101", "QM-2020202"):
+        response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": serial})
+        assert response.status_code == 302
+    first = len(search_index.searcher_for(sample.panel).ix._segments())
+    with search_index.panel_lock("YEM"):
+        search_index.write_documents(sample.panel, [], [f"item:{item.id}"])
+    assert search_index.merge_small_segments("YEM", sample.app)
+    assert len(search_index.searcher_for(sample.panel).ix._segments()) == first - 2
+    assert _refs(expert.get("/search?q=QM-2020202").get_data(as_text=True)) == []
+    assert "YEM-2023-011/01" in _refs(expert.get("/search?q=EK3317").get_data(as_text=True))

@@ -441,10 +441,17 @@ def _merge_in_background(panel_code: str, app) -> None:
         pool = _merge_pool
 
     def merge():
+        global _merge_pool
         try:
             pool.submit(_merge_small_segments_at, root, panel_code, SMALL_SEGMENT_DOCS).result()
         except Exception as exc:  # noqa: BLE001 - derived data: the next merge will do
+            from concurrent.futures.process import BrokenProcessPool
+
             log.warning("search index of panel %s: background merge failed: %s", panel_code, exc)
+            if isinstance(exc, BrokenProcessPool):  # its process died: the next merge starts another
+                with _merging_lock:
+                    if _merge_pool is pool:
+                        _merge_pool = None
         finally:
             with _merging_lock:
                 _merging.discard(directory)
@@ -487,15 +494,17 @@ def _merge_small_segments_at(root: str, panel_code: str, small_docs: int) -> boo
         # the live documents of each, in the order the merged segment numbers them
         live = [[docnum for docnum in range(segment.doc_count_all()) if not segment.is_deleted(docnum)]
                 for segment in small]
-        writer = whoosh_index.create_in(str(side), ix.schema).writer(codec=_codec())
-        try:
-            for segment in small:
-                reader = SegmentReader(ix.storage, ix.schema, segment)
-                writer.add_reader(reader)  # its live documents, in order
-                reader.close()
-            merged = writer._finalize_segment()
-        finally:
-            writer._finish()
+        merged = None  # no live document left in them: they are only dropped
+        if any(live):
+            writer = whoosh_index.create_in(str(side), ix.schema).writer(codec=_codec())
+            try:
+                for segment in small:
+                    reader = SegmentReader(ix.storage, ix.schema, segment)
+                    writer.add_reader(reader)  # its live documents, in order
+                    reader.close()
+                merged = writer._finalize_segment()
+            finally:
+                writer._finish()
         with panel_lock(panel_code, timeout=60, root=Path(root)):
             writer = ix.writer(codec=_codec())
             try:
@@ -503,20 +512,21 @@ def _merge_small_segments_at(root: str, panel_code: str, small_docs: int) -> boo
                 if any(segment.segment_id() not in current for segment in small):
                     writer.cancel()  # a rebuild or another merge came first
                     return False
-                for name in os.listdir(side):
-                    if name.startswith(merged.segment_id() + "."):  # the merged segment's files
-                        os.replace(side / name, directory / name)
-                number = 0
-                for segment, numbers in zip(small, live):
-                    now = current[segment.segment_id()]
-                    for docnum in numbers:
-                        if now.is_deleted(docnum):  # replaced by a save while the merge was written
-                            merged.delete_document(number)
-                        number += 1
+                if merged is not None:
+                    for name in os.listdir(side):
+                        if name.startswith(merged.segment_id() + "."):  # the merged segment's files
+                            os.replace(side / name, directory / name)
+                    number = 0
+                    for segment, numbers in zip(small, live):
+                        now = current[segment.segment_id()]
+                        for docnum in numbers:
+                            if now.is_deleted(docnum):  # replaced by a save while the merge was written
+                                merged.delete_document(number)
+                            number += 1
                 names = {segment.segment_id() for segment in small}
                 writer._close_segment()
                 writer._commit_toc([segment for segment in writer.segments if segment.segment_id() not in names]
-                                   + [merged])
+                                   + ([merged] if merged is not None else []))
                 writer._finish()
             except BaseException:
                 if not writer.is_closed:
