@@ -560,6 +560,7 @@ class _Segment:
     held: int = 0  # document numbers in ``postings``
     lexicons: dict = field(default_factory=dict)  # field -> frozenset of its terms (small fields)
     columns: dict = field(default_factory=dict)  # (column, translate) -> the segment's column reader
+    derived: dict = field(default_factory=dict)  # name -> a query-side table of this segment (per_segment)
 
 
 @dataclass
@@ -620,7 +621,7 @@ class _Cached:
                 if data is None:
                     data = self.segments[leaf.segment().segment_id()] = _Segment(_segment_finder(leaf), base)
                 elif data.base != base:  # a segment before it was merged away: renumbered
-                    data.postings, data.held, data.base = {}, 0, base
+                    data.postings, data.held, data.base, data.derived = {}, 0, base, {}
                 deleted = frozenset(docnum + base for docnum in leaf.deleted_docs_set) if leaf.has_deletions() \
                     else frozenset()
                 self.leaves.append((leaf, base, deleted, data))
@@ -671,6 +672,24 @@ class _Cached:
                         t.decode("utf-8") if isinstance(t, bytes) else t for t in leaf.lexicon(fieldname))
                 found |= lexicon
             self.columns[key] = found
+        return self.columns[key]
+
+    def per_segment(self, name: str, build: Callable) -> list:
+        """``build(segment reader, first document number)`` of each segment (a query-side
+        table numbering documents as this searcher does, deleted ones included), kept with
+        the segment across saves."""
+        found = []
+        for leaf, base, _deleted, data in self._leaves():
+            if name not in data.derived:
+                data.derived[name] = build(leaf, base)
+            found.append(data.derived[name])
+        return found
+
+    def deleted(self) -> frozenset[int]:
+        """The deleted documents of every segment, numbered as in this searcher."""
+        key = ("deleted",)
+        if key not in self.columns:
+            self.columns[key] = frozenset().union(*(deleted for _l, _b, deleted, _d in self._leaves()))
         return self.columns[key]
 
     def segment_column(self, reader, name: str, translate: bool = True):
