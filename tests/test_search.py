@@ -605,3 +605,116 @@ def test_a_new_panel_with_nothing_indexed_yet_searches_to_no_hits(world):
     assert page.status_code == 200
     assert expert.get("/items?q=24017731").status_code == 200
     assert expert.get("/cases?q=24017731").status_code == 200
+
+
+def test_after_a_save_the_searcher_keeps_what_it_read_from_the_segments_the_save_left_alone(sample, monkeypatch):
+    """A save adds a small segment and marks the edited item's old document deleted in
+    its segment: the searcher opened after it takes over that segment's posting lists,
+    term lists and column readers, and what it kept does not bring the old reading back."""
+    monkeypatch.setattr(search_index, "POSTINGS_KEPT_FROM", 1)  # every posting list is kept
+    expert = sample.client("expert")
+    assert "YEM-2023-004/02" in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+    before = search_index.searcher_for(sample.panel)
+    kept = dict(before.segments)
+    assert kept and all(data.postings for data in kept.values())
+    item = _item("YEM-2023-004/02")
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "ZX11-555123"})
+    assert response.status_code == 302
+    assert _refs(expert.get("/search?q=zx11555123").get_data(as_text=True)) == ["YEM-2023-004/02"]
+    after = search_index.searcher_for(sample.panel)
+    assert after is not before and len(after.segments) == len(kept) + 1
+    assert all(after.segments[segment_id] is data for segment_id, data in kept.items())
+    assert "YEM-2023-004/02" not in _refs(expert.get("/search?q=24017734").get_data(as_text=True))
+
+
+def test_a_background_merge_folds_the_saves_small_segments_into_one(sample, monkeypatch):
+    """Saves add a segment each; past MERGE_ABOVE_SEGMENTS a background merge folds every
+    small one into one segment (not five at a time), and every edit is still found."""
+    import threading
+
+    monkeypatch.setattr(search_index, "MERGE_ABOVE_SEGMENTS", 4)
+    monkeypatch.setattr(search_index, "SMALL_SEGMENT_DOCS", 10)  # the rebuilt segment (70 documents) is not small
+    expert = sample.client("expert")
+    items = get_session().exec(select(Item).where(Item.panel_id == sample.panel.id).order_by(Item.id).limit(5)).all()
+    first = len(search_index.searcher_for(sample.panel).ix._segments())
+    for n, item in enumerate(items):
+        response = expert.post(f"/items/{item.id}/edit",
+                               data={**ITEM, "item_ref": item.item_ref, "serial": f"QM-{n}0{n}0{n}0{n}"})
+        assert response.status_code == 302
+        for thread in threading.enumerate():
+            if thread.name.startswith("search-merge-"):
+                thread.join(30)
+    segments = search_index.searcher_for(sample.panel).ix._segments()
+    # the rebuilt segment, the first four saves' segments merged into one, the fifth's
+    assert len(segments) == first + 2
+    for n, item in enumerate(items):
+        assert _refs(expert.get(f"/search?q=QM-{n}0{n}0{n}0{n}").get_data(as_text=True)) == [item.item_ref]
+
+
+def test_a_save_while_a_merge_is_written_is_not_undone_by_the_merge(sample, monkeypatch):
+    """The merged segment is written without the writer lock; an item saved again in the
+    meantime (its document in one of the segments being merged now deleted) keeps only
+    its newest reading once the merge is listed."""
+    monkeypatch.setattr(search_index, "MERGE_ABOVE_SEGMENTS", 100)  # no merge but this test's
+    monkeypatch.setattr(search_index, "SMALL_SEGMENT_DOCS", 10)
+    expert = sample.client("expert")
+    items = get_session().exec(select(Item).where(Item.panel_id == sample.panel.id).order_by(Item.id).limit(3)).all()
+
+    def save(item, serial):
+        response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": serial})
+        assert response.status_code == 302
+
+    for n, item in enumerate(items):
+        save(item, f"QM-{n}0{n}0{n}0{n}")
+    lock, saved = search_index.panel_lock, []
+
+    def lock_after_a_save(*args, **kwargs):
+        if not saved:  # the merged segment is written: a save lands before the merge takes the lock
+            saved.append(True)
+            save(items[0], "QM-7-77777")
+        return lock(*args, **kwargs)
+
+    monkeypatch.setattr(search_index, "panel_lock", lock_after_a_save)
+    assert search_index.merge_small_segments("YEM", sample.app)
+    assert saved
+    assert len(search_index.searcher_for(sample.panel).ix._segments()) == 3  # rebuilt, merged, the last save's
+    assert _refs(expert.get("/search?q=QM-7-77777").get_data(as_text=True)) == [items[0].item_ref]
+    assert _refs(expert.get("/search?q=QM-0000000").get_data(as_text=True)) == []
+    for n, item in list(enumerate(items))[1:]:
+        assert _refs(expert.get(f"/search?q=QM-{n}0{n}0{n}0{n}").get_data(as_text=True)) == [item.item_ref]
+
+
+def test_a_merge_of_segments_whose_documents_are_all_deleted_drops_them(sample, monkeypatch):
+    """Segments left with no live document (an item saved twice, then taken out of the
+    index) are dropped by the merge, not merged into an empty segment."""
+    monkeypatch.setattr(search_index, "MERGE_ABOVE_SEGMENTS", 100)
+    monkeypatch.setattr(search_index, "SMALL_SEGMENT_DOCS", 10)
+    expert = sample.client("expert")
+    item = _item("YEM-2023-004/02")
+    for serial in ("QM-1010101", "QM-2020202"):
+        response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": serial})
+        assert response.status_code == 302
+    first = len(search_index.searcher_for(sample.panel).ix._segments())
+    with search_index.panel_lock("YEM"):
+        search_index.write_documents(sample.panel, [], [f"item:{item.id}"])
+    assert search_index.merge_small_segments("YEM", sample.app)
+    assert len(search_index.searcher_for(sample.panel).ix._segments()) == first - 2
+    assert _refs(expert.get("/search?q=QM-2020202").get_data(as_text=True)) == []
+    assert "YEM-2023-011/01" in _refs(expert.get("/search?q=EK3317").get_data(as_text=True))
+
+
+def test_the_codes_scanned_for_short_run_patterns_are_kept_per_segment_and_a_replaced_reading_drops_out(sample):
+    """A save keeps the code tables of the segments it leaves alone (a fifth of a second
+    to build at 100,000 items); the reading the save replaced, still in its old segment's
+    table, is no longer found."""
+    expert = sample.client("expert")
+    item = _item("YEM-2023-004/02")
+    assert "YEM-2023-004/02" in _refs(expert.get("/search", query_string={"q": "24?1?7?4"}).get_data(as_text=True))
+    before = search_index.searcher_for(sample.panel)
+    tables = {segment_id: data.derived["code_table"] for segment_id, data in before.segments.items()}
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "9X1-5"})
+    assert response.status_code == 302
+    assert "YEM-2023-004/02" not in _refs(expert.get("/search", query_string={"q": "24?1?7?4"}).get_data(as_text=True))
+    assert "YEM-2023-004/02" in _refs(expert.get("/search", query_string={"q": "9??5"}).get_data(as_text=True))
+    after = search_index.searcher_for(sample.panel)
+    assert all(after.segments[segment_id].derived["code_table"] is table for segment_id, table in tables.items())

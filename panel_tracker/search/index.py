@@ -12,6 +12,7 @@ releasing it, so nothing is lost while, say, a rebuild runs.
 """
 from __future__ import annotations
 
+import atexit
 import fcntl
 import gc
 import os
@@ -24,6 +25,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from flask import current_app
 from sqlmodel import Session
@@ -36,7 +38,11 @@ from .schema import SCHEMA_VERSION, get_schema
 log = logging.getLogger("panel_tracker.search")
 
 LOCK_WAIT_SECONDS = 5.0  # a save waits this long for another writer, then queues its change
-MERGE_ABOVE_SEGMENTS = 12  # small segments from saves are merged in the background above this
+MERGE_ABOVE_SEGMENTS = 24  # small segments from saves are merged in the background above this
+SMALL_SEGMENT_DOCS = 500  # a background merge merges every segment this small into one
+# A writer waiting for the lock tries again this often: a save queued behind a background
+# merge (a few milliseconds) should not sleep much past the merge's end.
+LOCK_POLL_SECONDS = 0.002
 
 
 _local = threading.local()
@@ -105,10 +111,11 @@ def index_dir(panel_code: str, app=None) -> Path:
 
 
 @contextmanager
-def panel_lock(panel_code: str, timeout: float | None = None, app=None):
+def panel_lock(panel_code: str, timeout: float | None = None, app=None, root: Path | None = None):
     """The panel's writer lock (flock on a file beside the index; held by one process and
-    one thread at a time). ``timeout`` None waits for ever; else IndexBusy."""
-    root = search_root(app)
+    one thread at a time). ``timeout`` None waits for ever; else IndexBusy. ``root``: the
+    folder of the indexes, where there is no app (a merge's process)."""
+    root = Path(root) if root is not None else search_root(app)
     root.mkdir(parents=True, exist_ok=True)
     held = _local.__dict__.setdefault("locks", set())
     name = str(root / f"{panel_code}.lock")
@@ -124,7 +131,7 @@ def panel_lock(panel_code: str, timeout: float | None = None, app=None):
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise IndexBusy(panel_code) from None
-                time.sleep(0.02)
+                time.sleep(LOCK_POLL_SECONDS)
         held.add(name)
         try:
             yield
@@ -366,7 +373,10 @@ def _write_part_in_worker(url: str, folder: str, panel_id: int, part):
 def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, app=None) -> None:
     """Add or replace ``docs`` and remove ``removed_ids`` in one small commit (no merge:
     a save must stay fast; segments are merged in the background when they pile up).
-    The caller holds the panel lock."""
+    The caller holds the panel lock. The new documents' segment is written by
+    :class:`segments.SegmentBuilder` (the files Whoosh's writer would write, without its
+    sorting pool and temporary files); Whoosh's writer takes the index's write lock,
+    marks the replaced documents deleted and commits the table of contents."""
     app = app or current_app._get_current_object()
     cached = searcher_for(panel, app)  # current: we hold the lock, nobody wrote since
     ix = cached.ix
@@ -386,38 +396,171 @@ def write_documents(panel: Panel, docs: list[dict], removed_ids: list[str], *, a
     try:
         for doc in docs:
             delete(doc["id"])
-            writer.add_document(**doc)
         for doc_id in removed_ids:
             delete(doc_id)
-        writer.commit(merge=False)
+        added = []
+        if docs:
+            builder = segments.SegmentBuilder(ix, _codec())
+            for doc in docs:
+                builder.add(doc)
+            added.append(builder.finish())
+        writer._close_segment()  # its own segment stays empty: the builder's holds the documents
+        writer._commit_toc(writer.segments + added)  # the segments as they were, with their deletions
+        writer._finish()
     except BaseException:
         writer.cancel()
         raise
-    segments = len(ix._segments())
-    if segments > MERGE_ABOVE_SEGMENTS:
+    if len(ix._segments()) > MERGE_ABOVE_SEGMENTS:
         _merge_in_background(panel.code, app)
 
 
+_merging: set[str] = set()  # panels (by index folder) this process has a merge running for
+_merging_lock = threading.Lock()
+_merge_pool = None  # one process merging for this one (see _merge_in_background)
+
+
 def _merge_in_background(panel_code: str, app) -> None:
-    directory = index_dir(panel_code, app)
+    """Merge the panel's small segments in a process of their own (a thread of this one
+    would share its interpreter lock with the saves coming meanwhile and slow each of
+    them), one merge of a panel at a time: the saves that come while it is written do not
+    start another. A thread waits for it, so nothing is left behind unseen."""
+    global _merge_pool
+    root = str(search_root(app))
+    directory = str(index_dir(panel_code, app))
+    with _merging_lock:
+        if directory in _merging:
+            return
+        _merging.add(directory)
+        if _merge_pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # a new interpreter: forking a threaded web process is unsafe
+            _merge_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            atexit.register(_merge_pool.shutdown)  # before the interpreter takes its modules apart
+        pool = _merge_pool
 
     def merge():
+        global _merge_pool
         try:
-            with panel_lock(panel_code, timeout=60, app=app):
-                ix = whoosh_index.open_dir(str(directory))
-                ix.writer(codec=_codec()).commit(merge=True)
-                ix.close()
+            pool.submit(_merge_small_segments_at, root, panel_code, SMALL_SEGMENT_DOCS).result()
         except Exception as exc:  # noqa: BLE001 - derived data: the next merge will do
+            from concurrent.futures.process import BrokenProcessPool
+
             log.warning("search index of panel %s: background merge failed: %s", panel_code, exc)
+            if isinstance(exc, BrokenProcessPool):  # its process died: the next merge starts another
+                with _merging_lock:
+                    if _merge_pool is pool:
+                        _merge_pool = None
+        finally:
+            with _merging_lock:
+                _merging.discard(directory)
 
     threading.Thread(target=merge, name=f"search-merge-{panel_code}", daemon=True).start()
+
+
+def merge_small_segments(panel_code: str, app=None) -> bool:
+    """Merge every segment of at most :data:`SMALL_SEGMENT_DOCS` documents (the saves'
+    one-document segments and what earlier merges made of them) into one; True when it
+    did. See :func:`_merge_small_segments_at`."""
+    return _merge_small_segments_at(str(search_root(app or current_app)), panel_code, SMALL_SEGMENT_DOCS)
+
+
+def _merge_small_segments_at(root: str, panel_code: str, small_docs: int) -> bool:
+    """The merge of :func:`merge_small_segments`, in the index folder ``root/panel_code``,
+    of the segments of at most ``small_docs`` documents.
+    Whoosh's merge holds the writer lock for all of its work, and a save waiting for it
+    waited as long; here the merged segment is written first, without the lock, in a
+    folder of its own (a commit meanwhile would delete its files from the index's folder
+    as unknown), then moved in and listed under the lock: the documents a save deleted
+    from the merged segments meanwhile are deleted in the merged one too, and if a
+    rebuild or another merge replaced them, the work is dropped."""
+    import tempfile
+
+    from whoosh.reading import SegmentReader
+
+    directory = Path(root) / panel_code
+    if not any(directory.glob("_MAIN_*.toc")):  # removed since the save that asked for the merge
+        return False
+    ix = whoosh_index.open_dir(str(directory))
+    for left in Path(root).glob(f".{panel_code}-merge-*"):  # a merge's process killed mid-way
+        if time.time() - left.stat().st_mtime > 600:
+            shutil.rmtree(left, ignore_errors=True)
+    side = Path(tempfile.mkdtemp(prefix=f".{panel_code}-merge-", dir=root))
+    try:
+        small = [segment for segment in ix._read_toc().segments if segment.doc_count_all() <= small_docs]
+        if len(small) < 2:
+            return False
+        # the live documents of each, in the order the merged segment numbers them
+        live = [[docnum for docnum in range(segment.doc_count_all()) if not segment.is_deleted(docnum)]
+                for segment in small]
+        merged = None  # no live document left in them: they are only dropped
+        if any(live):
+            writer = whoosh_index.create_in(str(side), ix.schema).writer(codec=_codec())
+            try:
+                for segment in small:
+                    reader = SegmentReader(ix.storage, ix.schema, segment)
+                    writer.add_reader(reader)  # its live documents, in order
+                    reader.close()
+                merged = writer._finalize_segment()
+            finally:
+                writer._finish()
+        with panel_lock(panel_code, timeout=60, root=Path(root)):
+            writer = ix.writer(codec=_codec())
+            try:
+                current = {segment.segment_id(): segment for segment in writer.segments}
+                if any(segment.segment_id() not in current for segment in small):
+                    writer.cancel()  # a rebuild or another merge came first
+                    return False
+                if merged is not None:
+                    for name in os.listdir(side):
+                        if name.startswith(merged.segment_id() + "."):  # the merged segment's files
+                            os.replace(side / name, directory / name)
+                    number = 0
+                    for segment, numbers in zip(small, live):
+                        now = current[segment.segment_id()]
+                        for docnum in numbers:
+                            if now.is_deleted(docnum):  # replaced by a save while the merge was written
+                                merged.delete_document(number)
+                            number += 1
+                names = {segment.segment_id() for segment in small}
+                writer._close_segment()
+                writer._commit_toc([segment for segment in writer.segments if segment.segment_id() not in names]
+                                   + ([merged] if merged is not None else []))
+                writer._finish()
+            except BaseException:
+                if not writer.is_closed:
+                    writer.cancel()
+                raise
+        return True
+    finally:
+        ix.close()
+        shutil.rmtree(side, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ reading
 
 
 POSTINGS_KEPT_FROM = 64  # documents: shorter lists are kept in their term entry (cheap to read again)
-POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB)
+POSTINGS_HELD = 500_000  # document numbers kept per searcher (about 20 MB), and as many over the segments
+
+
+@dataclass
+class _Segment:
+    """Index data of one segment, decoded once and kept for as long as the segment is in
+    the index: a segment's files never change (a save adds a small segment and marks the
+    replaced document deleted; a merge replaces segments by a new one), so the searcher
+    opened after a save takes over the data of every segment it keeps, and the first
+    queries after a save do not read the big segments' long posting lists, term lists
+    and columns again. Deleted documents are left in and taken out when read."""
+
+    find: Callable  # a term's info in this segment (see _term_finder), None when absent
+    base: int  # the segment's first document number in the searcher that filled ``postings``
+    postings: dict = field(default_factory=dict)  # (field, term) -> frozenset of document numbers (+ base)
+    held: int = 0  # document numbers in ``postings``
+    lexicons: dict = field(default_factory=dict)  # field -> frozenset of its terms (small fields)
+    columns: dict = field(default_factory=dict)  # (column, translate) -> the segment's column reader
+    derived: dict = field(default_factory=dict)  # name -> a query-side table of this segment (per_segment)
 
 
 @dataclass
@@ -431,11 +574,10 @@ class _Cached:
     code_lines: dict = field(default_factory=dict)
     postings: dict = field(default_factory=dict)
     postings_held: int = 0
-    # Column readers of each segment, by (segment id, column): a segment's column files never
-    # change, so they are kept across the reopen after a save (opening the column of a
-    # segment of 100,000 documents reads all their offsets).
-    segment_columns: dict = field(default_factory=dict)
-    leaves: list | None = None  # (segment reader, first document number, deleted documents)
+    # Each segment's data by segment id, handed on to the searcher reopened after a save
+    # for the segments it keeps (see _Segment).
+    segments: dict = field(default_factory=dict)
+    leaves: list | None = None  # (segment reader, first document number, its deleted documents + base, _Segment)
     derived: dict = field(default_factory=dict)  # query-side tables built from the above (query.py)
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
@@ -446,48 +588,121 @@ class _Cached:
         found = self.postings.get(key)
         if found is not None:
             return found
-        found = frozenset(self._postings(fieldname, term.encode("utf-8")))
+        found = self._postings(fieldname, term)
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
             self.postings_held += len(found)
         return found
 
-    def _postings(self, fieldname: str, tbytes: bytes) -> list[int]:
+    def union(self, fieldname: str, terms: tuple[str, ...]) -> frozenset[int]:
+        """Every document holding one of the terms (a fragment window folded or as a
+        confusable key): for a common window, thousands of documents, joined once and kept
+        like a long posting list, not again by every query that looks for that window."""
+        key = (fieldname, terms)
+        found = self.postings.get(key)
+        if found is not None:
+            return found
+        found = frozenset().union(*(self.docs(fieldname, term) for term in terms))
+        if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
+            self.postings[key] = found
+            self.postings_held += len(found)
+        return found
+
+    def _leaves(self) -> list:
+        """Each segment's reader, first document number, deleted documents (numbered in
+        this searcher) and :class:`_Segment`, taken over from the searcher before when the
+        segment was in it."""
+        if self.leaves is None:
+            self.leaves = []
+            for leaf, base in self.searcher.reader().leaf_readers():
+                if not hasattr(leaf, "_terms") or leaf.segment() is None:  # an index without a segment: no terms
+                    continue
+                data = self.segments.get(leaf.segment().segment_id())
+                if data is None:
+                    data = self.segments[leaf.segment().segment_id()] = _Segment(_segment_finder(leaf), base)
+                elif data.base != base:  # a segment before it was merged away: renumbered
+                    data.postings, data.held, data.base, data.derived = {}, 0, base, {}
+                deleted = frozenset(docnum + base for docnum in leaf.deleted_docs_set) if leaf.has_deletions() \
+                    else frozenset()
+                self.leaves.append((leaf, base, deleted, data))
+        return self.leaves
+
+    def _postings(self, fieldname: str, term: str) -> frozenset[int]:
         """The live document numbers of a term, read segment by segment with one look-up
         of the term in each (Whoosh's reader looks it up three times a segment and walks
         its posting list one document at a time): a block of postings at a time, the
-        short lists kept in their term's entry without opening a matcher."""
-        if self.leaves is None:
-            self.leaves = [(leaf, base, leaf.deleted_docs_set, _term_finder(leaf._terms))
-                           for leaf, base in self.searcher.reader().leaf_readers()
-                           if hasattr(leaf, "_terms")]  # an index without a segment: no terms
-        found: list[int] = []
-        for leaf, base, deleted, find in self.leaves:
-            info = find(fieldname, tbytes)
-            if info is None:
-                continue
-            if info.is_inlined():
-                ids = info.inlined_postings()[0]
-            else:
-                matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
-                ids = []
-                while not matcher._atend:  # whole blocks of ids
-                    if matcher._ids is None:
-                        matcher._read_ids()
-                    ids.extend(matcher._ids)
-                    matcher._next_block()
-            if deleted:
-                ids = [docnum for docnum in ids if docnum not in deleted]
-            found.extend(ids if not base else [docnum + base for docnum in ids])
-        return found
+        short lists kept in their term's entry without opening a matcher. A segment's
+        long list is kept with its :class:`_Segment`, up to :data:`POSTINGS_HELD`
+        document numbers over all segments."""
+        key, tbytes = (fieldname, term), term.encode("utf-8")
+        leaves = self._leaves()
+        short: list[int] = []
+        kept: list[frozenset[int]] = []
+        for leaf, base, deleted, data in leaves:
+            ids = data.postings.get(key)
+            if ids is None:
+                entry = data.find(fieldname, tbytes)
+                if entry is None:
+                    continue
+                ids = _read_entry(leaf, fieldname, entry)
+                ids = ids if not base else [docnum + base for docnum in ids]
+                if len(ids) >= POSTINGS_KEPT_FROM \
+                        and sum(d.held for _l, _b, _d, d in leaves) + len(ids) <= POSTINGS_HELD:
+                    ids = data.postings[key] = frozenset(ids)
+                    data.held += len(ids)
+                else:
+                    short.extend(ids if not deleted else [docnum for docnum in ids if docnum not in deleted])
+                    continue
+            kept.append(ids if not deleted or deleted.isdisjoint(ids) else ids - deleted)
+        if not short and len(kept) == 1:
+            return kept[0]
+        return frozenset(short).union(*kept)
 
     def terms(self, fieldname: str) -> set[str]:
-        """Every term of a small field (the "?" readings), kept with the searcher."""
+        """Every term of a small field (the "?" readings), kept with the searcher (and
+        each segment's with its _Segment). Deleted documents' terms are in: the caller
+        looks their documents up."""
         key = ("terms", fieldname)
         if key not in self.columns:
-            self.columns[key] = {t.decode("utf-8") if isinstance(t, bytes) else t
-                                 for t in self.searcher.reader().lexicon(fieldname)}
+            found: set[str] = set()
+            for leaf, _base, _deleted, data in self._leaves():
+                lexicon = data.lexicons.get(fieldname)
+                if lexicon is None:
+                    lexicon = data.lexicons[fieldname] = frozenset(
+                        t.decode("utf-8") if isinstance(t, bytes) else t for t in leaf.lexicon(fieldname))
+                found |= lexicon
+            self.columns[key] = found
         return self.columns[key]
+
+    def per_segment(self, name: str, build: Callable) -> list:
+        """``build(segment reader, first document number)`` of each segment (a query-side
+        table numbering documents as this searcher does, deleted ones included), kept with
+        the segment across saves."""
+        found = []
+        for leaf, base, _deleted, data in self._leaves():
+            if name not in data.derived:
+                data.derived[name] = build(leaf, base)
+            found.append(data.derived[name])
+        return found
+
+    def deleted(self) -> frozenset[int]:
+        """The deleted documents of every segment, numbered as in this searcher."""
+        key = ("deleted",)
+        if key not in self.columns:
+            self.columns[key] = frozenset().union(*(deleted for _l, _b, deleted, _d in self._leaves()))
+        return self.columns[key]
+
+    def segment_column(self, reader, name: str, translate: bool = True):
+        """A segment reader's column reader, kept with its :class:`_Segment` (opening the
+        column of a segment of 100,000 documents reads all their offsets)."""
+        self._leaves()  # each segment's _Segment
+        data = self.segments.get(reader.segment().segment_id()) if reader.segment() is not None else None
+        if data is None:
+            return reader.column_reader(name, translate=translate)
+        key = (name, translate)
+        if key not in data.columns:
+            data.columns[key] = reader.column_reader(name, translate=translate)
+        return data.columns[key]
 
     def column(self, name: str):
         """A column reader of this searcher (opening one costs a file per segment: kept)."""
@@ -498,30 +713,30 @@ class _Cached:
             for reader, offset in self.searcher.reader().leaf_readers():
                 if reader.segment() is None or not reader.has_column(name):  # no segment yet (a new panel)
                     continue
-                key = (reader.segment().segment_id(), name)
-                if key not in self.segment_columns:
-                    self.segment_columns[key] = reader.column_reader(name)
-                parts.append(self.segment_columns[key])
+                parts.append(self.segment_column(reader, name))
                 offsets.append(offset)
             self.columns[name] = parts[0] if len(parts) == 1 and offsets == [0] \
                 else MultiColumnReader(parts, offsets) if parts else []
         return self.columns[name]
 
 
-def _term_finder(terms):
-    """``terms.term_info(fieldname, tbytes)`` of a segment's terms reader (None when the
-    term is absent), without the generators and exceptions of Whoosh's hash table
-    reader: a typo query looks up a hundred terms in each segment, most of them absent.
-    The same probe sequence as ``whoosh.filedb.filetables.HashReader.ranges_for_key``."""
+def _term_finder(terms, keys: frozenset[bytes] | None = None):
+    """A function of ``(fieldname, tbytes)`` giving the term's entry in a segment's terms
+    reader as bytes (see :func:`_read_entry`), None when the term is absent, without the
+    generators and exceptions of Whoosh's hash table reader: a typo query looks up a
+    hundred terms in each segment, most of them absent. The same probe sequence as
+    ``whoosh.filedb.filetables.HashReader.ranges_for_key``, read straight from the
+    segment's memory map when it has one. ``keys``, every key of the segment's table
+    (for small segments, see :data:`TERM_KEYS_UP_TO`), answers for absent terms without
+    hashing or probing."""
     import struct
     from hashlib import md5
 
-    from whoosh.codec.whoosh3 import W3TermInfo
     from whoosh.filedb import filetables
 
     table = terms._tindex
     fieldmap, dbfile, tables = terms._fieldmap, table.dbfile, table.tables
-    get, pointer, lengths = dbfile.get, filetables._pointer, filetables._lengths
+    pointer, lengths = filetables._pointer, filetables._lengths
     pointer_size, lengths_size = pointer.size, lengths.size
     field_number = struct.Struct("!H").pack
     if table.hashfn is filetables.md5_hash:
@@ -529,12 +744,36 @@ def _term_finder(terms):
             return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
     else:
         hashed = table.hashfn
+    buffer = getattr(dbfile, "_buf", None)  # a BufferFile over the compound segment's memory map
+    if buffer is not None:
+        def slot(position: int):
+            return pointer.unpack_from(buffer, position)
+
+        def record(item: int, key: bytes):
+            key_length, data_length = lengths.unpack_from(buffer, item)
+            start = item + lengths_size
+            if key_length == len(key) and buffer[start:start + key_length] == key:
+                return bytes(buffer[start + key_length:start + key_length + data_length])
+            return None
+    else:
+        get = dbfile.get
+
+        def slot(position: int):
+            return pointer.unpack(get(position, pointer_size))
+
+        def record(item: int, key: bytes):
+            key_length, data_length = lengths.unpack(get(item, lengths_size))
+            if key_length == len(key) and get(item + lengths_size, key_length) == key:
+                return get(item + lengths_size + key_length, data_length)
+            return None
 
     def find(fieldname: str, tbytes: bytes):
         number = fieldmap.get(fieldname)
         if number is None:
             return None
         key = field_number(number) + tbytes
+        if keys is not None and key not in keys:
+            return None
         keyhash = hashed(key)
         start, slots = tables[keyhash & 255]
         if not slots:
@@ -542,19 +781,58 @@ def _term_finder(terms):
         end = start + slots * pointer_size
         position = start + ((keyhash >> 8) % slots) * pointer_size
         for _ in range(slots):
-            slot_hash, item = pointer.unpack(get(position, pointer_size))
+            slot_hash, item = slot(position)
             if not item:
                 return None
             if slot_hash == keyhash:
-                key_length, data_length = lengths.unpack(get(item, lengths_size))
-                if key_length == len(key) and get(item + lengths_size, key_length) == key:
-                    return W3TermInfo.from_bytes(get(item + lengths_size + key_length, data_length))
+                found = record(item, key)
+                if found is not None:
+                    return found
             position += pointer_size
             if position == end:
                 position = start
         return None
 
     return find
+
+
+# Segments of this many documents or fewer (the saves' and what background merges make of
+# them) keep every key of their term table in memory: a query's absent terms, most of its
+# look-ups in a small segment, cost a set membership test, so the segments that pile up
+# between merges hardly slow a query down.
+TERM_KEYS_UP_TO = SMALL_SEGMENT_DOCS
+
+
+def _segment_finder(leaf):
+    keys = frozenset(leaf._terms._tindex.keys()) if leaf.doc_count_all() <= TERM_KEYS_UP_TO else None
+    return _term_finder(leaf._terms, keys)
+
+
+_INFO_SIZE = None
+
+
+def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ...]:
+    """The document numbers of a term's entry in a segment: a short list is kept in the
+    entry itself (``W3TermInfo.to_bytes``: a flag, then the pickled postings), a long one
+    read from the postings file a block at a time."""
+    from pickle import loads
+
+    from whoosh.codec.whoosh3 import W3TermInfo
+
+    global _INFO_SIZE
+    if _INFO_SIZE is None:
+        _INFO_SIZE = W3TermInfo._struct.size
+    if entry[0]:  # inlined
+        return loads(entry[_INFO_SIZE:])[0]
+    info = W3TermInfo.from_bytes(entry)
+    matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
+    ids: list[int] = []
+    while not matcher._atend:  # whole blocks of ids
+        if matcher._ids is None:
+            matcher._read_ids()
+        ids.extend(matcher._ids)
+        matcher._next_block()
+    return ids
 
 
 def _forget(panel_code: str) -> None:
@@ -616,8 +894,8 @@ def _reopen(cached: _Cached) -> _Cached:
     else:
         reader = MultiReader(readers, generation=toc.generation)
     kept = {segment.segment_id() for segment in toc.segments}
-    columns = {key: column for key, column in cached.segment_columns.items() if key[0] in kept}
-    return _Cached(ix, Searcher(reader, fromindex=ix), segment_columns=columns)
+    data = {segment_id: found for segment_id, found in cached.segments.items() if segment_id in kept}
+    return _Cached(ix, Searcher(reader, fromindex=ix), segments=data)
 
 
 def _with_deletions(reader, segment):

@@ -174,8 +174,8 @@ class _Run:
         if read is None:
             segments = []
             for leaf, base in self.reader.leaf_readers():
-                try:
-                    segments.append((base, leaf.column_reader(name, translate=False)))
+                try:  # a segment's reader is kept across saves with the segment's other data
+                    segments.append((base, self.cached.segment_column(leaf, name, translate=False)))
                 except NotImplementedError:  # an index without a segment yet: no documents
                     pass
             if len(segments) == 1 and segments[0][0] == 0:
@@ -213,6 +213,16 @@ class _Run:
         found = self._seen.get((fieldname, term))
         if found is None:
             found = self._seen[fieldname, term] = self.cached.docs(fieldname, term)
+        return found
+
+    def window_docs(self, window: str) -> frozenset[int]:
+        """The documents holding a fragment window, folded (``f:``) or as a confusable key
+        (``k:``): looked up for a query's fragment and again for its typos, and for a
+        common window thousands of documents, so the union is kept (see ``union``)."""
+        key = ("frag", "f|k:" + window)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self.cached.union("frag", ("f:" + window, "k:" + window))
         return found
 
     def forget(self) -> None:
@@ -321,7 +331,7 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
     candidates = set(run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key)))
     common = []
     for window in analysis.typo_windows(key):
-        docs = run.docs("frag", "f:" + window) | run.docs("frag", "k:" + window)
+        docs = run.window_docs(window)
         if len(docs) >= COMMON_WINDOW and len(folded) + edits <= analysis.MAX_CODE:
             listed = _window_codes(run, window, docs)
             if listed is not None:
@@ -392,7 +402,7 @@ def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]
     ``confusable``, the confusable-merged substrings)."""
     found: set[int] | None = None
     for term in terms:
-        docs = run.docs("frag", "f:" + term) | (run.docs("frag", "k:" + term) if confusable else set())
+        docs = run.window_docs(term) if confusable else run.docs("frag", "f:" + term)
         found = docs if found is None else found & docs
         if not found:
             return set()
@@ -497,10 +507,10 @@ def _unknown_candidates(run: _Run, key: str) -> set[int]:
 
 @dataclass
 class _CodeTable:
-    """The folded codes of every live document (the readings the matchers check), by
+    """The folded codes of a segment's documents (the readings the matchers check), by
     length: per length, one string of ``folded + "\n"`` lines, the same lines as keys,
-    and the document of each line. Built once per searcher (index data: the same for
-    every reader), for the patterns that no literal run of 4 narrows down (``17?4??8``,
+    and the document of each line. Built once per segment (index data: the same for
+    every reader; deleted documents left out by the scan), for the patterns that no literal run of 4 narrows down (``17?4??8``,
     ``??????``, ``2X*``): a regular expression runs over each string at C speed instead
     of a walk over the term list and a check of every document found."""
 
@@ -519,35 +529,36 @@ def _column_values(column) -> list[bytes]:
     return [data[offset:offset + length] for offset, length in zip(column._offsets, lengths)]
 
 
-def _code_table(run: _Run) -> _CodeTable:
-    table = run.cached.derived.get("code_table")
-    if table is None:
-        codes: list[str] = []
-        owners = array("i")
-        for leaf, base in run.reader.leaf_readers():
-            try:
-                column = leaf.column_reader("code_text", translate=False)
-            except NotImplementedError:  # an index without a segment yet: no documents
-                continue
-            texts = _column_values(column)
-            for docnum in (leaf.deleted_docs_set if leaf.has_deletions() else ()):
-                texts[docnum] = b""
-            # a segment's code lines in one string, each line naming its document
-            codes.extend(_folded_codes(b"\n".join(text for text in texts if text)))
-            counts = [text.count(b"\n") + 1 if text else 0 for text in texts]
-            owners.extend(chain.from_iterable(map(repeat, range(base, base + len(texts)), counts)))
-        lengths = list(map(len, codes))  # no "\n" in a code: folding drops spaces
-        order = sorted(range(len(codes)), key=lengths.__getitem__)
-        ordered_lengths = [lengths[at] for at in order]
-        by_length = {}
-        for length in set(lengths):
-            chosen = order[bisect_left(ordered_lengths, length):bisect_right(ordered_lengths, length)]
-            found = "\n".join([codes[at] for at in chosen]) + "\n"
-            by_length[length] = (found, analysis.key_of_folded(found), array("i", [owners[at] for at in chosen]))
-        irregular = set(chain.from_iterable(found[2] for length, found in by_length.items()
-                                            if length > analysis.MAX_CODE))
-        table = run.cached.derived["code_table"] = _CodeTable(by_length, irregular)
-    return table
+def _code_table(run: _Run) -> list[_CodeTable]:
+    """Each segment's code table, kept with the segment: after a save only the save's
+    segment is read (building the big segments' tables takes a fifth of a second at
+    100,000 items). Deleted documents are in them: the scan leaves them out."""
+    return run.cached.per_segment("code_table", _segment_code_table)
+
+
+def _segment_code_table(leaf, base: int) -> _CodeTable:
+    codes: list[str] = []
+    owners = array("i")
+    try:
+        column = leaf.column_reader("code_text", translate=False)
+    except NotImplementedError:  # an index without a segment yet: no documents
+        return _CodeTable({}, set())
+    texts = _column_values(column)
+    # the segment's code lines in one string, each line naming its document
+    codes.extend(_folded_codes(b"\n".join(text for text in texts if text)))
+    counts = [text.count(b"\n") + 1 if text else 0 for text in texts]
+    owners.extend(chain.from_iterable(map(repeat, range(base, base + len(texts)), counts)))
+    lengths = list(map(len, codes))  # no "\n" in a code: folding drops spaces
+    order = sorted(range(len(codes)), key=lengths.__getitem__)
+    ordered_lengths = [lengths[at] for at in order]
+    by_length = {}
+    for length in set(lengths):
+        chosen = order[bisect_left(ordered_lengths, length):bisect_right(ordered_lengths, length)]
+        found = "\n".join([codes[at] for at in chosen]) + "\n"
+        by_length[length] = (found, analysis.key_of_folded(found), array("i", [owners[at] for at in chosen]))
+    irregular = set(chain.from_iterable(found[2] for length, found in by_length.items()
+                                        if length > analysis.MAX_CODE))
+    return _CodeTable(by_length, irregular)
 
 
 def _line_regex(pattern: str) -> re.Pattern:
@@ -559,18 +570,23 @@ def _line_regex(pattern: str) -> re.Pattern:
 def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set[int]]:
     """Documents with a code that the pattern fits, folded (60) or as a key (55), and
     those of them to check one by one still (see :class:`_CodeTable`)."""
-    table = _code_table(run)
     fixed = len(key.replace("*", ""))
-    lengths = [n for n in table.lines if n == fixed or ("*" in key and n > fixed)]
+    deleted = run.cached.deleted()
     scores: dict[int, float] = {}
-    for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
-                                 (TIER_FRAGMENT, _line_regex(folded), 0)):
-        for length in lengths:
-            owners, step, lines = table.lines[length][2], length + 1, table.lines[length][which]
-            # up to the last line's end: a pattern of only "*" fits the empty text after it
-            for match in pattern.finditer(lines, 0, len(lines) - 1):
-                scores[owners[match.start() // step]] = tier
-    return scores, table.irregular.intersection(scores)
+    irregular: set[int] = set()
+    for table in _code_table(run):
+        lengths = [n for n in table.lines if n == fixed or ("*" in key and n > fixed)]
+        for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
+                                     (TIER_FRAGMENT, _line_regex(folded), 0)):
+            for length in lengths:
+                owners, step, lines = table.lines[length][2], length + 1, table.lines[length][which]
+                # up to the last line's end: a pattern of only "*" fits the empty text after it
+                for match in pattern.finditer(lines, 0, len(lines) - 1):
+                    owner = owners[match.start() // step]
+                    if owner not in deleted:
+                        scores[owner] = tier
+        irregular |= table.irregular
+    return scores, irregular.intersection(scores)
 
 
 def _match_filter(run: _Run, node: Node) -> set[int]:
