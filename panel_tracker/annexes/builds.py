@@ -264,8 +264,7 @@ def run_build(build_id: int) -> None:
         db.commit()
         # A photo purged while this build ran (after its document was composed, before its
         # file was written) was not there for the purge to withdraw: withdraw it now.
-        purged = db.exec(select(Photo.sha256).where(Photo.panel_id == panel.id, Photo.sha256.in_(shas or [""]),
-                                                    Photo.purged_at.is_not(None))).all()
+        purged = purged_among(db, panel.id, shas)
         if purged:
             withdraw(db, panel, [build], purged[0])
             db.commit()
@@ -283,6 +282,14 @@ def photos_of(document: dict) -> list[str]:
     from .pdf import iter_images
 
     return sorted({image["sha256"] for image in iter_images(document)})
+
+
+def purged_among(db: Session, panel_id: int, shas) -> list[str]:
+    """Which of the photos ``shas`` (SHA-256) of the panel have been purged."""
+    if not shas:
+        return []
+    return list(db.exec(select(Photo.sha256).where(Photo.panel_id == panel_id, Photo.sha256.in_(sorted(shas)),
+                                                   Photo.purged_at.is_not(None))).all())
 
 
 WITHDRAWN = "Withdrawn: photo {sha} in it was purged from the panel. Build it again (without it)."

@@ -139,8 +139,7 @@ def annex_prepare_prints(panel_code) -> None:
                              .where(Block.panel_id == panel.id, Block.kind.in_(prints.PHOTO_BLOCKS),
                                     Report.submitted_at.is_(None))).all())
     made = 0
-    batches = [item_ids[n:n + prints.ITEMS_PER_JOB] for n in range(0, len(item_ids), prints.ITEMS_PER_JOB)] or [[]]
-    with click.progressbar(batches, label="item sheets", file=sys.stderr) as bar:
-        for n, batch in enumerate(bar):
-            made += prints.make_prints(panel.id, batch, block_ids if n == 0 else [])
+    with click.progressbar(prints.batches(item_ids, block_ids), label="item sheets", file=sys.stderr) as bar:
+        for batch, blocks in bar:
+            made += prints.make_prints(panel.id, batch, blocks)
     click.echo(f"made {made} print derivatives for {len(item_ids)} items and {len(block_ids)} blocks")

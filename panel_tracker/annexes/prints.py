@@ -67,15 +67,20 @@ def prepare_ahead(changes) -> None:
     with Session(get_engine()) as db:
         for panel_id, ids in wanted.items():
             item_ids = sorted(_items_touched(db, panel_id, ids["photo"], ids["marking"]))
-            batches = [item_ids[n:n + ITEMS_PER_JOB] for n in range(0, len(item_ids), ITEMS_PER_JOB)]
-            if ids["block"] and not batches:
-                batches = [[]]
-            for n, batch in enumerate(batches):
-                blocks = sorted(ids["block"]) if n == 0 else []
+            if not item_ids and not ids["block"]:
+                continue
+            for batch, blocks in batches(item_ids, sorted(ids["block"])):
                 try:
                     jobs.enqueue(JOB, panel_id, batch, blocks, sync=not has_request_context())
                 except Exception:  # a cache: a build makes what is missing, the commit stands
                     log.exception("print derivatives of panel %s were not made ahead", panel_id)
+
+
+def batches(item_ids: list[int], block_ids: list[int]) -> list[tuple[list[int], list[int]]]:
+    """The arguments of the jobs (:func:`make_prints`) for these items and blocks:
+    :data:`ITEMS_PER_JOB` items a job, the blocks with the first."""
+    chunks = [item_ids[n:n + ITEMS_PER_JOB] for n in range(0, len(item_ids), ITEMS_PER_JOB)] or [[]]
+    return [(chunk, block_ids if n == 0 else []) for n, chunk in enumerate(chunks)]
 
 
 def _items_touched(db: Session, panel_id: int, photo_ids: set[int], marking_ids: set[int]) -> set[int]:
@@ -130,6 +135,5 @@ def _drop_purged(db: Session, panel: Panel, store, shas: set[str]) -> None:
     if not shas:
         return
     db.expire_all()
-    for sha in db.exec(select(Photo.sha256).where(Photo.panel_id == panel.id, Photo.sha256.in_(sorted(shas)),
-                                                  Photo.purged_at.is_not(None))).all():
+    for sha in builds.purged_among(db, panel.id, shas):
         store.purge_original(panel.code, sha)
