@@ -500,9 +500,16 @@ def _unknown_candidates(run: _Run, key: str) -> set[int]:
     found = set()
     for length, (lines, owners) in _unknown_readings(run).items():
         if length == fixed or ("*" in key and length > fixed):
-            # up to the last line's end: a pattern of only "*" fits the empty text after it
-            found.update(owners[match.start() // (length + 1)] for match in pattern.finditer(lines, 0, len(lines) - 1))
+            found.update(_line_owners(pattern, lines, owners, length))
     return found
+
+
+def _line_owners(pattern: re.Pattern, lines: str, owners, length: int):
+    """The owner of each line of ``lines`` (``length`` characters and a "\n" each) that
+    ``pattern`` matches."""
+    # up to the last line's end: a pattern of only "*" fits the empty text after it
+    for match in pattern.finditer(lines, 0, len(lines) - 1):
+        yield owners[match.start() // (length + 1)]
 
 
 @dataclass
@@ -579,10 +586,7 @@ def _scan_codes(run: _Run, folded: str, key: str) -> tuple[dict[int, float], set
         for tier, pattern, which in ((TIER_CONFUSABLE_FRAGMENT, _line_regex(key), 1),
                                      (TIER_FRAGMENT, _line_regex(folded), 0)):
             for length in lengths:
-                owners, step, lines = table.lines[length][2], length + 1, table.lines[length][which]
-                # up to the last line's end: a pattern of only "*" fits the empty text after it
-                for match in pattern.finditer(lines, 0, len(lines) - 1):
-                    owner = owners[match.start() // step]
+                for owner in _line_owners(pattern, table.lines[length][which], table.lines[length][2], length):
                     if owner not in deleted:
                         scores[owner] = tier
         irregular |= table.irregular
