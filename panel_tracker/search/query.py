@@ -751,22 +751,27 @@ def _query_form(query: str) -> _QueryForm:
                       analysis.allowed_edits(key))
 
 
-_exact_form = lru_cache(maxsize=65536)(exact_form)  # the readings of hits, shown again and again
+@lru_cache(maxsize=65536)  # the readings of hits, explained again and again
+def _reading_forms(value: str) -> tuple[str, str, str]:
+    """A stored reading's folded form, its confusable key and its exact form."""
+    folded = analysis.fold(value)
+    return folded, analysis.key_of_folded(folded), exact_form(value)
 
 
 def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tuple[int, tuple[int, int] | None]:
     """The tier at which one stored reading matches a query, and the matched span in the
     reading's folded form (None: all of it)."""
-    form, folded = _query_form(query), analysis.fold(value)
+    form = _query_form(query)
+    folded, key, exact = _reading_forms(value)
     folded_query = form.folded
     if not folded_query or not folded:
         return 0, None
     if (column == "lot" or (form.lot_shaped and "-" in analysis.lot_key(value))) \
             and not analysis.lot_groups_fit(query, value):
         return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
-    key_query, key = form.key, analysis.key_of_folded(folded)
+    key_query = form.key
     # equal readings first, "?" and "*" included: a partial serial typed as stored is exact
-    if form.exact == _exact_form(value):
+    if form.exact == exact:
         return TIER_EXACT, None
     if folded_query == folded:
         return TIER_FOLDED, None
