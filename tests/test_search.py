@@ -718,3 +718,75 @@ def test_the_codes_scanned_for_short_run_patterns_are_kept_per_segment_and_a_rep
     assert "YEM-2023-004/02" in _refs(expert.get("/search", query_string={"q": "9??5"}).get_data(as_text=True))
     after = search_index.searcher_for(sample.panel)
     assert all(after.segments[segment_id].derived["code_table"] is table for segment_id, table in tables.items())
+
+
+def test_stored_unreadable_readings_are_kept_per_segment_found_by_plain_queries_and_dropped_when_replaced(world):
+    """Readings with ``?`` have no fragment or typo terms: a plain query finds them from
+    each segment's table of them, kept across saves. ``17?40258`` is what ``17740258``
+    may be (a wildcard hit, 60) and what ``I7740258`` may be as a confusable (55); field
+    syntax keeps to its column; the reading a save replaced no longer fits."""
+    _items_with_serials(world, "17?40258", "17740258")
+    one = "YEM-2024-017/0"
+    assert _hits(world, "17740258") == {f"{one}1": ("serial", "17?40258", 60.5),
+                                        f"{one}2": ("serial", "17740258", 100.5)}
+    assert _hits(world, "I7740258")[f"{one}1"] == ("serial", "17?40258", 55.5)
+    assert f"{one}1" not in _hits(world, "lot:17740258")
+    assert f"{one}1" in _hits(world, "serial:17740258")
+    before = search_index.searcher_for(world.panel)
+    tables = {segment_id: data.derived["unknown_readings"] for segment_id, data in before.segments.items()}
+    item = _item(f"{one}1")
+    expert = world.client("expert")
+    response = expert.post(f"/items/{item.id}/edit",
+                           data={**ITEM, "item_ref": item.item_ref, "serial": "55?0", "serial_legibility": "partial"})
+    assert response.status_code == 302
+    assert f"{one}1" not in _hits(world, "17740258")
+    assert _hits(world, "5530") == {f"{one}1": ("serial", "55?0", 60.5)}
+    after = search_index.searcher_for(world.panel)
+    assert after is not before
+    assert all(after.segments[segment_id].derived["unknown_readings"] is table
+               for segment_id, table in tables.items() if segment_id in after.segments)
+
+
+def test_a_search_right_after_a_commit_in_the_same_clock_tick_sees_the_commit(sample):
+    """The searcher is kept while the index folder is unchanged (one stat, not a listing
+    of the folder). The folder's clock is coarse: a commit in the same tick as the last
+    check leaves its modification time as it was, and must still be seen."""
+    import os
+
+    expert = sample.client("expert")
+    search_index.searcher_for(sample.panel)
+    checked = search_index.searcher_for(sample.panel)
+    item = _item("YEM-2023-004/02")
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "QX-4466"})
+    assert response.status_code == 302
+    cache = search_index._local.searchers
+    last = next(cached for cached in cache.values() if cached.ix.storage.folder == checked.ix.storage.folder)
+    assert last.seen_folder is not None  # the searcher as last checked (maybe during the request)...
+    seen = last.seen_folder[1]
+    last.seen_at = seen / 1e9  # ...in the tick of the folder's last change...
+    os.utime(last.ix.storage.folder, ns=(seen, seen))  # ...and the commit in that tick too
+    assert search_index.searcher_for(sample.panel) is not last
+    assert _refs(expert.get("/search?q=QX4466").get_data(as_text=True)) == ["YEM-2023-004/02"]
+
+
+def test_words_of_stricter_fields_are_found_when_a_segment_holds_too_many_to_keep_in_memory(world, monkeypatch):
+    """A segment keeps the words of source notes and captions in memory to skip the
+    look-ups of absent ones; past SMALL_FIELD_TERMS it looks them up as before. Either
+    way only readers cleared for the notes find them."""
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "notes": "Seen by informant Kestrel"})
+    item = _item("YEM-2024-017/01")
+    for url in (f"/cases/{case.id}/classify", f"/items/{item.id}/classify"):
+        expert.post(url, data={"field": "classification", "level": "public", "confirm_public": "y"})
+    viewer = world.client("viewer")
+    for limit in (20_000, 0):
+        monkeypatch.setattr(search_index, "SMALL_FIELD_TERMS", limit)
+        search_index.close_searchers()
+        assert _refs(expert.get("/search?q=kestrel").get_data(as_text=True)) == ["YEM-2024-017/01"], limit
+        assert _refs(expert.get("/search?q=osprey").get_data(as_text=True)) == []
+        assert _refs(viewer.get("/search?q=kestrel").get_data(as_text=True)) == []
+        assert _refs(viewer.get("/search?q=24017731").get_data(as_text=True)) == ["YEM-2024-017/01"]
+    segments = search_index.searcher_for(world.panel).segments.values()
+    assert all(data.small for data in segments)

@@ -211,7 +211,8 @@ def query_deletions(code: str) -> set[str]:
     edits = allowed_edits(code)
     if not edits or len(code) - edits > STORED_DELETIONS_UP_TO:
         return set()
-    return {"1:" + s for s in deletions(code, edits) if len(s) >= STORED_DELETIONS_FROM}
+    return {"1:" + s for s in deletions(code, edits)
+            if STORED_DELETIONS_FROM <= len(s) <= STORED_DELETIONS_UP_TO}  # no longer term is stored
 
 
 # Two typos in a query of 10 to 14 characters can leave no intact run of 5 (a window

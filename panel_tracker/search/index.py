@@ -33,7 +33,7 @@ from whoosh import index as whoosh_index
 
 from ..auth.models import Panel
 from . import documents, segments
-from .schema import SCHEMA_VERSION, get_schema
+from .schema import LEVELS, SCHEMA_VERSION, get_schema
 
 log = logging.getLogger("panel_tracker.search")
 
@@ -561,6 +561,34 @@ class _Segment:
     lexicons: dict = field(default_factory=dict)  # field -> frozenset of its terms (small fields)
     columns: dict = field(default_factory=dict)  # (column, translate) -> the segment's column reader
     derived: dict = field(default_factory=dict)  # name -> a query-side table of this segment (per_segment)
+    small: dict = field(default_factory=dict)  # field -> its terms, or _ANY_TERM when too many to hold
+
+    def small_lexicon(self, leaf, fieldname: str):
+        """The terms of one of :data:`SMALL_FIELDS` in this segment (a query's absent
+        words cost a set look-up, not a probe of the segment's term table), or a stand-in
+        holding every term when the field has more than :data:`SMALL_FIELD_TERMS`."""
+        found = self.small.get(fieldname)
+        if found is None:
+            terms = []
+            for term in leaf.lexicon(fieldname):
+                terms.append(term.decode("utf-8") if isinstance(term, bytes) else term)
+                if len(terms) > SMALL_FIELD_TERMS:
+                    break
+            found = self.small[fieldname] = _ANY_TERM if len(terms) > SMALL_FIELD_TERMS else frozenset(terms)
+        return found
+
+
+class _AnyTerm:
+    def __contains__(self, term) -> bool:
+        return True
+
+
+_ANY_TERM = _AnyTerm()
+# Fields with few terms, looked up by every query of words: the words of source notes and
+# captions stricter than their item (a few hundred terms in a panel), held in memory per
+# segment up to SMALL_FIELD_TERMS each.
+SMALL_FIELDS = frozenset(f"words_{level}" for level in LEVELS)
+SMALL_FIELD_TERMS = 20_000
 
 
 @dataclass
@@ -579,6 +607,9 @@ class _Cached:
     segments: dict = field(default_factory=dict)
     leaves: list | None = None  # (segment reader, first document number, its deleted documents + base, _Segment)
     derived: dict = field(default_factory=dict)  # query-side tables built from the above (query.py)
+    # The index folder as last seen up to date: (inode, modification time), when (see _unchanged)
+    seen_folder: tuple | None = None
+    seen_at: float = 0.0
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
         """Every document holding the term (deleted and hidden ones too: masked by the
@@ -594,15 +625,18 @@ class _Cached:
             self.postings_held += len(found)
         return found
 
-    def union(self, fieldname: str, terms: tuple[str, ...]) -> frozenset[int]:
+    def union(self, fieldname: str, terms: tuple[str, ...], docs: Callable | None = None) -> frozenset[int]:
         """Every document holding one of the terms (a fragment window folded or as a
         confusable key): for a common window, thousands of documents, joined once and kept
-        like a long posting list, not again by every query that looks for that window."""
+        like a long posting list, not again by every query that looks for that window.
+        ``docs(fieldname, term)`` looks each term up (default :meth:`docs`; a query passes
+        its own, which remembers the short lists it looks up again)."""
         key = (fieldname, terms)
         found = self.postings.get(key)
         if found is not None:
             return found
-        found = frozenset().union(*(self.docs(fieldname, term) for term in terms))
+        docs = docs or self.docs
+        found = frozenset().union(*(docs(fieldname, term) for term in terms))
         if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
             self.postings[key] = found
             self.postings_held += len(found)
@@ -641,6 +675,8 @@ class _Cached:
         for leaf, base, deleted, data in leaves:
             ids = data.postings.get(key)
             if ids is None:
+                if fieldname in SMALL_FIELDS and term not in data.small_lexicon(leaf, fieldname):
+                    continue
                 entry = data.find(fieldname, tbytes)
                 if entry is None:
                     continue
@@ -767,11 +803,13 @@ def _term_finder(terms, keys: frozenset[bytes] | None = None):
                 return get(item + lengths_size + key_length, data_length)
             return None
 
+    prefixes = {name: field_number(number) for name, number in fieldmap.items()}
+
     def find(fieldname: str, tbytes: bytes):
-        number = fieldmap.get(fieldname)
-        if number is None:
+        prefix = prefixes.get(fieldname)
+        if prefix is None:
             return None
-        key = field_number(number) + tbytes
+        key = prefix + tbytes
         if keys is not None and key not in keys:
             return None
         keyhash = hashed(key)
@@ -847,11 +885,15 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
     index changed). ``masks`` caches per searcher the documents each clearance may not see."""
     app = app or current_app._get_current_object()
     cache = _local.__dict__.setdefault("searchers", {})
-    key = (str(search_root(app)), panel.code)
+    key = (app.config.get("SEARCH_INDEX_PATH") or app.instance_path, panel.code)
     cached = cache.get(key)
     if cached is not None:
         try:
+            if _unchanged(cached):
+                return cached
+            folder = _folder_state(cached)
             if cached.searcher.up_to_date():
+                cached.seen_folder, cached.seen_at = folder, time.time()
                 return cached
             fresh = _reopen(cached)
         except Exception:  # noqa: BLE001 - rebuilt or removed under us: open it afresh
@@ -865,6 +907,32 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
     cached = _Cached(ix, ix.searcher())
     cache[key] = cached
     return cached
+
+
+# A searcher is up to date while its index folder is unchanged: a commit writes a new table
+# of contents and removes the old one, and so changes the folder's modification time. One
+# stat instead of a listing of the folder (a tenth of an exact query's time). The folder's
+# clock ticks coarsely (a few milliseconds), so a time this close to the last full check
+# proves nothing and the folder is listed again; and it is listed at least every second.
+FOLDER_TICK_S = 0.05
+FOLDER_LISTED_EVERY_S = 1.0
+
+
+def _folder_state(cached: _Cached) -> tuple | None:
+    try:
+        found = os.stat(cached.ix.storage.folder)
+    except (AttributeError, OSError):  # not a folder (an index in memory), or removed under us
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
+def _unchanged(cached: _Cached) -> bool:
+    """Is the searcher still up to date, by the folder's state alone?"""
+    seen = cached.seen_folder
+    if seen is None or time.time() - cached.seen_at > FOLDER_LISTED_EVERY_S \
+            or seen[1] / 1e9 > cached.seen_at - FOLDER_TICK_S:
+        return False
+    return _folder_state(cached) == seen
 
 
 def _reopen(cached: _Cached) -> _Cached:

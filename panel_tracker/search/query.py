@@ -94,7 +94,7 @@ class Result:
 # ------------------------------------------------------------------ parsing
 
 
-@dataclass
+@dataclass(frozen=True)
 class Node:
     """One search term: free text (``column`` None), a column's value, or a filter."""
 
@@ -104,7 +104,8 @@ class Node:
     negated: bool = False
 
 
-def parse(text: str) -> list[list[Node]]:
+@lru_cache(maxsize=4096)  # parsed again to explain each hit
+def parse(text: str) -> tuple[tuple[Node, ...], ...]:
     """A query as alternatives (OR) of conjunctions (AND, the default) of nodes. Runs of
     plain words stay one node, so ``HX S5 11840`` is one reading. ``NOT`` negates the next
     term, ``-`` only a field (``-case:YEM-2024-021``)."""
@@ -133,11 +134,11 @@ def parse(text: str) -> list[list[Node]]:
         current = alternatives[-1]
         if not negated and current and current[-1].column is None and current[-1].filter is None \
                 and not current[-1].negated and match.group("quoted") is None:
-            current[-1].text += " " + word
+            current[-1] = Node(current[-1].text + " " + word)
         else:
             current.append(Node(word, negated=negated))
         negate_next = False
-    return [conj for conj in alternatives if conj]
+    return tuple(tuple(conj) for conj in alternatives if conj)
 
 
 # ------------------------------------------------------------------ the searcher of one request
@@ -222,7 +223,7 @@ class _Run:
         key = ("frag", "f|k:" + window)
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = self.cached.union("frag", ("f:" + window, "k:" + window))
+            found = self._seen[key] = self.cached.union("frag", ("f:" + window, "k:" + window), self.docs)
         return found
 
     def forget(self) -> None:
@@ -279,21 +280,18 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
     if len(folded) >= analysis.MIN_FRAGMENT:
         confusable = _fragment_docs(run, analysis.fragment_terms(key), confusable=True)
-        exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False)
+        # a document holding the folded fragment holds its key too: none without the key
+        exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False) if confusable else set()
         if len(folded) > analysis.MAX_FRAGMENT_TERM:  # found by its windows: check the whole fragment
             confusable = {d for d in confusable - run.hidden
                           if any(key in analysis.key_of_folded(code) for code in run.codes(d))}
             exact = {d for d in exact - run.hidden if any(folded in code for code in run.codes(d))}
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
-    # stored readings with "?" that fit the query (few: their terms are kept in memory)
-    unknown = run.cached.terms("unk") & analysis.unknown_query_terms(key)
-    for docnum in run.any_docs("unk", unknown) - run.hidden:
-        for col, value, is_code in run.values(docnum, column):
-            value_folded = analysis.fold(value)
-            if "?" in value_folded and analysis.unknown_matches(analysis.key_of_folded(value_folded), key):
-                tier = TIER_FRAGMENT if analysis.unknown_matches(value_folded, folded) else TIER_CONFUSABLE_FRAGMENT
-                _best(scores, [docnum], tier)
+    # stored readings with "?" that fit the query, from the table of them all
+    if 2 <= len(key) <= analysis.MAX_CODE:
+        for docnum, tier in _unknown_fits(run, folded, key, column).items():
+            _best(scores, [docnum], tier)
     # typos: candidates from the deletion neighbourhoods, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
@@ -471,25 +469,31 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     return scores
 
 
-def _unknown_readings(run: _Run) -> dict[int, tuple[str, list[int]]]:
-    """The stored codes with ``?`` (a few percent of the readings; they have no fragment
-    or deletion terms) as keys, by length: one string of ``key + "\n"`` lines and the
-    document of each line. Built once per searcher from the documents of the ``?``
-    pattern terms it keeps: a pattern runs over them all at once."""
-    table = run.cached.derived.get("unknown_readings")
-    if table is None:
-        documents: set[int] = set()
-        for term in run.cached.terms("unk"):
-            documents |= run.cached.docs("unk", term)
-        by_length: dict[int, list[tuple[str, int]]] = {}
-        for docnum in sorted(documents):
-            for _column, folded, _raw in run._code_lines(docnum, keep=False):
-                if "?" in folded:
-                    by_length.setdefault(len(folded), []).append((analysis.key_of_folded(folded), docnum))
-        table = run.cached.derived["unknown_readings"] = {
-            length: ("".join(key + "\n" for key, _docnum in found), [docnum for _key, docnum in found])
+def _unknown_readings(run: _Run) -> list[dict[int, tuple[str, str, array]]]:
+    """Each segment's stored codes with ``?`` (a few percent of the readings; they have
+    no fragment or deletion terms), by length: one string of ``folded + "\n"`` lines, the
+    same lines as keys, and the document of each line. Built once per segment from the
+    documents of its ``?`` pattern terms and kept with it across saves; deleted documents
+    are in (left out by the callers). A query runs over them all at once."""
+    return run.cached.per_segment("unknown_readings", _segment_unknown_readings)
+
+
+def _segment_unknown_readings(leaf, base: int) -> dict[int, tuple[str, str, array]]:
+    documents: set[int] = set()
+    for term in leaf.lexicon("unk"):
+        documents.update(leaf.postings("unk", term).all_ids())
+    if not documents:
+        return {}
+    column = leaf.column_reader("code_text", translate=False)
+    by_length: dict[int, list[tuple[str, int]]] = {}
+    for docnum in sorted(documents):
+        for folded in _folded_codes(column[docnum]):
+            if "?" in folded:
+                by_length.setdefault(len(folded), []).append((folded, docnum + base))
+    return {length: ("".join(folded + "\n" for folded, _docnum in found),
+                     analysis.key_of_folded("".join(folded + "\n" for folded, _docnum in found)),
+                     array("i", [docnum for _folded, docnum in found]))
             for length, found in by_length.items()}
-    return table
 
 
 def _unknown_candidates(run: _Run, key: str) -> set[int]:
@@ -498,10 +502,37 @@ def _unknown_candidates(run: _Run, key: str) -> set[int]:
     fixed = len(key.replace("*", ""))
     pattern = analysis.wildcard_lines_regex(key)
     found = set()
-    for length, (lines, owners) in _unknown_readings(run).items():
-        if length == fixed or ("*" in key and length > fixed):
-            found.update(_line_owners(pattern, lines, owners, length))
-    return found
+    for table in _unknown_readings(run):
+        for length, (_folded, keys, owners) in table.items():
+            if length == fixed or ("*" in key and length > fixed):
+                found.update(_line_owners(pattern, keys, owners, length))
+    return found - run.cached.deleted()
+
+
+def _unknown_fits(run: _Run, folded: str, key: str, column: str | None) -> dict[int, float]:
+    """Documents with a stored code with ``?`` that a query without ``?`` fits (its ``?``
+    any one character): 60 when the folded query fits, 55 when only its key does. A
+    code of only ``?`` fits nothing; with field syntax, only a code of that column."""
+    fits = analysis.wildcard_lines_regex(key)
+    length = len(key)
+    found: dict[int, float] = {}
+    for table in _unknown_readings(run):
+        if length not in table:
+            continue
+        lines, keys, owners = table[length]
+        for match in fits.finditer(keys, 0, len(keys) - 1):
+            reading = lines[match.start():match.end()]
+            if reading.count("?") == length:
+                continue
+            docnum = owners[match.start() // (length + 1)]
+            if column is not None and not any(col == column and code == reading
+                                              for col, code, _raw in run._code_lines(docnum)):
+                continue
+            tier = TIER_FRAGMENT if analysis.unknown_matches(reading, folded) else TIER_CONFUSABLE_FRAGMENT
+            if found.get(docnum, 0) < tier:
+                found[docnum] = tier
+    deleted, hidden = run.cached.deleted(), run.hidden
+    return {docnum: tier for docnum, tier in found.items() if docnum not in deleted and docnum not in hidden}
 
 
 def _line_owners(pattern: re.Pattern, lines: str, owners, length: int):
@@ -720,22 +751,27 @@ def _query_form(query: str) -> _QueryForm:
                       analysis.allowed_edits(key))
 
 
-_exact_form = lru_cache(maxsize=65536)(exact_form)  # the readings of hits, shown again and again
+@lru_cache(maxsize=65536)  # the readings of hits, explained again and again
+def _reading_forms(value: str) -> tuple[str, str, str]:
+    """A stored reading's folded form, its confusable key and its exact form."""
+    folded = analysis.fold(value)
+    return folded, analysis.key_of_folded(folded), exact_form(value)
 
 
 def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tuple[int, tuple[int, int] | None]:
     """The tier at which one stored reading matches a query, and the matched span in the
     reading's folded form (None: all of it)."""
-    form, folded = _query_form(query), analysis.fold(value)
+    form = _query_form(query)
+    folded, key, exact = _reading_forms(value)
     folded_query = form.folded
     if not folded_query or not folded:
         return 0, None
     if (column == "lot" or (form.lot_shaped and "-" in analysis.lot_key(value))) \
             and not analysis.lot_groups_fit(query, value):
         return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
-    key_query, key = form.key, analysis.key_of_folded(folded)
+    key_query = form.key
     # equal readings first, "?" and "*" included: a partial serial typed as stored is exact
-    if form.exact == _exact_form(value):
+    if form.exact == exact:
         return TIER_EXACT, None
     if folded_query == folded:
         return TIER_FOLDED, None
@@ -747,9 +783,11 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
         if analysis.wildcard_regex(key_query).match(key):
             return TIER_CONFUSABLE_FRAGMENT, None
         return 0, None
-    value_words = analysis.words(value)
     query_words = form.words
-    if query_words and all(w in value_words for w in query_words):
+    # a word of the reading, folded, is a piece of the folded reading: most readings are
+    # ruled out without splitting them into words
+    if query_words and all(w in folded for w in query_words) \
+            and all(w in analysis.words(value) for w in query_words):
         first = folded.find(query_words[0])
         return TIER_WORDS, (first, first + len(query_words[0])) if first >= 0 else None
     if "?" in folded and analysis.unknown_matches(key, key_query):
