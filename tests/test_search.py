@@ -790,3 +790,115 @@ def test_words_of_stricter_fields_are_found_when_a_segment_holds_too_many_to_kee
         assert _refs(viewer.get("/search?q=24017731").get_data(as_text=True)) == ["YEM-2024-017/01"]
     segments = search_index.searcher_for(world.panel).segments.values()
     assert all(data.small for data in segments)
+
+
+def _saved_across_segments(sample) -> None:
+    """Three saves after the import's rebuild: the items saved (the first by reference among
+    them) get their documents in new segments, their old ones deleted; one item deleted."""
+    expert = sample.client("expert")
+    for ref, serial in (("YEM-2023-004/01", "QM-1010101"), ("YEM-2023-004/03", "QM-3030303")):
+        item = _item(ref)
+        response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": serial})
+        assert response.status_code == 302
+    item = _item("YEM-2023-004/02")
+    assert expert.post(f"/items/{item.id}/delete", data={"reason": "entered twice"}).status_code == 302
+
+
+def _by_tier_then_ref(run, scores: dict[int, float]) -> list[int]:
+    """The order hits are ranked in, brute force: tier, then item reference as UTF-8 bytes
+    read from the column document by document, then document number."""
+    refs = run.column("item_ref")
+    return sorted(scores, key=lambda docnum: (-scores[docnum], refs(docnum), docnum))
+
+
+@pytest.mark.parametrize("slack", [256, 0])  # 0: walks of the reference orders fall short too
+def test_the_hits_of_a_tier_come_by_item_reference_across_segments_for_any_stop(sample, monkeypatch, slack):
+    """A tier of many hits is ranked from each segment's table of item references (built
+    once per segment): the first hits of the tier by a walk of each segment's reference
+    order, or all of them, in the order of a sort of the references read one by one."""
+    import random
+
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    monkeypatch.setattr(query, "SMALL_TIER", 0)  # the tables even for the sample's few hits
+    monkeypatch.setattr(query, "WALK_SLACK", slack)
+    _saved_across_segments(sample)
+    run = query._run(sample.panel, Classification.PANEL)
+    assert len(run.reader.leaf_readers()) >= 4  # the rebuild's segment and the saves'
+    everything = query.evaluate(run, "*")
+    assert len(everything) > 40 and len(set(everything.values())) == 1
+    walks = []
+    first_by_walk = query._first_by_walk
+    monkeypatch.setattr(query, "_first_by_walk", lambda *a: walks.append(first_by_walk(*a)) or walks[-1])
+    rng = random.Random(5)
+    shuffled = list(everything.items())
+    rng.shuffle(shuffled)  # the order the matchers found them in does not count
+    two_tiers = {docnum: rng.choice([60, 60, 60, 55]) for docnum, _tier in shuffled}
+    three_tiers = {docnum: rng.choice([90, 60, 55]) for docnum, _tier in shuffled}
+    by_ref = _by_tier_then_ref(run, everything)
+    late = {docnum: 60 if at >= len(by_ref) // 2 else 55 for at, docnum in enumerate(by_ref)}  # none among the first
+    for scores in (everything, dict(shuffled), two_tiers, three_tiers, late):
+        expected = _by_tier_then_ref(run, scores)
+        for stop in [*range(len(scores) + 2), None]:
+            assert query._ranked(run, scores, stop)[:stop] == expected[:stop], stop
+    assert any(found is not None for found in walks)
+    assert slack or any(found is None for found in walks)
+    # a document without reference (a case: never a hit) would come first; no walk misses it
+    case_doc = next(iter(run.docs("doctype", "case")))
+    with_case = {**two_tiers, case_doc: 60}
+    assert query._ranked(run, with_case, 3)[:3] == _by_tier_then_ref(run, with_case)[:3]
+    assert query._ranked(run, with_case, 3)[0] == case_doc
+
+
+def test_paging_through_a_tier_of_many_hits_gives_the_full_lists_order_without_replaced_or_deleted_items(
+        sample, monkeypatch):
+    """Pages of a many-hit query (offset and limit) are the slices of the whole ranking:
+    each item once, in its saved version, a deleted item nowhere."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    monkeypatch.setattr(query, "SMALL_TIER", 0)
+    _saved_across_segments(sample)
+    run = query._run(sample.panel, Classification.PANEL)
+    ranked = _by_tier_then_ref(run, query.evaluate(run, "*"))
+    refs = [run.stored(docnum)["item_ref"] for docnum in ranked]
+    assert len(refs) == len(set(refs)) > 40
+    assert "YEM-2023-004/02" not in refs and {"YEM-2023-004/01", "YEM-2023-004/03"} <= set(refs)
+    assert refs == sorted(refs)  # one tier
+    everything = query.search(sample.panel, "*", clearance=Classification.PANEL, limit=None)
+    assert sorted(hit.item_ref for hit in everything.hits) == refs and everything.total == len(refs)
+    for size in (1, 7, 20):
+        paged = []
+        for offset in range(0, len(refs) + size, size):
+            hits = query.search(sample.panel, "*", clearance=Classification.PANEL, limit=size, offset=offset).hits
+            # a page holds the slice of the ranking (shown by the score of the reading that matched)
+            assert sorted(hit.item_ref for hit in hits) == refs[offset:offset + size]
+            paged += hits
+        assert sorted(hit.item_ref for hit in paged) == refs
+        assert size > 1 or [hit.item_ref for hit in paged] == refs
+    saved = {hit.item_ref: hit.matched for hit in everything.hits}
+    assert saved["YEM-2023-004/01"] == "QM-1010101" and saved["YEM-2023-004/03"] == "QM-3030303"
+
+
+def test_the_item_reference_tables_of_the_segments_a_save_left_alone_are_kept(sample, monkeypatch):
+    """The reference table of a segment is read once: the searcher opened after a save
+    takes over those of the segments it keeps, and ranks the new segment's items too."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    monkeypatch.setattr(query, "SMALL_TIER", 0)
+    expert = sample.client("expert")
+    first = query.search(sample.panel, "*", clearance=Classification.PANEL, limit=3).hits
+    assert [hit.item_ref for hit in first] == ["YEM-2023-004/01", "YEM-2023-004/02", "YEM-2023-004/03"]
+    before = search_index.searcher_for(sample.panel)
+    tables = {segment_id: data.derived["ref_order"] for segment_id, data in before.segments.items()}
+    assert tables
+    item = _item("YEM-2023-004/02")
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "QM-2020202"})
+    assert response.status_code == 302
+    hits = query.search(sample.panel, "*", clearance=Classification.PANEL, limit=3).hits
+    assert [(hit.item_ref, hit.matched) for hit in hits][1] == ("YEM-2023-004/02", "QM-2020202")
+    after = search_index.searcher_for(sample.panel)
+    assert after is not before
+    assert all(after.segments[segment_id].derived["ref_order"] is table for segment_id, table in tables.items())

@@ -16,6 +16,7 @@ of the levels the reader may see.
 """
 from __future__ import annotations
 
+import heapq
 import re
 from array import array
 from bisect import bisect_left, bisect_right
@@ -23,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import chain, compress, islice, repeat
+from operator import eq
 
 from whoosh import query as wq
 
@@ -826,16 +828,116 @@ def _run(panel, clearance) -> _Run:
     return _Run(index.searcher_for(panel), clearance)
 
 
+# A tier of up to this many hits, while the searcher has no reference table yet, is
+# sorted by the references read from the column (building the table costs more).
+SMALL_TIER = 256
+WALK_SLACK = 256  # documents a walk of a reference order may go past four times the expected
+
+
+@dataclass
+class _RefOrder:
+    """The item references of a segment's documents, numbered as the searcher does
+    (deleted ones included), read from the column in one piece: ``refs[docnum - base]``.
+    ``order`` lists the documents that have one (items) in the order of their
+    references (UTF-8 bytes, as the text sorts; then by document number); ``unnamed``
+    are those without (cases). Built once per segment and kept with it across saves."""
+
+    base: int
+    refs: list[bytes]
+    order: array
+    unnamed: frozenset[int]
+
+
+def _segment_ref_order(leaf, base: int) -> _RefOrder:
+    try:
+        refs = _column_values(leaf.column_reader("item_ref", translate=False))
+    except NotImplementedError:  # an index without a segment yet: no documents
+        refs = []
+    local = sorted(range(len(refs)), key=refs.__getitem__)  # stable: equal references by document
+    named = bisect_right(local, b"", key=refs.__getitem__)  # b"" first: the cases
+    return _RefOrder(base, refs, array("i", map(base.__add__, local[named:])),
+                     frozenset(map(base.__add__, local[:named])))
+
+
+@dataclass
+class _RefIndex:
+    """The segments' reference tables of a searcher, their references joined (document
+    numbers follow each other from segment to segment)."""
+
+    refs: list[bytes]
+    named: int  # documents with a reference
+    unnamed: frozenset[int]
+    segments: list[_RefOrder]
+
+
+def _ref_index(run: _Run) -> _RefIndex | None:
+    """The searcher's :class:`_RefIndex` (joined once per searcher from the segments'
+    tables); None when its segments do not number every document."""
+    found = run.cached.derived.get("ref_index")
+    if found is None:
+        segments = run.cached.per_segment("ref_order", _segment_ref_order)
+        refs: list[bytes] = []
+        for segment in segments:
+            if segment.base != len(refs):
+                break
+            refs += segment.refs
+        else:
+            if len(refs) == run.reader.doc_count_all():
+                found = _RefIndex(refs, sum(len(segment.order) for segment in segments),
+                                  frozenset().union(*(segment.unnamed for segment in segments)), segments)
+        run.cached.derived["ref_index"] = found or False
+    return found or None
+
+
+def _first_by_walk(table: _RefIndex, scores: dict[int, float], tier: float, count: int, only: bool,
+                   need: int) -> list[int] | None:
+    """The first ``need`` of a tier of ``count`` documents by walking each segment's
+    reference order until it has given ``need`` of them (about ``need`` in
+    ``count / named`` of the walk), merged; None when a segment's walk runs past
+    four times that (the tier is rare among its first references) or the tier holds
+    a document without reference."""
+    if not scores.keys().isdisjoint(table.unnamed):
+        return None
+    budget = 4 * need * table.named // count + WALK_SLACK
+    firsts = []
+    for segment in table.segments:
+        walk = segment.order if len(segment.order) <= budget else segment.order[:budget]
+        chosen = map(scores.__contains__, walk) if only \
+            else map(eq, map(scores.get, walk, repeat(0)), repeat(tier))
+        first = list(islice(compress(walk, chosen), need))
+        if len(first) < need and len(walk) < len(segment.order):
+            return None
+        firsts.append(first)
+    return firsts[0] if len(firsts) == 1 else sorted(chain.from_iterable(firsts), key=table.refs.__getitem__)[:need]
+
+
 def _ranked(run: _Run, scores: dict[int, float], stop: int | None) -> list[int]:
-    """Docnums by tier, then item reference; only as many tiers as ``stop`` needs are sorted."""
-    by_tier: dict[float, list[int]] = {}
-    for docnum, score in scores.items():
-        by_tier.setdefault(score, []).append(docnum)
-    refs = run.column("item_ref")
+    """Docnums by tier, then item reference (then document number); only as many tiers
+    as ``stop`` needs are ranked, and of the last one only the first ``stop``. A few of
+    a tier of thousands (``7?``) are found by walking the segments' reference orders
+    (see :class:`_RefOrder`), else by the references held for the searcher."""
+    tiers = sorted(set(scores.values()), reverse=True)
     ordered: list[int] = []
-    for tier in sorted(by_tier, reverse=True):
-        docs = by_tier[tier]
-        ordered.extend(sorted(docs, key=refs))  # UTF-8 bytes sort as the text
+    table: _RefIndex | None = None
+    for tier in tiers:
+        only = len(tiers) == 1
+        docs = scores if only else [docnum for docnum, score in scores.items() if score == tier]
+        count, need = len(docs), None if stop is None else max(0, stop - len(ordered))
+        if table is None and (count > SMALL_TIER or "ref_index" in run.cached.derived):
+            table = _ref_index(run)
+        first = None
+        if table is not None and need is not None and need < count and 8 * need * table.named <= count * count:
+            first = _first_by_walk(table, scores, tier, count, only, need)
+        if first is not None:
+            ordered.extend(first)
+        else:  # by document number first: equal references stay in that order (the sorts are stable)
+            docs = sorted(docs)
+            if table is None:
+                ordered.extend(sorted(docs, key=run.column("item_ref")))  # UTF-8 bytes sort as the text
+            elif need is not None and need < count:
+                ordered.extend(heapq.nsmallest(need, docs, key=table.refs.__getitem__))
+            else:
+                ordered.extend(sorted(docs, key=table.refs.__getitem__))
         if stop is not None and len(ordered) >= stop:
             break
     return ordered
