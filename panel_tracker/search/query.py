@@ -743,14 +743,16 @@ class _QueryForm:
     lot_shaped: bool
     words: tuple[str, ...]
     edits: int
+    distance: Callable[[str], int]  # edit distance from the folded query, capped at edits + 1
 
 
 @lru_cache(maxsize=4096)
 def _query_form(query: str) -> _QueryForm:
     folded = analysis.fold(query)
     key = analysis.key_of_folded(folded)
+    edits = analysis.allowed_edits(key)
     return _QueryForm(folded, key, exact_form(query), analysis.lot_shaped(query), tuple(analysis.words(query)),
-                      analysis.allowed_edits(key))
+                      edits, analysis.distance_from(folded, edits))
 
 
 @lru_cache(maxsize=65536)  # the readings of hits, explained again and again
@@ -803,7 +805,7 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
             return TIER_CONFUSABLE_FRAGMENT, (at, at + len(key_query))
     edits = form.edits
     if column in FRAGMENT_COLUMNS and edits:
-        distance = analysis.edit_distance(folded_query, folded, edits)
+        distance = form.distance(folded)
         if distance <= edits:
             return TIER_FUZZY - distance, None
     return 0, None
