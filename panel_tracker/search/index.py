@@ -558,7 +558,6 @@ class _Segment:
     base: int  # the segment's first document number in the searcher that filled ``postings``
     postings: dict = field(default_factory=dict)  # (field, term) -> frozenset of document numbers (+ base)
     held: int = 0  # document numbers in ``postings``
-    lexicons: dict = field(default_factory=dict)  # field -> frozenset of its terms (small fields)
     columns: dict = field(default_factory=dict)  # (column, translate) -> the segment's column reader
     derived: dict = field(default_factory=dict)  # name -> a query-side table of this segment (per_segment)
     small: dict = field(default_factory=dict)  # field -> its terms, or _ANY_TERM when too many to hold
@@ -693,22 +692,6 @@ class _Cached:
         if not short and len(kept) == 1:
             return kept[0]
         return frozenset(short).union(*kept)
-
-    def terms(self, fieldname: str) -> set[str]:
-        """Every term of a small field (the "?" readings), kept with the searcher (and
-        each segment's with its _Segment). Deleted documents' terms are in: the caller
-        looks their documents up."""
-        key = ("terms", fieldname)
-        if key not in self.columns:
-            found: set[str] = set()
-            for leaf, _base, _deleted, data in self._leaves():
-                lexicon = data.lexicons.get(fieldname)
-                if lexicon is None:
-                    lexicon = data.lexicons[fieldname] = frozenset(
-                        t.decode("utf-8") if isinstance(t, bytes) else t for t in leaf.lexicon(fieldname))
-                found |= lexicon
-            self.columns[key] = found
-        return self.columns[key]
 
     def per_segment(self, name: str, build: Callable) -> list:
         """``build(segment reader, first document number)`` of each segment (a query-side
