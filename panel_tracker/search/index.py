@@ -868,7 +868,7 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
     index changed). ``masks`` caches per searcher the documents each clearance may not see."""
     app = app or current_app._get_current_object()
     cache = _local.__dict__.setdefault("searchers", {})
-    key = (app.config.get("SEARCH_INDEX_PATH") or app.instance_path, panel.code)
+    key = (str(search_root(app)), panel.code)
     cached = cache.get(key)
     if cached is not None:
         try:
