@@ -492,10 +492,11 @@ def _segment_unknown_readings(leaf, base: int) -> dict[int, tuple[str, str, arra
         for folded in _folded_codes(column[docnum]):
             if "?" in folded:
                 by_length.setdefault(len(folded), []).append((folded, docnum + base))
-    return {length: ("".join(folded + "\n" for folded, _docnum in found),
-                     analysis.key_of_folded("".join(folded + "\n" for folded, _docnum in found)),
-                     array("i", [docnum for _folded, docnum in found]))
-            for length, found in by_length.items()}
+    tables = {}
+    for length, found in by_length.items():
+        lines = "".join(folded + "\n" for folded, _docnum in found)
+        tables[length] = (lines, analysis.key_of_folded(lines), array("i", [docnum for _folded, docnum in found]))
+    return tables
 
 
 def _unknown_candidates(run: _Run, key: str) -> set[int]:
