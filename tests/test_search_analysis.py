@@ -177,3 +177,20 @@ def test_codes_of_one_length_give_every_code_within_the_edits_at_once():
 def test_the_key_of_many_folded_lines_is_the_key_of_each_line():
     lines = "\n".join(["24O17747", "ZX1I-2S", "ЖБ7DQ", "ÄÖ0OLI"] * 100)
     assert a.key_of_folded(lines).split("\n") == [a.key_of_folded(line) for line in lines.split("\n")]
+
+
+def test_the_table_of_readings_with_unknown_characters_gives_the_lines_a_query_fits():
+    from array import array
+
+    from panel_tracker.search.query import _UnknownTable
+
+    readings = ["17?40258", "1??40258", "17?40358", "????????", "I7?4O25B", "27?40258"]
+    table = _UnknownTable.of(readings, array("i", range(100, 100 + len(readings))))
+    key = a.key_of_folded("17740258")
+    fits = [readings[line] for line in table.fit(key)]
+    # the lines the anchored pattern over the keys finds (what a query used to compile)
+    assert [table.keys[line * 9:line * 9 + 8] for line in table.fit(key)] \
+        == a.wildcard_lines_regex(key).findall(table.keys)
+    assert fits == ["17?40258", "1??40258", "????????", "I7?4O25B"]  # the confusables by their key
+    assert [table.owners[line] for line in table.fit(key)] == [100, 101, 103, 104]
+    assert table.fit(a.key_of_folded("99999999")) == [3]  # only the unreadable one

@@ -471,16 +471,59 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     return scores
 
 
-def _unknown_readings(run: _Run) -> list[dict[int, tuple[str, str, array]]]:
+def _unknown_readings(run: _Run) -> list[dict[int, _UnknownTable]]:
     """Each segment's stored codes with ``?`` (a few percent of the readings; they have
-    no fragment or deletion terms), by length: one string of ``folded + "\n"`` lines, the
-    same lines as keys, and the document of each line. Built once per segment from the
-    documents of its ``?`` pattern terms and kept with it across saves; deleted documents
-    are in (left out by the callers). A query runs over them all at once."""
+    no fragment or deletion terms), by length (see :class:`_UnknownTable`). Built once per
+    segment from the documents of its ``?`` pattern terms and kept with it across saves;
+    deleted documents are in (left out by the callers). A query runs over them all at once."""
     return run.cached.per_segment("unknown_readings", _segment_unknown_readings)
 
 
-def _segment_unknown_readings(leaf, base: int) -> dict[int, tuple[str, str, array]]:
+@dataclass
+class _UnknownTable:
+    """A segment's stored codes with ``?`` of one length: one string of ``folded + "\n"``
+    lines, the same lines as keys, and the document of each line; and, to find the lines
+    a query without ``?`` fits without compiling a regular expression per query, for each
+    position the lines whose key has a given character or ``?`` there, as the bits of an
+    integer (``fitting``: one bit per line, line 0 the lowest; ``unknown``: the lines
+    with ``?`` there, which fit any character)."""
+
+    lines: str
+    keys: str
+    owners: array
+    fitting: list[dict[str, int]]
+    unknown: list[int]
+
+    @classmethod
+    def of(cls, readings: list[str], owners: array) -> _UnknownTable:
+        lines = "".join(folded + "\n" for folded in readings)
+        keys = analysis.key_of_folded(lines)
+        fitting, unknown = [], []
+        for column in zip(*keys.split("\n")[:-1]):  # the keys' characters at one position
+            column = "".join(reversed(column))  # line 0 the lowest bit
+            chars = set(column)
+            bits = {ch: int(column.translate({**{ord(c): "0" for c in chars}, ord(ch): "1"}), 2) for ch in chars}
+            at_unknown = bits.pop("?", 0)
+            fitting.append({ch: found | at_unknown for ch, found in bits.items()})
+            unknown.append(at_unknown)
+        return cls(lines, keys, owners, fitting, unknown)
+
+    def fit(self, key: str) -> list[int]:
+        """The lines (their numbers) whose key a query's key of this length fits."""
+        lines = -1
+        for fitting, unknown, ch in zip(self.fitting, self.unknown, key):
+            lines &= fitting.get(ch, unknown)
+            if not lines:
+                return []
+        found = []
+        while lines:
+            lowest = lines & -lines
+            found.append(lowest.bit_length() - 1)
+            lines ^= lowest
+        return found
+
+
+def _segment_unknown_readings(leaf, base: int) -> dict[int, _UnknownTable]:
     documents: set[int] = set()
     for term in leaf.lexicon("unk"):
         documents.update(leaf.postings("unk", term).all_ids())
@@ -492,11 +535,9 @@ def _segment_unknown_readings(leaf, base: int) -> dict[int, tuple[str, str, arra
         for folded in _folded_codes(column[docnum]):
             if "?" in folded:
                 by_length.setdefault(len(folded), []).append((folded, docnum + base))
-    tables = {}
-    for length, found in by_length.items():
-        lines = "".join(folded + "\n" for folded, _docnum in found)
-        tables[length] = (lines, analysis.key_of_folded(lines), array("i", [docnum for _folded, docnum in found]))
-    return tables
+    return {length: _UnknownTable.of([folded for folded, _docnum in found],
+                                     array("i", [docnum for _folded, docnum in found]))
+            for length, found in by_length.items()}
 
 
 def _unknown_candidates(run: _Run, key: str) -> set[int]:
@@ -506,9 +547,9 @@ def _unknown_candidates(run: _Run, key: str) -> set[int]:
     pattern = analysis.wildcard_lines_regex(key)
     found = set()
     for table in _unknown_readings(run):
-        for length, (_folded, keys, owners) in table.items():
+        for length, readings in table.items():
             if length == fixed or ("*" in key and length > fixed):
-                found.update(_line_owners(pattern, keys, owners, length))
+                found.update(_line_owners(pattern, readings.keys, readings.owners, length))
     return found - run.cached.deleted()
 
 
@@ -516,18 +557,19 @@ def _unknown_fits(run: _Run, folded: str, key: str, column: str | None) -> dict[
     """Documents with a stored code with ``?`` that a query without ``?`` fits (its ``?``
     any one character): 60 when the folded query fits, 55 when only its key does. A
     code of only ``?`` fits nothing; with field syntax, only a code of that column."""
-    fits = analysis.wildcard_lines_regex(key)
     length = len(key)
     found: dict[int, float] = {}
     for table in _unknown_readings(run):
-        if length not in table:
+        readings = table.get(length)
+        if readings is None:
             continue
-        lines, keys, owners = table[length]
-        for match in fits.finditer(keys, 0, len(keys) - 1):
-            reading = lines[match.start():match.end()]
+        lines, owners = readings.lines, readings.owners
+        for line in readings.fit(key):
+            start = line * (length + 1)
+            reading = lines[start:start + length]
             if reading.count("?") == length:
                 continue
-            docnum = owners[match.start() // (length + 1)]
+            docnum = owners[line]
             if column is not None and not any(col == column and code == reading
                                               for col, code, _raw in run._code_lines(docnum)):
                 continue
