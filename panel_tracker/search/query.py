@@ -280,14 +280,27 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     _best(scores, run.docs("codes", f"f:{key}") | run.docs("codes", f"k:{key}"), TIER_CONFUSABLE)
     _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
     _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
-    if len(folded) >= analysis.MIN_FRAGMENT:
-        confusable = _fragment_docs(run, analysis.fragment_terms(key), confusable=True)
+    if analysis.MIN_FRAGMENT <= len(folded) <= analysis.MAX_FRAGMENT_TERM:  # a fragment term of its own
+        confusable = run.window_docs(key)
         # a document holding the folded fragment holds its key too: none without the key
-        exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False) if confusable else set()
-        if len(folded) > analysis.MAX_FRAGMENT_TERM:  # found by its windows: check the whole fragment
-            confusable = {d for d in confusable - run.hidden
-                          if any(key in analysis.key_of_folded(code) for code in run.codes(d))}
-            exact = {d for d in exact - run.hidden if any(folded in code for code in run.codes(d))}
+        exact = run.docs("frag", "f:" + folded) if confusable else set()
+        _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
+        _best(scores, exact, TIER_FRAGMENT)
+    elif len(folded) > analysis.MAX_FRAGMENT_TERM:
+        # found by its windows, the whole fragment then checked on the candidates' codes:
+        # the first and the last window narrow them down enough, unless the query's typos
+        # look every window up anyway. The folded fragment is checked on the same codes (a
+        # code holding it holds its key).
+        windows = analysis.fragment_terms(key)
+        if not analysis.typo_windows(key):
+            windows = [windows[0], windows[-1]]
+        confusable, exact = set(), set()
+        for docnum in _fragment_docs(run, windows, confusable=True) - run.hidden:
+            codes = run.codes(docnum)
+            if any(key in analysis.key_of_folded(code) for code in codes):
+                confusable.add(docnum)
+                if any(folded in code for code in codes):
+                    exact.add(docnum)
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
     # stored readings with "?" that fit the query, from the table of them all
