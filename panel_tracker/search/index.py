@@ -836,6 +836,7 @@ def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ..
     """The document numbers of a term's entry in a segment: a short list is kept in the
     entry itself (``W3TermInfo.to_bytes``: a flag, then the pickled postings), a long one
     read from the postings file a block at a time."""
+    from itertools import accumulate
     from pickle import loads
 
     from whoosh.codec.whoosh3 import W3TermInfo
@@ -848,10 +849,12 @@ def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ..
     info = W3TermInfo.from_bytes(entry)
     matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
     ids: list[int] = []
-    while not matcher._atend:  # whole blocks of ids
-        if matcher._ids is None:
-            matcher._read_ids()
-        ids.extend(matcher._ids)
+    while not matcher._atend:  # whole blocks of ids, as the matcher's _read_ids decodes them
+        if matcher._data is None:
+            matcher._read_data()
+        block = matcher._data[0]
+        # delta-coded unless stored as bytes: summed up in C, not by Whoosh's generator
+        ids.extend(block if matcher._byteids else accumulate(block))
         matcher._next_block()
     return ids
 
