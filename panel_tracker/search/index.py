@@ -987,6 +987,19 @@ class VerifyReport:
         return not (self.missing or self.stale or self.extra)
 
 
+def signatures(searcher) -> dict[str, str]:
+    """The signature of each live document of the index (``documents.item_document``),
+    by document id."""
+    reader = searcher.reader()
+    data = reader.column_reader("data")
+    return {fields["id"]: data[docnum]["sig"] for docnum, fields in reader.iter_docs()}
+
+
+def document_data(searcher, docnum: int) -> dict:
+    """A document's data (refs, readings, photos, signature: ``documents.item_document``)."""
+    return searcher.reader().column_reader("data")[docnum]
+
+
 def verify(panel: Panel, *, app=None) -> VerifyReport:
     """Compare every document the database gives with the index: missing, stale (its
     content changed since it was indexed) or extra (gone from the database)."""
@@ -997,7 +1010,7 @@ def verify(panel: Panel, *, app=None) -> VerifyReport:
         return VerifyReport(missing=refs, stale=[], extra=[], checked=len(refs))
     ix = whoosh_index.open_dir(str(index_dir(panel.code, app)))
     with ix.searcher() as searcher:
-        indexed = {fields["id"]: fields["data"]["sig"] for fields in searcher.all_stored_fields()}
+        indexed = signatures(searcher)
     ix.close()
     missing, stale, seen = [], [], set()
     with Session(_engine(app)) as db:

@@ -238,8 +238,9 @@ class _Run:
         return found
 
     def stored(self, docnum: int) -> dict:
+        """A document's data (see ``documents.item_document``), from its column."""
         if docnum not in self._stored:
-            self._stored[docnum] = self.reader.stored_fields(docnum)["data"]
+            self._stored[docnum] = self.column("data")(docnum)
         return self._stored[docnum]
 
     def values(self, docnum: int, column: str | None = None):
