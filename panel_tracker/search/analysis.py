@@ -195,9 +195,9 @@ def stored_deletions(code: str) -> set[str]:
     """The typo candidate terms of a stored code of 4 to 9 characters: it and its
     one-deletion neighbourhood. A one-edit query whose own (:func:`query_deletions`)
     meets these is a candidate (symmetric deletion), found without scanning the term
-    list; a query of 4 to 9 characters with one ``?`` finds its codes by the term of it
-    without the ``?``. Longer codes are reached through :func:`typo_windows` and
-    :func:`end_terms`, shorter ones have none."""
+    list; a pattern of 4 to 9 characters with one ``?`` and no readable run of 4 finds
+    its codes by the term of it without the ``?``. Longer codes are reached through
+    :func:`typo_windows` and :func:`end_terms`, shorter ones have none."""
     n = len(code)
     if n < STORED_DELETIONS_FROM or n > STORED_DELETIONS_UP_TO:
         return set()
