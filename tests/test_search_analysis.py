@@ -59,15 +59,40 @@ def _is_typo_candidate(stored: str, typed: str) -> bool:
 
 @pytest.mark.parametrize("stored", ["HX458120", "HX4581209", "HX45812095", "HX458120956", "HX4581209563",
                                     "HX458120956317", "HX4581209563172", "HX45812095631728",
-                                    "HX45812095631"])
-def test_every_reading_within_the_typos_forgiven_is_a_candidate(stored):
+                                    "HX45812095631",
+                                    # 8 and 9 characters, reached by two-edit queries through their
+                                    # end terms and windows only: digits, repeats, a common start
+                                    "24017731", "240177312", "11111111", "111111111", "11111112",
+                                    "ZX112103", "ZX1121037", "A1A1A1A1", "A1A1A1A1A", "AAAA1111",
+                                    "1234AAAAA"])
+@pytest.mark.parametrize("fillers", ["WV", "first and last"])
+def test_every_reading_within_the_typos_forgiven_is_a_candidate(stored, fillers):
     # two typos spread evenly over 10 or 11 characters (HX4W8120V5: runs of 3, 3 and 2)
-    # leave no intact run of 4: they used to be missed
-    readings = {two for one in _edited(stored, "W") for two in _edited(one, "V")}
+    # leave no intact run of 4: they used to be missed. The typed characters are new ones
+    # (W, V) or the code's own (its first and last: an extra 1 in 11111111 shifts nothing)
+    first, second = "WV" if fillers == "WV" else (stored[0], stored[-1])
+    readings = {two for one in _edited(stored, first) for two in _edited(one, second)}
     forgiven = [typed for typed in readings
                 if a.edit_distance(stored, typed, 2) <= a.allowed_edits(typed)]
-    assert "HX4W8120V5" in forgiven or len(stored) != 10
+    assert "HX4W8120V5" in forgiven or len(stored) != 10 or fillers != "WV"
+    assert any(len(typed) >= a.FUZZY_TWO for typed in forgiven) or len(stored) < 8
     assert [typed for typed in forgiven if not _is_typo_candidate(stored, typed)] == []
+
+
+@pytest.mark.parametrize("typed", ["ZX11231426", "ZX112314267", "FC76211661"])
+def test_a_query_of_two_edits_looks_up_end_terms_not_deletion_terms(typed):
+    # codes of 8 and 9 characters have end terms, as the longer ones: a query of 10 or 11
+    # looks up 40 terms (8 for each length from n - 2 to n + 2), not 62-78 (38-46 of them
+    # its one- and two-deletions, almost always absent)
+    looked_up = a.query_deletions(typed) | a.query_end_terms(typed)
+    assert not [term for term in looked_up if term.startswith("1:")]
+    assert len(looked_up) <= 40
+    lengths = {int(term[1:].split(":")[0].split(".")[0]) for term in looked_up}
+    assert lengths == set(range(len(typed) - 2, len(typed) + 3))
+    assert a.end_terms("ZX112103") and a.end_terms("ZX1121037")
+    # one-edit queries (5-9 characters) still meet the stored codes' one-deletion terms
+    assert a.query_deletions("ZX112104") & a.stored_deletions("ZX112103")
+    assert a.query_deletions("ZX112103") & a.stored_deletions("ZX1121037")
 
 
 @pytest.mark.parametrize(("x", "y", "distance"), [

@@ -348,7 +348,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     if 2 <= len(key) <= analysis.MAX_CODE:
         for docnum, tier in _unknown_fits(run, folded, key, column).items():
             _best(scores, [docnum], tier)
-    # typos: candidates from the deletion neighbourhoods, checked by edit distance
+    # typos: candidates from the deletion, end and window terms, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
         _match_typos(run, folded, key, edits, scores)
@@ -377,11 +377,12 @@ COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per searcher, over all common
 
 
 def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int, float]) -> None:
-    """Typos: candidates from the deletion neighbourhoods, the end terms and the windows,
-    checked by edit distance (on the folded readings). Every stored code within ``edits``
-    holds one of these terms itself, so a code brought only by a common window is one
-    holding that window (when the query is short enough that every code within reach is
-    short enough to have its windows indexed)."""
+    """Typos: candidates from the deletion neighbourhoods (one-edit queries), the end terms
+    (two-edit queries of 10 to 14 characters) and the windows, checked by edit distance
+    (on the folded readings). Every stored code within ``edits`` holds one of these terms
+    itself, so a code brought only by a common window is one holding that window (when
+    the query is short enough that every code within reach is short enough to have its
+    windows indexed)."""
     candidates = set(run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key)))
     common = []
     for window in analysis.typo_windows(key):

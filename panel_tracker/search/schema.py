@@ -53,7 +53,7 @@ def get_schema() -> fields.Schema:
         # Field syntax (lot:…) and the exact reading are checked on the stored readings.
         codes=Terms(**terms),
         frag=Terms(**terms),  # 4- and 5-character substrings of folded codes (f:) and keys (k:)
-        dels=Terms(**terms),  # typo candidates: one-deletion neighbourhoods of short keys, ends of 10-16
+        dels=Terms(**terms),  # typo candidates: one-deletion neighbourhoods of keys of 4-9, ends of 8-16
         unk=Terms(**terms),  # readings with "?": length, offset and longest run
         words=Terms(**terms),  # folded words of every item-level field
         # Words governed by a stricter classification (source details, captions), by level.
