@@ -467,15 +467,24 @@ def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]
 
 
 def _match_words(run: _Run, text: str) -> set[int]:
-    found: set[int] | None = None
+    """Documents holding every word of the text, in a field the reader may see. The
+    rarest word first, the others checked on its documents: a common word (``A`` of
+    ``А 201001``, in half the documents' places) is never copied into a set of its own."""
+    per_word: list[list[frozenset[int]]] = []
     for word in analysis.words(text):
-        docs: set[int] = set()
-        for fieldname in run.word_fields:
-            docs |= run.docs(fieldname, word)
-        found = docs if found is None else found & docs
+        found = [docs for docs in (run.docs(fieldname, word) for fieldname in run.word_fields) if docs]
         if not found:
             return set()
-    return found or set()
+        per_word.append(found)
+    if not per_word:
+        return set()
+    per_word.sort(key=lambda found: sum(map(len, found)))
+    matched = set().union(*per_word[0])
+    for found in per_word[1:]:
+        matched = {docnum for docnum in matched if any(docnum in docs for docs in found)}
+        if not matched:
+            return set()
+    return matched
 
 
 def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, float]:
