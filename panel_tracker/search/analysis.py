@@ -239,6 +239,14 @@ def end_terms(code: str) -> set[str]:
     return terms
 
 
+# The kinds of the second of two typos (characters of the query, of the stored code) by
+# the stored code's length less the query's: both typos are extra in a query two longer,
+# both missing from one two shorter; one longer or shorter, the other typo is wrong (one
+# typo alone leaves a run of 5: found by its window).
+_SECOND_TYPO = {-2: ((1, 0),), -1: ((1, 1), (1, 0)), 0: ((1, 1), (1, 0), (0, 1)), 1: ((1, 1), (0, 1)),
+                2: ((0, 1),)}
+
+
 def query_end_terms(code: str) -> set[str]:
     """The end terms a query of 10 to 14 characters looks up, for every stored length two
     typos allow (8 to 16: ``n - 2`` to ``n + 2``). Two typos cut the query into three runs,
@@ -264,9 +272,10 @@ def query_end_terms(code: str) -> set[str]:
         terms.add(f"c{length}:{code[:2]}|{code[-2:]}")
         terms.add(f"s{length}:{code[-3:]}")
         # the last run (0 or 1 long), then the second typo: wrong (query 1, stored 1
-        # character), extra in the query (1, 0) or missing from it (0, 1)
+        # character), extra in the query (1, 0) or missing from it (0, 1), as the
+        # stored code's length allows
         for last in (0, 1):
-            for in_query, in_stored in ((1, 1), (1, 0), (0, 1)):
+            for in_query, in_stored in _SECOND_TYPO[length - n]:
                 end = n - last - in_query
                 terms.add(f"e{length}.{last + in_stored}:{code[:3]}|{code[end - 3:end]}")
     return terms
