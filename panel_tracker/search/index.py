@@ -871,7 +871,8 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
     index changed). ``masks`` caches per searcher the documents each clearance may not see."""
     app = app or current_app._get_current_object()
     cache = _local.__dict__.setdefault("searchers", {})
-    key = (str(search_root(app)), panel.code)
+    # what search_root(app) is made of (building its Path costs a third of this call)
+    key = (app.config.get("SEARCH_INDEX_PATH"), app.instance_path, panel.code)
     cached = cache.get(key)
     if cached is not None:
         try:

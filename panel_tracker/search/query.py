@@ -146,6 +146,13 @@ def parse(text: str) -> tuple[tuple[Node, ...], ...]:
 # ------------------------------------------------------------------ the searcher of one request
 
 
+@lru_cache(maxsize=None)
+def _reader_fields(clearance: Classification) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The levels a reader of ``clearance`` may see, and the word fields they may search."""
+    levels = tuple(visible_levels(clearance))
+    return levels, ("words",) + tuple(f"words_{level}" for level in LEVELS if level in levels)
+
+
 class _Run:
     """Term look-ups against one searcher, for one reader's clearance."""
 
@@ -155,8 +162,7 @@ class _Run:
         self.searcher = cached.searcher
         self.reader = cached.searcher.reader()
         self.clearance = clearance
-        self.levels = visible_levels(clearance)
-        self.word_fields = ["words"] + [f"words_{level}" for level in LEVELS if level in self.levels]
+        self.levels, self.word_fields = _reader_fields(clearance)
         key = clearance.value
         if key not in cached.masks:
             hidden = self.docs("deleted", "1") | self.docs("doctype", "case")
