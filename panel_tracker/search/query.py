@@ -842,7 +842,12 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
             score = tier + FIELD_BONUS.get(col, 0) / 10
             if score > best[2]:
                 best = (col, value, score, _highlight(value, span))
+                if score >= _BEST_SCORE:  # the exact serial: no reading can do better
+                    return best
     return best
+
+
+_BEST_SCORE = TIER_EXACT + max(FIELD_BONUS.values()) / 10
 
 
 @dataclass(frozen=True)
