@@ -902,3 +902,14 @@ def test_the_item_reference_tables_of_the_segments_a_save_left_alone_are_kept(sa
     after = search_index.searcher_for(sample.panel)
     assert after is not before
     assert all(after.segments[segment_id].derived["ref_order"] is table for segment_id, table in tables.items())
+
+
+def test_a_fragment_of_eight_is_checked_whole_on_the_codes_its_first_and_last_windows_find(world):
+    """A fragment of 6 to 8 characters is looked up by its first and last windows of 5
+    only, then checked whole on the codes found: a serial holding both windows apart is
+    no hit, the fragment read through a confusable is a 55, the fragment itself a 60."""
+    _items_with_serials(world, "AK2401773199", "AK40177X77319", "AK24O1773199", "24017731")
+    one = "YEM-2024-017/0"
+    assert _hits(world, "40177319") == {f"{one}1": ("serial", "AK2401773199", 60.5),
+                                        f"{one}3": ("serial", "AK24O1773199", 55.5)}
+    assert _hits(world, "4O177319")[f"{one}1"] == ("serial", "AK2401773199", 55.5)

@@ -59,15 +59,48 @@ def _is_typo_candidate(stored: str, typed: str) -> bool:
 
 @pytest.mark.parametrize("stored", ["HX458120", "HX4581209", "HX45812095", "HX458120956", "HX4581209563",
                                     "HX458120956317", "HX4581209563172", "HX45812095631728",
-                                    "HX45812095631"])
-def test_every_reading_within_the_typos_forgiven_is_a_candidate(stored):
+                                    "HX45812095631",
+                                    # 8 and 9 characters, reached by two-edit queries through their
+                                    # end terms and windows only: digits, repeats, a common start
+                                    "24017731", "240177312", "11111111", "111111111", "11111112",
+                                    "ZX112103", "ZX1121037", "A1A1A1A1", "A1A1A1A1A", "AAAA1111",
+                                    "1234AAAAA"])
+@pytest.mark.parametrize("fillers", ["WV", "first and last"])
+def test_every_reading_within_the_typos_forgiven_is_a_candidate(stored, fillers):
     # two typos spread evenly over 10 or 11 characters (HX4W8120V5: runs of 3, 3 and 2)
-    # leave no intact run of 4: they used to be missed
-    readings = {two for one in _edited(stored, "W") for two in _edited(one, "V")}
+    # leave no intact run of 4: they used to be missed. The typed characters are new ones
+    # (W, V) or the code's own (its first and last: an extra 1 in 11111111 shifts nothing)
+    first, second = "WV" if fillers == "WV" else (stored[0], stored[-1])
+    readings = {two for one in _edited(stored, first) for two in _edited(one, second)}
     forgiven = [typed for typed in readings
                 if a.edit_distance(stored, typed, 2) <= a.allowed_edits(typed)]
-    assert "HX4W8120V5" in forgiven or len(stored) != 10
+    assert "HX4W8120V5" in forgiven or len(stored) != 10 or fillers != "WV"
+    assert any(len(typed) >= a.FUZZY_TWO for typed in forgiven) or len(stored) < 8
     assert [typed for typed in forgiven if not _is_typo_candidate(stored, typed)] == []
+
+
+@pytest.mark.parametrize("typed", ["ZX11231426", "ZX112314267", "FC76211661"])
+def test_a_query_of_two_edits_looks_up_end_terms_not_deletion_terms(typed):
+    # codes of 8 and 9 characters have end terms, as the longer ones: a query of 10 or 11
+    # looks up 28 terms, not 62-78 (38-46 of them its one- and two-deletions, almost
+    # always absent): for each length from n - 2 to n + 2, its c and s terms and the e
+    # terms of the second typos that length allows (2, 4, 6, 4, 2: a stored code two
+    # shorter has lost two characters of the query, none wrong)
+    looked_up = a.query_deletions(typed) | a.query_end_terms(typed)
+    assert not [term for term in looked_up if term.startswith("1:")]
+    assert len(looked_up) <= 28
+    by_length = {}
+    for term in looked_up:
+        if term.startswith("e"):
+            length = int(term[1:].split(".")[0])
+            by_length[length - len(typed)] = by_length.get(length - len(typed), 0) + 1
+    assert max(by_length[-2], by_length[2]) <= 2 and max(by_length[-1], by_length[1]) <= 4
+    lengths = {int(term[1:].split(":")[0].split(".")[0]) for term in looked_up}
+    assert lengths == set(range(len(typed) - 2, len(typed) + 3))
+    assert a.end_terms("ZX112103") and a.end_terms("ZX1121037")
+    # one-edit queries (5-9 characters) still meet the stored codes' one-deletion terms
+    assert a.query_deletions("ZX112104") & a.stored_deletions("ZX112103")
+    assert a.query_deletions("ZX112103") & a.stored_deletions("ZX1121037")
 
 
 @pytest.mark.parametrize(("x", "y", "distance"), [
@@ -177,3 +210,39 @@ def test_codes_of_one_length_give_every_code_within_the_edits_at_once():
 def test_the_key_of_many_folded_lines_is_the_key_of_each_line():
     lines = "\n".join(["24O17747", "ZX1I-2S", "ЖБ7DQ", "ÄÖ0OLI"] * 100)
     assert a.key_of_folded(lines).split("\n") == [a.key_of_folded(line) for line in lines.split("\n")]
+
+
+def test_the_table_of_readings_with_unknown_characters_gives_the_lines_a_query_fits():
+    from array import array
+
+    from panel_tracker.search.query import _UnknownTable
+
+    readings = ["17?40258", "1??40258", "17?40358", "????????", "I7?4O25B", "27?40258"]
+    table = _UnknownTable.of(readings, array("i", range(100, 100 + len(readings))))
+    key = a.key_of_folded("17740258")
+    fits = [readings[line] for line in table.fit(key)]
+    # the lines the anchored pattern over the keys finds (what a query used to compile)
+    assert [table.keys[line * 9:line * 9 + 8] for line in table.fit(key)] \
+        == a.wildcard_lines_regex(key).findall(table.keys)
+    assert fits == ["17?40258", "1??40258", "????????", "I7?4O25B"]  # the confusables by their key
+    assert [table.owners[line] for line in table.fit(key)] == [100, 101, 103, 104]
+    assert table.fit(a.key_of_folded("99999999")) == [3]  # only the unreadable one
+
+
+def test_ascii_text_folds_as_the_unicode_rules_fold_it():
+    """ASCII readings take a faster path (a table of bytes): the same result, character
+    by character and on readings mixing what is kept and dropped."""
+    import random
+    import unicodedata
+
+    def by_the_rules(text: str) -> str:
+        return unicodedata.normalize("NFKC", text).casefold().upper().translate(a._FOLD_TABLE)
+
+    for code in range(128):
+        assert a.fold.__wrapped__(chr(code)) == by_the_rules(chr(code)), repr(chr(code))
+    rng = random.Random(3)
+    for _ in range(2000):
+        text = "".join(chr(rng.randrange(128)) for _ in range(rng.randrange(1, 30)))
+        assert a.fold.__wrapped__(text) == by_the_rules(text), repr(text)
+    assert a.fold("zx11-231 426/b.\t_x") == "ZX11231426BX"
+    assert a.key_of_folded("ZX11-0OISB") == "2X11-00158" and a.key_of_folded("АК7") == "АК1"

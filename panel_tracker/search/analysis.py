@@ -75,6 +75,13 @@ class _FoldTable(dict[int, str | None]):
 _FOLD_TABLE = _FoldTable()
 
 
+# ASCII text, most readings, folds by a table of bytes at C speed (str.translate with the
+# table above looks each character up in a dict: four times slower): NFKC leaves ASCII as
+# it is, casefold and upper case make it upper case, and the table keeps or drops each
+# ASCII character, mapping none to another (tests/test_search_analysis.py checks all 128).
+_ASCII_DROPPED = bytes(code for code in range(128) if _FOLD_TABLE[code] is None)
+
+
 @lru_cache(maxsize=65536)  # pure: the same readings and queries are folded again and again
 def fold(text: str) -> str:
     """The reading with meaningless differences removed.
@@ -85,6 +92,8 @@ def fold(text: str) -> str:
     and underscores dropped (``71 85``, ``71/85`` and ``7185`` all fold to
     ``7185``). ``?`` is kept.
     """
+    if text.isascii():
+        return text.upper().encode("ascii").translate(None, _ASCII_DROPPED).decode("ascii")
     return unicodedata.normalize("NFKC", text).casefold().upper().translate(_FOLD_TABLE)
 
 
@@ -104,10 +113,10 @@ _CONFUSABLE_BYTES = bytes.maketrans(bytes(_CONFUSABLES), "".join(_CONFUSABLES.va
 
 
 def key_of_folded(folded: str) -> str:
-    """:func:`confusable_key` of a reading already folded (or of lines of them)."""
-    if len(folded) > 256:
-        return folded.encode("utf-8").translate(_CONFUSABLE_BYTES).decode("utf-8")
-    return folded.translate(_CONFUSABLES)
+    """:func:`confusable_key` of a reading already folded (or of lines of them): on its
+    UTF-8 bytes, the confusables being ASCII (two to eight times faster than
+    ``str.translate`` even for a short reading)."""
+    return folded.encode("utf-8").translate(_CONFUSABLE_BYTES).decode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -185,16 +194,19 @@ def deletions(code: str, edits: int) -> set[str]:
 
 
 # Stored codes with deletion terms: from the shortest a typo query of 5 can be (4), up
-# to 9 (longer codes are typo candidates through their fragment windows).
+# to 9, the longest a one-edit query (5 to 9) can reach through them; it reaches codes of
+# 10 through its windows. Two-edit queries reach codes of 8 and more through end terms
+# and windows.
 STORED_DELETIONS_FROM, STORED_DELETIONS_UP_TO = FUZZY_ONE - 1, 9
 
 
 def stored_deletions(code: str) -> set[str]:
     """The typo candidate terms of a stored code of 4 to 9 characters: it and its
-    one-deletion neighbourhood. A query within one edit whose own neighbourhood (one or
-    two deletions) meets these is a candidate (symmetric deletion), found without
-    scanning the term list. Longer codes are reached through :func:`typo_windows`,
-    shorter ones have none."""
+    one-deletion neighbourhood. A one-edit query whose own (:func:`query_deletions`)
+    meets these is a candidate (symmetric deletion), found without scanning the term
+    list; a pattern of 4 to 9 characters with one ``?`` and no readable run of 4 finds
+    its codes by the term of it without the ``?``. Longer codes are reached through
+    :func:`typo_windows` and :func:`end_terms`, shorter ones have none."""
     n = len(code)
     if n < STORED_DELETIONS_FROM or n > STORED_DELETIONS_UP_TO:
         return set()
@@ -207,22 +219,25 @@ def allowed_edits(code: str) -> int:
 
 
 def query_deletions(code: str) -> set[str]:
-    """The terms a query's typo candidates among short codes are looked up by."""
-    edits = allowed_edits(code)
-    if not edits or len(code) - edits > STORED_DELETIONS_UP_TO:
+    """The terms a one-edit query (5 to 9 characters) looks its typo candidates of 4 to 9
+    characters up by: it and its one-deletion neighbourhood, met by a stored code's own
+    (:func:`stored_deletions`). A query of two edits (10 characters or more) looks up
+    none: its candidates of 8 or 9 characters have end terms (:func:`query_end_terms`)
+    and fragment terms (:func:`typo_windows`), like the longer ones."""
+    if allowed_edits(code) != 1:
         return set()
-    return {"1:" + s for s in deletions(code, edits)
+    return {"1:" + s for s in deletions(code, 1)
             if STORED_DELETIONS_FROM <= len(s) <= STORED_DELETIONS_UP_TO}  # no longer term is stored
 
 
 # Two typos in a query of 10 to 14 characters can leave no intact run of 5 (a window
 # selective enough to look up): such queries are found through the ends of stored codes of
-# 10 to 16 characters instead (see end_terms).
-ENDS_FROM, ENDS_UP_TO = FUZZY_TWO, FUZZY_TWO + 6
+# 8 to 16 characters instead (see end_terms), every length they reach.
+ENDS_FROM, ENDS_UP_TO = FUZZY_TWO - 2, FUZZY_TWO + 6
 
 
 def end_terms(code: str) -> set[str]:
-    """The typo candidate terms of a stored code of 10 to 16 characters, each with its
+    """The typo candidate terms of a stored code of 8 to 16 characters, each with its
     length: its first two and last two characters (``c``), its last three (``s``), and its
     first three with the three characters ending 0, 1 or 2 before its end (``e``)."""
     n = len(code)
@@ -233,17 +248,30 @@ def end_terms(code: str) -> set[str]:
     return terms
 
 
+# The kinds of the second of two typos (characters of the query, of the stored code) by
+# the stored code's length less the query's: both typos are extra in a query two longer,
+# both missing from one two shorter; one longer or shorter, the other typo is wrong (one
+# typo alone leaves a run of 5: found by its window).
+_SECOND_TYPO = {-2: ((1, 0),), -1: ((1, 1), (1, 0)), 0: ((1, 1), (1, 0), (0, 1)), 1: ((1, 1), (0, 1)),
+                2: ((0, 1),)}
+
+
 def query_end_terms(code: str) -> set[str]:
     """The end terms a query of 10 to 14 characters looks up, for every stored length two
-    typos allow. Two typos cut the query into three runs, before, between and after them
-    (some maybe empty). When none is 5 long (else :func:`typo_windows` finds it), the query
-    is at most 14 long, the runs together at least ``n - 2`` and so:
+    typos allow (8 to 16: ``n - 2`` to ``n + 2``). Two typos cut the query into three runs,
+    before, between and after them (some maybe empty), whatever the stored code's length.
+    When none is 5 long (else :func:`typo_windows` finds it, a stored code of 8 characters
+    or more having its fragment terms), the query is at most 14 long, the runs together at
+    least ``n - 2`` and so:
 
     - the first and the last run are 2 or longer: the stored code starts with the query's
       first two characters and ends with its last two (``c``);
     - or the first is shorter: then the last is 3 or longer (``s``);
     - or the last is shorter: then the first and the middle one are 3 or longer; the
       middle run ends 0, 1 or 2 characters before the end of each (``e``).
+
+    A query of 15 characters or more looks up none: its runs together are 13 or longer,
+    so one of the three is 5 long.
     """
     n = len(code)
     if allowed_edits(code) < 2 or n > ENDS_UP_TO - 2:
@@ -253,21 +281,25 @@ def query_end_terms(code: str) -> set[str]:
         terms.add(f"c{length}:{code[:2]}|{code[-2:]}")
         terms.add(f"s{length}:{code[-3:]}")
         # the last run (0 or 1 long), then the second typo: wrong (query 1, stored 1
-        # character), extra in the query (1, 0) or missing from it (0, 1)
+        # character), extra in the query (1, 0) or missing from it (0, 1), as the
+        # stored code's length allows
         for last in (0, 1):
-            for in_query, in_stored in ((1, 1), (1, 0), (0, 1)):
+            for in_query, in_stored in _SECOND_TYPO[length - n]:
                 end = n - last - in_query
                 terms.add(f"e{length}.{last + in_stored}:{code[:3]}|{code[end - 3:end]}")
     return terms
 
 
 def typo_windows(code: str) -> list[str]:
-    """Typo candidates among codes too long for deletion terms: the query's windows of 5,
-    looked up among the fragment terms. One edit splits a query into two runs, two edits
-    into three; when one is 5 or longer, its window finds the code. When none is (two
-    typos in 10 to 14 characters), :func:`query_end_terms` does: windows of 4 would also
-    do, but a code's start is shared by thousands (``ZX11…``), each then checked.
-    Candidates are checked by :func:`edit_distance`."""
+    """Typo candidates among codes too long for the query's deletion terms: the query's
+    windows of 5, looked up among the fragment terms (which every stored code of 4 to
+    :data:`MAX_CODE` characters has). A one-edit query of 9 characters looks them up
+    (for codes of 10), one of 8 or fewer does not (every code within one edit of it has
+    deletion terms); a two-edit query (10 or more) always does. One edit splits a query
+    into two runs, two edits into three; when one is 5 or longer, its window finds the
+    code. When none is (two typos in 10 to 14 characters), :func:`query_end_terms` does:
+    windows of 4 would also do, but a code's start is shared by thousands (``ZX11…``),
+    each then checked. Candidates are checked by :func:`edit_distance`."""
     n, edits = len(code), allowed_edits(code)
     if not edits or n + edits <= STORED_DELETIONS_UP_TO:
         return []

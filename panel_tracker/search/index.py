@@ -836,6 +836,7 @@ def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ..
     """The document numbers of a term's entry in a segment: a short list is kept in the
     entry itself (``W3TermInfo.to_bytes``: a flag, then the pickled postings), a long one
     read from the postings file a block at a time."""
+    from itertools import accumulate
     from pickle import loads
 
     from whoosh.codec.whoosh3 import W3TermInfo
@@ -848,10 +849,12 @@ def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ..
     info = W3TermInfo.from_bytes(entry)
     matcher = leaf._codec.postings_reader(leaf._terms._postfile, info, leaf.schema[fieldname].format)
     ids: list[int] = []
-    while not matcher._atend:  # whole blocks of ids
-        if matcher._ids is None:
-            matcher._read_ids()
-        ids.extend(matcher._ids)
+    while not matcher._atend:  # whole blocks of ids, as the matcher's _read_ids decodes them
+        if matcher._data is None:
+            matcher._read_data()
+        block = matcher._data[0]
+        # delta-coded unless stored as bytes: summed up in C, not by Whoosh's generator
+        ids.extend(block if matcher._byteids else accumulate(block))
         matcher._next_block()
     return ids
 
@@ -868,7 +871,8 @@ def searcher_for(panel: Panel, app=None) -> _Cached:
     index changed). ``masks`` caches per searcher the documents each clearance may not see."""
     app = app or current_app._get_current_object()
     cache = _local.__dict__.setdefault("searchers", {})
-    key = (str(search_root(app)), panel.code)
+    # what search_root(app) is made of (building its Path costs a third of this call)
+    key = (app.config.get("SEARCH_INDEX_PATH"), app.instance_path, panel.code)
     cached = cache.get(key)
     if cached is not None:
         try:
@@ -984,6 +988,19 @@ class VerifyReport:
         return not (self.missing or self.stale or self.extra)
 
 
+def signatures(searcher) -> dict[str, str]:
+    """The signature of each live document of the index (``documents.item_document``),
+    by document id."""
+    reader = searcher.reader()
+    data = reader.column_reader("data")
+    return {fields["id"]: data[docnum]["sig"] for docnum, fields in reader.iter_docs()}
+
+
+def document_data(searcher, docnum: int) -> dict:
+    """A document's data (refs, readings, photos, signature: ``documents.item_document``)."""
+    return searcher.reader().column_reader("data")[docnum]
+
+
 def verify(panel: Panel, *, app=None) -> VerifyReport:
     """Compare every document the database gives with the index: missing, stale (its
     content changed since it was indexed) or extra (gone from the database)."""
@@ -994,7 +1011,7 @@ def verify(panel: Panel, *, app=None) -> VerifyReport:
         return VerifyReport(missing=refs, stale=[], extra=[], checked=len(refs))
     ix = whoosh_index.open_dir(str(index_dir(panel.code, app)))
     with ix.searcher() as searcher:
-        indexed = {fields["id"]: fields["data"]["sig"] for fields in searcher.all_stored_fields()}
+        indexed = signatures(searcher)
     ix.close()
     missing, stale, seen = [], [], set()
     with Session(_engine(app)) as db:

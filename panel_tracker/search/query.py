@@ -146,6 +146,13 @@ def parse(text: str) -> tuple[tuple[Node, ...], ...]:
 # ------------------------------------------------------------------ the searcher of one request
 
 
+@lru_cache(maxsize=None)
+def _reader_fields(clearance: Classification) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The levels a reader of ``clearance`` may see, and the word fields they may search."""
+    levels = tuple(visible_levels(clearance))
+    return levels, ("words",) + tuple(f"words_{level}" for level in LEVELS if level in levels)
+
+
 class _Run:
     """Term look-ups against one searcher, for one reader's clearance."""
 
@@ -155,8 +162,7 @@ class _Run:
         self.searcher = cached.searcher
         self.reader = cached.searcher.reader()
         self.clearance = clearance
-        self.levels = visible_levels(clearance)
-        self.word_fields = ["words"] + [f"words_{level}" for level in LEVELS if level in self.levels]
+        self.levels, self.word_fields = _reader_fields(clearance)
         key = clearance.value
         if key not in cached.masks:
             hidden = self.docs("deleted", "1") | self.docs("doctype", "case")
@@ -166,6 +172,7 @@ class _Run:
             cached.masks[key] = hidden
         self.hidden = cached.masks[key]
         self._stored: dict[int, dict] = {}
+        self._folded: list[str] | bool | None = None
 
     def column(self, name: str) -> Callable[[int], object]:
         """A document's value of a column field (code lines, item reference), read from
@@ -207,7 +214,14 @@ class _Run:
         return [(column, raw) for column, _folded, raw in self._code_lines(docnum)]
 
     def codes(self, docnum: int) -> list[str]:
-        """The folded codes of a document (folded when indexed)."""
+        """The folded codes of a document (folded when indexed), from the table of every
+        document's (see :func:`_folded_code_table`)."""
+        table = self._folded
+        if table is None:
+            table = self._folded = _folded_code_table(self)
+        if table:
+            codes = table[docnum]
+            return codes.split("\t") if codes else []
         return [folded for _column, folded, _raw in self._code_lines(docnum)]
 
     def docs(self, fieldname: str, term: str) -> frozenset[int]:
@@ -238,8 +252,9 @@ class _Run:
         return found
 
     def stored(self, docnum: int) -> dict:
+        """A document's data (see ``documents.item_document``), from its column."""
         if docnum not in self._stored:
-            self._stored[docnum] = self.reader.stored_fields(docnum)["data"]
+            self._stored[docnum] = self.column("data")(docnum)
         return self._stored[docnum]
 
     def values(self, docnum: int, column: str | None = None):
@@ -257,6 +272,38 @@ class _Run:
             if marking and col == column and value == text:
                 return marking[0]
         return None
+
+
+def _segment_folded_codes(leaf, base: int) -> list[str]:
+    """The folded codes of each of a segment's documents (deleted ones included), joined
+    by tabs, read from the column in one piece."""
+    try:
+        texts = _column_values(leaf.column_reader("code_text", translate=False))
+    except NotImplementedError:  # an index without a segment yet: no documents
+        return []
+    return ["\t".join(_FOLDED_CODE.findall(text.decode("utf-8"))) if text else "" for text in texts]
+
+
+def _folded_code_table(run: _Run) -> list[str] | bool:
+    """The folded codes of every document of the searcher, by document number, joined by
+    tabs: the typo and fragment candidates are checked on them, hundreds for a query,
+    each read from the column and split into lines at two microseconds otherwise. Each
+    segment's part is built once (a tenth of a second for 50,000 documents) and kept
+    with it across saves; joined once per searcher. False when the segments do not
+    number every document."""
+    found = run.cached.derived.get("folded_codes")
+    if found is None:
+        found = []
+        for (_leaf, base, _deleted, _data), part in zip(run.cached._leaves(),
+                                                         run.cached.per_segment("folded_codes", _segment_folded_codes)):
+            if base != len(found):
+                found = False
+                break
+            found += part
+        if found is not False and len(found) != run.reader.doc_count_all():
+            found = False
+        run.cached.derived["folded_codes"] = found
+    return found
 
 
 def _best(scores: dict[int, float], docs, score: float) -> None:
@@ -280,21 +327,34 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     _best(scores, run.docs("codes", f"f:{key}") | run.docs("codes", f"k:{key}"), TIER_CONFUSABLE)
     _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
     _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
-    if len(folded) >= analysis.MIN_FRAGMENT:
-        confusable = _fragment_docs(run, analysis.fragment_terms(key), confusable=True)
+    if analysis.MIN_FRAGMENT <= len(folded) <= analysis.MAX_FRAGMENT_TERM:  # a fragment term of its own
+        confusable = run.window_docs(key)
         # a document holding the folded fragment holds its key too: none without the key
-        exact = _fragment_docs(run, analysis.fragment_terms(folded), confusable=False) if confusable else set()
-        if len(folded) > analysis.MAX_FRAGMENT_TERM:  # found by its windows: check the whole fragment
-            confusable = {d for d in confusable - run.hidden
-                          if any(key in analysis.key_of_folded(code) for code in run.codes(d))}
-            exact = {d for d in exact - run.hidden if any(folded in code for code in run.codes(d))}
+        exact = run.docs("frag", "f:" + folded) if confusable else set()
+        _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
+        _best(scores, exact, TIER_FRAGMENT)
+    elif len(folded) > analysis.MAX_FRAGMENT_TERM:
+        # found by its windows, the whole fragment then checked on the candidates' codes:
+        # the first and the last window narrow them down enough, unless the query's typos
+        # look every window up anyway. The folded fragment is checked on the same codes (a
+        # code holding it holds its key).
+        windows = analysis.fragment_terms(key)
+        if not analysis.typo_windows(key):
+            windows = [windows[0], windows[-1]]
+        confusable, exact = set(), set()
+        for docnum in _fragment_docs(run, windows, confusable=True) - run.hidden:
+            codes = run.codes(docnum)
+            if any(key in analysis.key_of_folded(code) for code in codes):
+                confusable.add(docnum)
+                if any(folded in code for code in codes):
+                    exact.add(docnum)
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
     # stored readings with "?" that fit the query, from the table of them all
     if 2 <= len(key) <= analysis.MAX_CODE:
         for docnum, tier in _unknown_fits(run, folded, key, column).items():
             _best(scores, [docnum], tier)
-    # typos: candidates from the deletion neighbourhoods, checked by edit distance
+    # typos: candidates from the deletion, end and window terms, checked by edit distance
     edits = analysis.allowed_edits(key)
     if edits:
         _match_typos(run, folded, key, edits, scores)
@@ -323,11 +383,12 @@ COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per searcher, over all common
 
 
 def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int, float]) -> None:
-    """Typos: candidates from the deletion neighbourhoods, the end terms and the windows,
-    checked by edit distance (on the folded readings). Every stored code within ``edits``
-    holds one of these terms itself, so a code brought only by a common window is one
-    holding that window (when the query is short enough that every code within reach is
-    short enough to have its windows indexed)."""
+    """Typos: candidates from the deletion neighbourhoods (one-edit queries), the end terms
+    (two-edit queries of 10 to 14 characters) and the windows, checked by edit distance
+    (on the folded readings). Every stored code within ``edits`` holds one of these terms
+    itself, so a code brought only by a common window is one holding that window (when
+    the query is short enough that every code within reach is short enough to have its
+    windows indexed)."""
     candidates = set(run.any_docs("dels", analysis.query_deletions(key) | analysis.query_end_terms(key)))
     common = []
     for window in analysis.typo_windows(key):
@@ -342,11 +403,12 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
     distances: dict[str, int] = {}  # lots, headstamps, factory codes: shared by many candidates
     shortest, longest = len(folded) - edits, len(folded) + edits
     hidden = run.hidden
+    codes_of = run.codes
     for docnum in candidates:
         if scores.get(docnum, 0) >= TIER_FUZZY or docnum in hidden:
             continue
         best = edits + 1
-        for _column, code, _raw in run._code_lines(docnum):
+        for code in codes_of(docnum):
             if shortest <= len(code) <= longest:
                 distance = distances.get(code)
                 if distance is None:
@@ -385,9 +447,8 @@ def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.Same
         if count >= COMMON_WINDOW_CODES_HELD:
             return None
         owners: dict[int, dict[str, list[int]]] = {}
-        text = run.column("code_text")
         for docnum in sorted(docs):
-            for code in _folded_codes(text(docnum)):
+            for code in run.codes(docnum):
                 if window in analysis.key_of_folded(code):
                     owners.setdefault(len(code), {}).setdefault(code, []).append(docnum)
         listed = {length: (analysis.SameLengthCodes(list(found)), list(found.values()))
@@ -412,15 +473,24 @@ def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]
 
 
 def _match_words(run: _Run, text: str) -> set[int]:
-    found: set[int] | None = None
+    """Documents holding every word of the text, in a field the reader may see. The
+    rarest word first, the others checked on its documents: a common word (``A`` of
+    ``А 201001``, in half the documents' places) is never copied into a set of its own."""
+    per_word: list[list[frozenset[int]]] = []
     for word in analysis.words(text):
-        docs: set[int] = set()
-        for fieldname in run.word_fields:
-            docs |= run.docs(fieldname, word)
-        found = docs if found is None else found & docs
+        found = [docs for docs in (run.docs(fieldname, word) for fieldname in run.word_fields) if docs]
         if not found:
             return set()
-    return found or set()
+        per_word.append(found)
+    if not per_word:
+        return set()
+    per_word.sort(key=lambda found: sum(map(len, found)))
+    matched = set().union(*per_word[0])
+    for found in per_word[1:]:
+        matched = {docnum for docnum in matched if any(docnum in docs for docs in found)}
+        if not matched:
+            return set()
+    return matched
 
 
 def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, float]:
@@ -471,16 +541,59 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     return scores
 
 
-def _unknown_readings(run: _Run) -> list[dict[int, tuple[str, str, array]]]:
+def _unknown_readings(run: _Run) -> list[dict[int, _UnknownTable]]:
     """Each segment's stored codes with ``?`` (a few percent of the readings; they have
-    no fragment or deletion terms), by length: one string of ``folded + "\n"`` lines, the
-    same lines as keys, and the document of each line. Built once per segment from the
-    documents of its ``?`` pattern terms and kept with it across saves; deleted documents
-    are in (left out by the callers). A query runs over them all at once."""
+    no fragment or deletion terms), by length (see :class:`_UnknownTable`). Built once per
+    segment from the documents of its ``?`` pattern terms and kept with it across saves;
+    deleted documents are in (left out by the callers). A query runs over them all at once."""
     return run.cached.per_segment("unknown_readings", _segment_unknown_readings)
 
 
-def _segment_unknown_readings(leaf, base: int) -> dict[int, tuple[str, str, array]]:
+@dataclass
+class _UnknownTable:
+    """A segment's stored codes with ``?`` of one length: one string of ``folded + "\n"``
+    lines, the same lines as keys, and the document of each line; and, to find the lines
+    a query without ``?`` fits without compiling a regular expression per query, for each
+    position the lines whose key has a given character or ``?`` there, as the bits of an
+    integer (``fitting``: one bit per line, line 0 the lowest; ``unknown``: the lines
+    with ``?`` there, which fit any character)."""
+
+    lines: str
+    keys: str
+    owners: array
+    fitting: list[dict[str, int]]
+    unknown: list[int]
+
+    @classmethod
+    def of(cls, readings: list[str], owners: array) -> _UnknownTable:
+        lines = "".join(folded + "\n" for folded in readings)
+        keys = analysis.key_of_folded(lines)
+        fitting, unknown = [], []
+        for column in zip(*keys.split("\n")[:-1]):  # the keys' characters at one position
+            column = "".join(reversed(column))  # line 0 the lowest bit
+            chars = set(column)
+            bits = {ch: int(column.translate({**{ord(c): "0" for c in chars}, ord(ch): "1"}), 2) for ch in chars}
+            at_unknown = bits.pop("?", 0)
+            fitting.append({ch: found | at_unknown for ch, found in bits.items()})
+            unknown.append(at_unknown)
+        return cls(lines, keys, owners, fitting, unknown)
+
+    def fit(self, key: str) -> list[int]:
+        """The lines (their numbers) whose key a query's key of this length fits."""
+        lines = -1
+        for fitting, unknown, ch in zip(self.fitting, self.unknown, key):
+            lines &= fitting.get(ch, unknown)
+            if not lines:
+                return []
+        found = []
+        while lines:
+            lowest = lines & -lines
+            found.append(lowest.bit_length() - 1)
+            lines ^= lowest
+        return found
+
+
+def _segment_unknown_readings(leaf, base: int) -> dict[int, _UnknownTable]:
     documents: set[int] = set()
     for term in leaf.lexicon("unk"):
         documents.update(leaf.postings("unk", term).all_ids())
@@ -492,11 +605,9 @@ def _segment_unknown_readings(leaf, base: int) -> dict[int, tuple[str, str, arra
         for folded in _folded_codes(column[docnum]):
             if "?" in folded:
                 by_length.setdefault(len(folded), []).append((folded, docnum + base))
-    tables = {}
-    for length, found in by_length.items():
-        lines = "".join(folded + "\n" for folded, _docnum in found)
-        tables[length] = (lines, analysis.key_of_folded(lines), array("i", [docnum for _folded, docnum in found]))
-    return tables
+    return {length: _UnknownTable.of([folded for folded, _docnum in found],
+                                     array("i", [docnum for _folded, docnum in found]))
+            for length, found in by_length.items()}
 
 
 def _unknown_candidates(run: _Run, key: str) -> set[int]:
@@ -506,9 +617,9 @@ def _unknown_candidates(run: _Run, key: str) -> set[int]:
     pattern = analysis.wildcard_lines_regex(key)
     found = set()
     for table in _unknown_readings(run):
-        for length, (_folded, keys, owners) in table.items():
+        for length, readings in table.items():
             if length == fixed or ("*" in key and length > fixed):
-                found.update(_line_owners(pattern, keys, owners, length))
+                found.update(_line_owners(pattern, readings.keys, readings.owners, length))
     return found - run.cached.deleted()
 
 
@@ -516,18 +627,19 @@ def _unknown_fits(run: _Run, folded: str, key: str, column: str | None) -> dict[
     """Documents with a stored code with ``?`` that a query without ``?`` fits (its ``?``
     any one character): 60 when the folded query fits, 55 when only its key does. A
     code of only ``?`` fits nothing; with field syntax, only a code of that column."""
-    fits = analysis.wildcard_lines_regex(key)
     length = len(key)
     found: dict[int, float] = {}
     for table in _unknown_readings(run):
-        if length not in table:
+        readings = table.get(length)
+        if readings is None:
             continue
-        lines, keys, owners = table[length]
-        for match in fits.finditer(keys, 0, len(keys) - 1):
-            reading = lines[match.start():match.end()]
+        lines, owners = readings.lines, readings.owners
+        for line in readings.fit(key):
+            start = line * (length + 1)
+            reading = lines[start:start + length]
             if reading.count("?") == length:
                 continue
-            docnum = owners[match.start() // (length + 1)]
+            docnum = owners[line]
             if column is not None and not any(col == column and code == reading
                                               for col, code, _raw in run._code_lines(docnum)):
                 continue
@@ -730,7 +842,12 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
             score = tier + FIELD_BONUS.get(col, 0) / 10
             if score > best[2]:
                 best = (col, value, score, _highlight(value, span))
+                if score >= _BEST_SCORE:  # the exact serial: no reading can do better
+                    return best
     return best
+
+
+_BEST_SCORE = TIER_EXACT + max(FIELD_BONUS.values()) / 10
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def _touched(db: Session, panel: Panel, changes: list[dict]) -> tuple[set[int], 
         for photo_id in photo_ids:
             if ("photo", str(photo_id)) in reader:
                 for docnum in reader.postings("photo", str(photo_id)).all_ids():
-                    item_ids.add(reader.stored_fields(docnum)["data"]["item_id"])
+                    item_ids.add(index.document_data(cached.searcher, docnum)["item_id"])
     return item_ids, case_ids
 
 
@@ -127,7 +127,7 @@ def sync_panel(panel: Panel, *, app=None) -> int:
     if index.index_state(panel.code, app) != "ok":
         return index.rebuild(panel, app=app)
     cached = index.searcher_for(panel, app)
-    indexed = {fields["id"]: fields["data"]["sig"] for fields in cached.searcher.all_stored_fields()}
+    indexed = index.signatures(cached.searcher)
     docs, seen = [], set()
     with Session(index._engine(app)) as db:
         for doc in documents.panel_documents(db, panel.id):
