@@ -913,3 +913,34 @@ def test_a_fragment_of_eight_is_checked_whole_on_the_codes_its_first_and_last_wi
     assert _hits(world, "40177319") == {f"{one}1": ("serial", "AK2401773199", 60.5),
                                         f"{one}3": ("serial", "AK24O1773199", 55.5)}
     assert _hits(world, "4O177319")[f"{one}1"] == ("serial", "AK2401773199", 55.5)
+
+
+def test_a_common_word_is_checked_on_the_rarer_words_documents_and_only_where_the_reader_may_look(world, monkeypatch):
+    """Beside a rarer word, a word in thousands of documents is checked on the rarer
+    word's documents (their readings' words), not read from its posting lists. The hits
+    are the same either way, and a word of a reading stricter than the reader's clearance
+    counts as absent."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "notes": "Seen by informant Kestrel"})
+    expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": "24017732", "model": "Kestrel"})
+    expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": "24017733", "type": "pistol"})
+    for url in (f"/cases/{case.id}/classify", *(f"/items/{_item(f'YEM-2024-017/0{n}').id}/classify" for n in (1, 2, 3))):
+        expert.post(url, data={"field": "classification", "level": "public", "confirm_public": "y"})
+    viewer = world.client("viewer")
+    one, two = "YEM-2024-017/01", "YEM-2024-017/02"
+    for common, ratio in ((query.COMMON_WORD, query.COMMON_WORD_RATIO), (0, 0)):  # (0, 0): always checked
+        monkeypatch.setattr(query, "COMMON_WORD", common)
+        monkeypatch.setattr(query, "COMMON_WORD_RATIO", ratio)
+        assert _refs(expert.get("/search?q=rifle kestrel").get_data(as_text=True)) == [one, two], common
+        assert _refs(expert.get("/search?q=kestrel pistol").get_data(as_text=True)) == []
+        assert _refs(viewer.get("/search?q=rifle kestrel").get_data(as_text=True)) == [two]
+        assert _refs(viewer.get("/search?q=assault informant").get_data(as_text=True)) == []
+    run = query._run(world.panel, Classification.PUBLIC)
+    noted = next(d for d in query.evaluate(query._run(world.panel, Classification.PANEL), "informant"))
+    assert not query._holds_word(run, noted, "KESTREL") and query._holds_word(run, noted, "RIFLE")
+    assert query._holds_word(query._run(world.panel, Classification.PANEL), noted, "KESTREL")

@@ -140,6 +140,15 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, frozenset[st
     return dict(_value_terms(text, is_code, is_code and column in FRAGMENT_COLUMNS))
 
 
+def value_words(column: str, text: str, is_code: bool) -> frozenset[str]:
+    """The words a reading is indexed under (its ``words`` terms; in ``words_<level>``
+    for a reading stricter than its item)."""
+    for name, found in _value_terms(text, is_code, is_code and column in FRAGMENT_COLUMNS):
+        if name == "words":
+            return found
+    return frozenset()
+
+
 @lru_cache(maxsize=16384)  # most readings repeat (types, calibres, makes, places, factory codes)
 def _value_terms(text: str, is_code: bool, fragments: bool) -> tuple[tuple[str, frozenset[str]], ...]:
     folded = analysis.fold(text)

@@ -19,6 +19,7 @@ import os
 import json
 import logging
 import shutil
+import struct
 import threading
 import time
 import warnings
@@ -693,6 +694,26 @@ class _Cached:
             return kept[0]
         return frozenset(short).union(*kept)
 
+    def frequency(self, fieldname: str, term: str) -> int:
+        """How many documents hold the term (deleted ones counted), from its entry in
+        each segment: no posting list read (a common word's is tens of thousands)."""
+        key = (fieldname, term)
+        found = self.postings.get(key)
+        if found is not None:
+            return len(found)
+        tbytes, total = term.encode("utf-8"), 0
+        for leaf, _base, _deleted, data in self._leaves():
+            ids = data.postings.get(key)
+            if ids is not None:
+                total += len(ids)
+                continue
+            if fieldname in SMALL_FIELDS and term not in data.small_lexicon(leaf, fieldname):
+                continue
+            entry = data.find(fieldname, tbytes)
+            if entry is not None:
+                total += _DOC_FREQUENCY.unpack_from(entry, 5)[0]  # W3TermInfo: flags, weight, then it
+        return total
+
     def per_segment(self, name: str, build: Callable) -> list:
         """``build(segment reader, first document number)`` of each segment (a query-side
         table numbering documents as this searcher does, deleted ones included), kept with
@@ -830,6 +851,7 @@ def _segment_finder(leaf):
 
 
 _INFO_SIZE = None
+_DOC_FREQUENCY = struct.Struct("!I")
 
 
 def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ...]:
