@@ -179,7 +179,8 @@ def main() -> None:
                     query.search(panel, text, clearance=Classification.PANEL)
                     naive_search(naive_searcher, parser, text)
             print(f"\nqueries (load average {os.getloadavg()[0]:.1f})")
-            print(f"{'class':<11}{'queries':>8} | {'ours p50':>9}{'p95':>8}{'found':>8} | {'naive p50':>10}{'p95':>8}{'found':>8}")
+            print(f"{'class':<11}{'queries':>8} | {'ours p50':>9}{'p95':>9}{'found':>8} | {'naive p50':>10}{'p95':>9}{'found':>8}"
+                  f" | {'ours ÷ naive':>13}")
             for name, queries in classes.items():
                 ours_t, ours_found, naive_t, naive_found = [], 0, [], 0
                 for text, ref in queries:
@@ -196,8 +197,9 @@ def main() -> None:
                     naive_t.append((time.perf_counter() - t0) * 1000)
                     naive_found += ref in found or ref in naive_search(naive_searcher, parser, text, limit=None)
                 n = len(queries) or 1
-                print(f"{name:<11}{len(queries):>8} | {p(ours_t, .5):>7.1f}ms{p(ours_t, .95):>6.1f}ms{ours_found / n:>8.0%}"
-                      f" | {p(naive_t, .5):>8.1f}ms{p(naive_t, .95):>6.1f}ms{naive_found / n:>8.0%}")
+                print(f"{name:<11}{len(queries):>8} | {p(ours_t, .5):>7.2f}ms{p(ours_t, .95):>7.2f}ms{ours_found / n:>8.0%}"
+                      f" | {p(naive_t, .5):>8.2f}ms{p(naive_t, .95):>7.2f}ms{naive_found / n:>8.0%}"
+                      f" | {p(ours_t, .5) / p(naive_t, .5):>5.1f}×{p(ours_t, .95) / p(naive_t, .95):>6.1f}×")
 
             # the batches before the saves below, which edit 50 stored serials away
             serials = [text for text, _ in classes["exact"] + classes["folded"] + classes["confusable"]
