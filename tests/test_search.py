@@ -944,3 +944,16 @@ def test_a_common_word_is_checked_on_the_rarer_words_documents_and_only_where_th
     noted = next(d for d in query.evaluate(query._run(world.panel, Classification.PANEL), "informant"))
     assert not query._holds_word(run, noted, "KESTREL") and query._holds_word(run, noted, "RIFLE")
     assert query._holds_word(query._run(world.panel, Classification.PANEL), noted, "KESTREL")
+
+
+def test_words_found_in_different_readings_still_say_which_reading_matched(world):
+    """``rifle dhow``: the type holds one word, the source notes the other. The hit names
+    a reading holding one of them, highlighted, as every hit does (the CLI's ``field``
+    is a column, never empty)."""
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    expert.post(f"/cases/{case.id}/items/new", data=ITEM)
+    assert _hits(world, "rifle dhow") == {"YEM-2024-017/01": ("type", "assault rifle (AK-pattern)", 70.0)}
+    page = expert.get("/search?q=rifle dhow").get_data(as_text=True)
+    assert _refs(page) == ["YEM-2024-017/01"] and "<mark>rifle</mark>" in page

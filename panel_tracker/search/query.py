@@ -844,8 +844,9 @@ def evaluate(run: _Run, text: str, filters: Filters | None = None) -> dict[int, 
 # ------------------------------------------------------------------ explaining a hit
 
 
-def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[str, str, str]]:
-    """The reading that matched best: (column, text as stored, score, highlight)."""
+def _explain(run: _Run, docnum: int, text: str, found_at: float = 0) -> tuple[str, str, float, tuple[str, str, str]]:
+    """The reading that matched best: (column, text as stored, score, highlight);
+    ``found_at`` the document's tier, as the query found it."""
     nodes = [n for conj in parse(text) for n in conj if not n.negated and not n.filter]
     best = ("", "", 0.0, ("", "", ""))
     if not nodes:  # filters only: name the filter's column
@@ -867,6 +868,23 @@ def _explain(run: _Run, docnum: int, text: str) -> tuple[str, str, float, tuple[
                 best = (col, value, score, _highlight(value, span))
                 if score >= _BEST_SCORE:  # the exact serial: no reading can do better
                     return best
+    if not best[0] and found_at == TIER_WORDS:  # words found in several readings, none holding them all
+        best = _word_by_word(run, docnum, nodes)
+    return best
+
+
+def _word_by_word(run: _Run, docnum: int, nodes: list[Node]) -> tuple[str, str, float, tuple[str, str, str]]:
+    """The best reading holding one of the query's words (``rifle dhow``: the type holds
+    one, the place of recovery the other), that word highlighted: the hit is at the words
+    tier, the reading shown is one of those that put it there."""
+    best = ("", "", 0.0, ("", "", ""))
+    for node in nodes:
+        for word in analysis.words(node.text):
+            for col, value, _is_code in run.values(docnum, node.column):
+                score = TIER_WORDS + FIELD_BONUS.get(col, 0) / 10
+                if score > best[2] and word in analysis.words(value):
+                    at = analysis.fold(value).find(word)
+                    best = (col, value, score, _highlight(value, (at, at + len(word)) if at >= 0 else None))
     return best
 
 
@@ -1102,7 +1120,7 @@ def _search(run: _Run, text: str, *, filters: Filters | None = None, limit: int 
     hits = []
     for docnum in page:
         data = run.stored(docnum)
-        column, matched, score, highlight = _explain(run, docnum, text or "")
+        column, matched, score, highlight = _explain(run, docnum, text or "", scores[docnum])
         if not column:
             score = float(scores[docnum])
         photo = next((p[0] for p in data["photos"] if p[1] in run.levels), None)
