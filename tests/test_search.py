@@ -957,3 +957,21 @@ def test_words_found_in_different_readings_still_say_which_reading_matched(world
     assert _hits(world, "rifle dhow") == {"YEM-2024-017/01": ("type", "assault rifle (AK-pattern)", 70.0)}
     page = expert.get("/search?q=rifle dhow").get_data(as_text=True)
     assert _refs(page) == ["YEM-2024-017/01"] and "<mark>rifle</mark>" in page
+
+
+def test_a_query_typed_in_groups_meets_a_lot_only_group_by_group_even_through_a_typo(world):
+    """``В 139071`` (a serial, typed in two groups) is one typo from the lot ``13-90-71``
+    folded, but its groups do not line up with the lot's: no hit (it used to be listed,
+    naming no reading). Typed in one group it finds the lot; the serial it was typed for
+    is found either way."""
+    _items_with_serials(world, "В 139071", "ZZ-1")
+    expert = world.client("expert")
+    second = _item("YEM-2024-017/02")
+    response = expert.post(f"/items/{second.id}/edit",
+                           data={**ITEM, "item_ref": second.item_ref, "serial": "ZZ-1", "lot": "13-90-71"})
+    assert response.status_code == 302
+    one, two = "YEM-2024-017/01", "YEM-2024-017/02"
+    assert _hits(world, "В 139071") == {one: ("serial", "В 139071", 100.5)}
+    assert _hits(world, "b-139071") == {one: ("serial", "В 139071", 90.5)}
+    assert _hits(world, "139071")[two] == ("lot", "13-90-71", 90.4)
+    assert all(field for field, _matched, _score in _hits(world, "ОТ 3113").values())

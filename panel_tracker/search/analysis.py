@@ -542,6 +542,12 @@ def lot_groups_fit(query: str, lot: str) -> bool:
     return False
 
 
+def in_groups(query: str) -> bool:
+    """Is the query typed in two groups or more (``В 139071``, ``2-86-188``), so that a lot
+    it meets must line up with them (see :func:`lot_groups_fit`)?"""
+    return len(lot_key(query).split("-")) >= 2
+
+
 def lot_shaped(query: str) -> bool:
     """A query typed in two or more groups of digits only (``28-61-88``): a lot, read
     group by group (``HX-S5-11840`` is a serial: its separators don't matter)."""

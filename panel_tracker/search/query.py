@@ -274,14 +274,24 @@ class _Run:
         return None
 
 
-def _segment_folded_codes(leaf, base: int) -> list[str]:
+def _segment_folded_codes(leaf, base: int) -> tuple[list[str], frozenset[int]]:
     """The folded codes of each of a segment's documents (deleted ones included), joined
-    by tabs, read from the column in one piece."""
+    by tabs, read from the column in one piece; and the documents with a lot among them."""
     try:
         texts = _column_values(leaf.column_reader("code_text", translate=False))
     except NotImplementedError:  # an index without a segment yet: no documents
-        return []
-    return ["\t".join(_FOLDED_CODE.findall(text.decode("utf-8"))) if text else "" for text in texts]
+        return [], frozenset()
+    lots = frozenset(base + at for at, text in enumerate(texts) if text.startswith(b"lot\t") or b"\nlot\t" in text)
+    return ["\t".join(_FOLDED_CODE.findall(text.decode("utf-8"))) if text else "" for text in texts], lots
+
+
+def _lot_documents(run: _Run) -> frozenset[int]:
+    """The documents with a lot among their codes."""
+    found = run.cached.derived.get("lot_docs")
+    if found is None:
+        found = run.cached.derived["lot_docs"] = frozenset().union(
+            *(lots for _codes, lots in run.cached.per_segment("folded_codes", _segment_folded_codes)))
+    return found
 
 
 def _folded_code_table(run: _Run) -> list[str] | bool:
@@ -299,7 +309,7 @@ def _folded_code_table(run: _Run) -> list[str] | bool:
             if base != len(found):
                 found = False
                 break
-            found += part
+            found += part[0]
         if found is not False and len(found) != run.reader.doc_count_all():
             found = False
         run.cached.derived["folded_codes"] = found
@@ -358,20 +368,26 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     edits = analysis.allowed_edits(key)
     if edits:
         _match_typos(run, folded, key, edits, scores)
-    if column or analysis.lot_shaped(text):
-        # field syntax (lot:…): the match must be in that column; a lot typed in groups
-        # must line up group by group. Checked on the readings of the candidates: codes
-        # from their column, other fields from the stored document.
-        def fits(docnum: int) -> bool:
-            if column in FRAGMENT_COLUMNS:
-                readings = [(c, v, True) for c, v in run.code_values(docnum) if c == column]
-            elif column is None and scores[docnum] < TIER_WORDS:  # a fragment or typo: of a code
-                readings = [(c, v, True) for c, v in run.code_values(docnum)]
-            else:
-                readings = run.values(docnum, column)
-            return any(_value_tier(text, value, is_code, col)[0] for col, value, is_code in readings)
+    # Field syntax (lot:…): the match must be in that column; a lot typed in groups must
+    # line up group by group. Checked on the readings of the candidates: codes from their
+    # column, other fields from the stored document.
+    def fits(docnum: int) -> bool:
+        if column in FRAGMENT_COLUMNS:
+            readings = [(c, v, True) for c, v in run.code_values(docnum) if c == column]
+        elif column is None and scores[docnum] < TIER_WORDS:  # a fragment or typo: of a code
+            readings = [(c, v, True) for c, v in run.code_values(docnum)]
+        else:
+            readings = run.values(docnum, column)
+        return any(_value_tier(text, value, is_code, col)[0] for col, value, is_code in readings)
 
+    if column or analysis.lot_shaped(text):
         scores = {d: s for d, s in scores.items() if d not in run.hidden and fits(d)}
+    elif analysis.in_groups(text):
+        # any query typed in groups (``В 139071``) meets a lot's reading only group by group
+        # (not ``13-90-71``): a document with a lot found by a fragment or a typo is
+        # checked on its codes, as its hit is explained
+        lots = _lot_documents(run)
+        scores = {d: s for d, s in scores.items() if s >= TIER_WORDS or d not in lots or fits(d)}
     return scores
 
 
