@@ -104,7 +104,7 @@ def confusable_key(text: str) -> str:
     ``24O17747`` (letter O, read from a photograph) and ``24017747`` share
     a key. Equal keys are candidates, not proof: rank equal folds first.
     """
-    return fold(text).translate(_CONFUSABLES)
+    return key_of_folded(fold(text))
 
 
 # The confusables are ASCII: on UTF-8 bytes a table of 256 does the same (other bytes

@@ -303,17 +303,22 @@ def _folded_code_table(run: _Run) -> list[str] | bool:
     number every document."""
     found = run.cached.derived.get("folded_codes")
     if found is None:
-        found = []
-        for (_leaf, base, _deleted, _data), part in zip(run.cached._leaves(),
-                                                         run.cached.per_segment("folded_codes", _segment_folded_codes)):
-            if base != len(found):
-                found = False
-                break
-            found += part[0]
-        if found is not False and len(found) != run.reader.doc_count_all():
-            found = False
-        run.cached.derived["folded_codes"] = found
+        parts = run.cached.per_segment("folded_codes", _segment_folded_codes)
+        found = run.cached.derived["folded_codes"] = _joined_by_document(
+            run, [(base, codes) for (_leaf, base, _deleted, _data), (codes, _lots) in zip(run.cached._leaves(), parts)])
     return found
+
+
+def _joined_by_document(run: _Run, parts: list[tuple[int, list]]) -> list | bool:
+    """Segments' tables (first document number, one entry a document) joined into one
+    indexed by the searcher's document numbers; False when the segments do not number
+    every document one after the other."""
+    joined: list = []
+    for base, part in parts:
+        if base != len(joined):
+            return False
+        joined += part
+    return joined if len(joined) == run.reader.doc_count_all() else False
 
 
 def _best(scores: dict[int, float], docs, score: float) -> None:
@@ -526,10 +531,7 @@ def _match_words(run: _Run, text: str) -> set[int]:
 def _holds_word(run: _Run, docnum: int, word: str) -> bool:
     """Is the word indexed for one of the document's readings the reader may see (the
     same terms the index holds, from the readings it was written from)?"""
-    for column, text, level, is_code, *_marking in run.stored(docnum)["values"]:
-        if (level is None or level in run.levels) and word in value_words(column, text, is_code):
-            return True
-    return False
+    return any(word in value_words(column, text, is_code) for column, text, is_code in run.values(docnum))
 
 
 def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, float]:
@@ -1053,15 +1055,10 @@ def _ref_index(run: _Run) -> _RefIndex | None:
     found = run.cached.derived.get("ref_index")
     if found is None:
         segments = run.cached.per_segment("ref_order", _segment_ref_order)
-        refs: list[bytes] = []
-        for segment in segments:
-            if segment.base != len(refs):
-                break
-            refs += segment.refs
-        else:
-            if len(refs) == run.reader.doc_count_all():
-                found = _RefIndex(refs, sum(len(segment.order) for segment in segments),
-                                  frozenset().union(*(segment.unnamed for segment in segments)), segments)
+        refs = _joined_by_document(run, [(segment.base, segment.refs) for segment in segments])
+        if refs is not False:
+            found = _RefIndex(refs, sum(len(segment.order) for segment in segments),
+                              frozenset().union(*(segment.unnamed for segment in segments)), segments)
         run.cached.derived["ref_index"] = found or False
     return found or None
 
