@@ -413,6 +413,30 @@ def test_a_caption_is_as_visible_as_its_photo(world, tmp_path):
     assert f"/photos/{photo.id}/thumb.jpg" in expert.get("/search?q=24017731").get_data(as_text=True)
 
 
+def test_a_photo_moved_to_another_item_takes_its_caption_along(world, tmp_path):
+    """The item a photo left is found from the index (its caption is in that item's
+    document) and written again without it."""
+    from tests.imagefactory import photographic_jpeg
+
+    from panel_tracker.evidence.models import Photo
+
+    _items_with_serials(world, "24017731", "24017732")
+    expert = world.client("expert")
+    case = _case("YEM-2024-017")
+    one, two = _item("YEM-2024-017/01"), _item("YEM-2024-017/02")
+    jpeg = photographic_jpeg(tmp_path / "IMG_0002.JPG", 320, 240).read_bytes()
+    response = expert.post(f"/cases/{case.id}/photos/upload", content_type="multipart/form-data", data={
+        "files": [(io.BytesIO(jpeg), "IMG_0002.JPG")], "source": "Panel inspection", "is_original": "yes",
+        "item_id": str(one.id)})
+    response.get_data()
+    response.close()
+    photo = get_session().exec(select(Photo)).one()
+    expert.post(f"/photos/{photo.id}/edit", data={"item_id": str(one.id), "caption": "Stamped with a wombat"})
+    assert _refs(expert.get("/search?q=wombat").get_data(as_text=True)) == ["YEM-2024-017/01"]
+    expert.post(f"/photos/{photo.id}/edit", data={"item_id": str(two.id), "caption": "Stamped with a wombat"})
+    assert _refs(expert.get("/search?q=wombat").get_data(as_text=True)) == ["YEM-2024-017/02"]
+
+
 # ------------------------------------------------------------------ one search everywhere
 
 

@@ -1018,11 +1018,6 @@ def signatures(searcher) -> dict[str, str]:
     return {fields["id"]: data[docnum]["sig"] for docnum, fields in reader.iter_docs()}
 
 
-def document_data(searcher, docnum: int) -> dict:
-    """A document's data (refs, readings, photos, signature: ``documents.item_document``)."""
-    return searcher.reader().column_reader("data")[docnum]
-
-
 def verify(panel: Panel, *, app=None) -> VerifyReport:
     """Compare every document the database gives with the index: missing, stale (its
     content changed since it was indexed) or extra (gone from the database)."""

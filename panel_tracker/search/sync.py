@@ -105,7 +105,7 @@ def _touched(db: Session, panel: Panel, changes: list[dict]) -> tuple[set[int], 
         for photo_id in photo_ids:
             if ("photo", str(photo_id)) in reader:
                 for docnum in reader.postings("photo", str(photo_id)).all_ids():
-                    item_ids.add(index.document_data(cached.searcher, docnum)["item_id"])
+                    item_ids.add(cached.column("item_no")[docnum])
     return item_ids, case_ids
 
 
