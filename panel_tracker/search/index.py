@@ -25,12 +25,17 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
+from hashlib import md5
+from itertools import accumulate
 from pathlib import Path
+from pickle import loads
 from typing import Callable
 
 from flask import current_app
 from sqlmodel import Session
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3TermInfo
 
 from ..auth.models import Panel
 from . import documents, segments
@@ -760,18 +765,22 @@ class _Cached:
         return self.columns[name]
 
 
+@lru_cache(maxsize=4096)  # the same key in every segment of a searcher: hashed once
+def _md5_hash(key: bytes) -> int:
+    """``whoosh.filedb.filetables.md5_hash``: the last 4 bytes of the key's digest."""
+    return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
+
+
 def _term_finder(terms, keys: frozenset[bytes] | None = None):
     """A function of ``(fieldname, tbytes)`` giving the term's entry in a segment's terms
     reader as bytes (see :func:`_read_entry`), None when the term is absent, without the
     generators and exceptions of Whoosh's hash table reader: a typo query looks up a
     hundred terms in each segment, most of them absent. The same probe sequence as
     ``whoosh.filedb.filetables.HashReader.ranges_for_key``, read straight from the
-    segment's memory map when it has one. ``keys``, every key of the segment's table
-    (for small segments, see :data:`TERM_KEYS_UP_TO`), answers for absent terms without
-    hashing or probing."""
-    import struct
-    from hashlib import md5
-
+    segment's memory map when it has one (a look-up is a few microseconds, most queries'
+    largest cost: the probe is written out in one function). ``keys``, every key of the
+    segment's table (for small segments, see :data:`TERM_KEYS_UP_TO`), answers for absent
+    terms without hashing or probing."""
     from whoosh.filedb import filetables
 
     table = terms._tindex
@@ -779,35 +788,43 @@ def _term_finder(terms, keys: frozenset[bytes] | None = None):
     pointer, lengths = filetables._pointer, filetables._lengths
     pointer_size, lengths_size = pointer.size, lengths.size
     field_number = struct.Struct("!H").pack
-    if table.hashfn is filetables.md5_hash:
-        def hashed(key: bytes) -> int:  # the last 4 bytes of the digest, as md5_hash takes them
-            return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
-    else:
-        hashed = table.hashfn
+    hashed = _md5_hash if table.hashfn is filetables.md5_hash else table.hashfn
+    prefixes = {name: field_number(number) for name, number in fieldmap.items()}
     buffer = getattr(dbfile, "_buf", None)  # a BufferFile over the compound segment's memory map
     if buffer is not None:
-        def slot(position: int):
-            return pointer.unpack_from(buffer, position)
+        unpack_pointer, unpack_lengths = pointer.unpack_from, lengths.unpack_from
 
-        def record(item: int, key: bytes):
-            key_length, data_length = lengths.unpack_from(buffer, item)
-            start = item + lengths_size
-            if key_length == len(key) and buffer[start:start + key_length] == key:
-                return bytes(buffer[start + key_length:start + key_length + data_length])
+        def find(fieldname: str, tbytes: bytes):
+            prefix = prefixes.get(fieldname)
+            if prefix is None:
+                return None
+            key = prefix + tbytes
+            if keys is not None and key not in keys:
+                return None
+            keyhash = hashed(key)
+            start, slots = tables[keyhash & 255]
+            if not slots:
+                return None
+            end = start + slots * pointer_size
+            position = start + ((keyhash >> 8) % slots) * pointer_size
+            size = len(key)
+            for _ in range(slots):
+                slot_hash, item = unpack_pointer(buffer, position)
+                if not item:
+                    return None
+                if slot_hash == keyhash:
+                    key_length, data_length = unpack_lengths(buffer, item)
+                    begin = item + lengths_size
+                    if key_length == size and buffer[begin:begin + size] == key:
+                        return bytes(buffer[begin + size:begin + size + data_length])
+                position += pointer_size
+                if position == end:
+                    position = start
             return None
-    else:
-        get = dbfile.get
 
-        def slot(position: int):
-            return pointer.unpack(get(position, pointer_size))
+        return find
 
-        def record(item: int, key: bytes):
-            key_length, data_length = lengths.unpack(get(item, lengths_size))
-            if key_length == len(key) and get(item + lengths_size, key_length) == key:
-                return get(item + lengths_size + key_length, data_length)
-            return None
-
-    prefixes = {name: field_number(number) for name, number in fieldmap.items()}
+    get = dbfile.get
 
     def find(fieldname: str, tbytes: bytes):
         prefix = prefixes.get(fieldname)
@@ -823,13 +840,13 @@ def _term_finder(terms, keys: frozenset[bytes] | None = None):
         end = start + slots * pointer_size
         position = start + ((keyhash >> 8) % slots) * pointer_size
         for _ in range(slots):
-            slot_hash, item = slot(position)
+            slot_hash, item = pointer.unpack(get(position, pointer_size))
             if not item:
                 return None
             if slot_hash == keyhash:
-                found = record(item, key)
-                if found is not None:
-                    return found
+                key_length, data_length = lengths.unpack(get(item, lengths_size))
+                if key_length == len(key) and get(item + lengths_size, key_length) == key:
+                    return get(item + lengths_size + key_length, data_length)
             position += pointer_size
             if position == end:
                 position = start
@@ -850,7 +867,7 @@ def _segment_finder(leaf):
     return _term_finder(leaf._terms, keys)
 
 
-_INFO_SIZE = None
+_INFO_SIZE = W3TermInfo._struct.size
 _DOC_FREQUENCY = struct.Struct("!I")
 
 
@@ -858,14 +875,6 @@ def _read_entry(leaf, fieldname: str, entry: bytes) -> list[int] | tuple[int, ..
     """The document numbers of a term's entry in a segment: a short list is kept in the
     entry itself (``W3TermInfo.to_bytes``: a flag, then the pickled postings), a long one
     read from the postings file a block at a time."""
-    from itertools import accumulate
-    from pickle import loads
-
-    from whoosh.codec.whoosh3 import W3TermInfo
-
-    global _INFO_SIZE
-    if _INFO_SIZE is None:
-        _INFO_SIZE = W3TermInfo._struct.size
     if entry[0]:  # inlined
         return loads(entry[_INFO_SIZE:])[0]
     info = W3TermInfo.from_bytes(entry)
