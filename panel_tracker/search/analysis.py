@@ -237,14 +237,16 @@ ENDS_FROM, ENDS_UP_TO = FUZZY_TWO - 2, FUZZY_TWO + 6
 
 
 def end_terms(code: str) -> set[str]:
-    """The typo candidate terms of a stored code of 8 to 16 characters, each with its
-    length: its first two and last two characters (``c``), its last three (``s``), and its
-    first three with the three characters ending 0, 1 or 2 before its end (``e``)."""
+    """The typo candidate terms of a stored code of 8 to 16 characters: its first two and
+    last two characters (``c``), its last three (``s``), and its first three with the three
+    characters ending 0, 1 or 2 before its end (``e0``, ``e1``, ``e2``). Not its length: a
+    query reaches five lengths with one look-up per term (the candidates' lengths are
+    checked first, at no cost)."""
     n = len(code)
     if not ENDS_FROM <= n <= ENDS_UP_TO:
         return set()
-    terms = {f"c{n}:{code[:2]}|{code[-2:]}", f"s{n}:{code[-3:]}"}
-    terms.update(f"e{n}.{t}:{code[:3]}|{code[n - t - 3:n - t]}" for t in range(3))
+    terms = {f"c:{code[:2]}|{code[-2:]}", f"s:{code[-3:]}"}
+    terms.update(f"e{t}:{code[:3]}|{code[n - t - 3:n - t]}" for t in range(3))
     return terms
 
 
@@ -258,11 +260,11 @@ _SECOND_TYPO = {-2: ((1, 0),), -1: ((1, 1), (1, 0)), 0: ((1, 1), (1, 0), (0, 1))
 
 def query_end_terms(code: str) -> set[str]:
     """The end terms a query of 10 to 14 characters looks up, for every stored length two
-    typos allow (8 to 16: ``n - 2`` to ``n + 2``). Two typos cut the query into three runs,
-    before, between and after them (some maybe empty), whatever the stored code's length.
-    When none is 5 long (else :func:`typo_windows` finds it, a stored code of 8 characters
-    or more having its fragment terms), the query is at most 14 long, the runs together at
-    least ``n - 2`` and so:
+    typos allow (8 to 16: ``n - 2`` to ``n + 2``; the terms do not hold it). Two typos cut
+    the query into three runs, before, between and after them (some maybe empty),
+    whatever the stored code's length. When none is 5 long (else :func:`typo_windows`
+    finds it, a stored code of 8 characters or more having its fragment terms), the query
+    is at most 14 long, the runs together at least ``n - 2`` and so:
 
     - the first and the last run are 2 or longer: the stored code starts with the query's
       first two characters and ends with its last two (``c``);
@@ -270,23 +272,22 @@ def query_end_terms(code: str) -> set[str]:
     - or the last is shorter: then the first and the middle one are 3 or longer; the
       middle run ends 0, 1 or 2 characters before the end of each (``e``).
 
-    A query of 15 characters or more looks up none: its runs together are 13 or longer,
-    so one of the three is 5 long.
+    Eight look-ups: ``c``, ``s`` and six ``e`` (the last run 0 or 1 long, then the second
+    typo wrong, extra in the query or missing from it). A query of 15 characters or more
+    looks up none: its runs together are 13 or longer, so one of the three is 5 long.
     """
     n = len(code)
     if allowed_edits(code) < 2 or n > ENDS_UP_TO - 2:
         return set()
-    terms = set()
+    terms = {f"c:{code[:2]}|{code[-2:]}", f"s:{code[-3:]}"}
     for length in range(max(ENDS_FROM, n - 2), min(ENDS_UP_TO, n + 2) + 1):
-        terms.add(f"c{length}:{code[:2]}|{code[-2:]}")
-        terms.add(f"s{length}:{code[-3:]}")
         # the last run (0 or 1 long), then the second typo: wrong (query 1, stored 1
         # character), extra in the query (1, 0) or missing from it (0, 1), as the
         # stored code's length allows
         for last in (0, 1):
             for in_query, in_stored in _SECOND_TYPO[length - n]:
                 end = n - last - in_query
-                terms.add(f"e{length}.{last + in_stored}:{code[:3]}|{code[end - 3:end]}")
+                terms.add(f"e{last + in_stored}:{code[:3]}|{code[end - 3:end]}")
     return terms
 
 

@@ -350,14 +350,18 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
         _best(scores, exact, TIER_FRAGMENT)
     elif len(folded) > analysis.MAX_FRAGMENT_TERM:
         # found by its windows, the whole fragment then checked on the candidates' codes:
-        # the first and the last window narrow them down enough, unless the query's typos
-        # look every window up anyway. The folded fragment is checked on the same codes (a
-        # code holding it holds its key).
+        # every window when the query's typos look them all up anyway; else the last (a
+        # serial's end is rarely shared), and the first too when the last is common. The
+        # folded fragment is checked on the same codes (a code holding it holds its key).
         windows = analysis.fragment_terms(key)
-        if not analysis.typo_windows(key):
-            windows = [windows[0], windows[-1]]
+        if analysis.typo_windows(key):
+            candidates = _fragment_docs(run, windows, confusable=True)
+        else:
+            candidates = run.window_docs(windows[-1])
+            if len(candidates) > FEW_CANDIDATES:
+                candidates = candidates & run.window_docs(windows[0])
         confusable, exact = set(), set()
-        for docnum in _fragment_docs(run, windows, confusable=True) - run.hidden:
+        for docnum in candidates - run.hidden:
             codes = run.codes(docnum)
             if any(key in analysis.key_of_folded(code) for code in codes):
                 confusable.add(docnum)
@@ -394,6 +398,11 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
         lots = _lot_documents(run)
         scores = {d: s for d, s in scores.items() if s >= TIER_WORDS or d not in lots or fits(d)}
     return scores
+
+
+# Candidates of a long fragment checked on their codes rather than narrowed down by one
+# more window (a look-up costs as much as checking a few dozen documents' codes)
+FEW_CANDIDATES = 32
 
 
 # A window of a query shared by more documents than this (a model's serial prefix, ZX112…)
