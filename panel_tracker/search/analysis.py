@@ -193,6 +193,12 @@ def deletions(code: str, edits: int) -> set[str]:
     return found
 
 
+def pair_deletions(code: str) -> set[str]:
+    """``code`` with each pair of positions removed, the first and second, the third and
+    fourth...; an odd last position alone."""
+    return {code[:i] + code[i + 2:] for i in range(0, len(code), 2)}
+
+
 # Stored codes with deletion terms: from the shortest a typo query of 5 can be (4), up
 # to 9, the longest a one-edit query (5 to 9) can reach through them; it reaches codes of
 # 10 through its windows. Two-edit queries reach codes of 8 and more through end terms
@@ -201,16 +207,18 @@ STORED_DELETIONS_FROM, STORED_DELETIONS_UP_TO = FUZZY_ONE - 1, 9
 
 
 def stored_deletions(code: str) -> set[str]:
-    """The typo candidate terms of a stored code of 4 to 9 characters: it and its
-    one-deletion neighbourhood. A one-edit query whose own (:func:`query_deletions`)
-    meets these is a candidate (symmetric deletion), found without scanning the term
-    list; a pattern of 4 to 9 characters with one ``?`` and no readable run of 4 finds
-    its codes by the term of it without the ``?``. Longer codes are reached through
-    :func:`typo_windows` and :func:`end_terms`, shorter ones have none."""
+    """The typo candidate terms of a stored code of 4 to 9 characters: it, its
+    one-deletion neighbourhood and, from 5 characters (a query's length), its
+    :func:`pair_deletions`. A one-edit query whose own (:func:`query_deletions`) meets
+    these is a candidate, found without scanning the term list; a pattern of 4 to 9
+    characters with one ``?`` and no readable run of 4 finds its codes by the term of it
+    without the ``?``. Longer codes are reached through :func:`typo_windows` and
+    :func:`end_terms`, shorter ones have none."""
     n = len(code)
     if n < STORED_DELETIONS_FROM or n > STORED_DELETIONS_UP_TO:
         return set()
-    return {"1:" + s for s in deletions(code, 1)}
+    found = deletions(code, 1) | pair_deletions(code) if n >= FUZZY_ONE else deletions(code, 1)
+    return {"1:" + s for s in found}
 
 
 def allowed_edits(code: str) -> int:
@@ -220,14 +228,24 @@ def allowed_edits(code: str) -> int:
 
 def query_deletions(code: str) -> set[str]:
     """The terms a one-edit query (5 to 9 characters) looks its typo candidates of 4 to 9
-    characters up by: it and its one-deletion neighbourhood, met by a stored code's own
-    (:func:`stored_deletions`). A query of two edits (10 characters or more) looks up
-    none: its candidates of 8 or 9 characters have end terms (:func:`query_end_terms`)
-    and fragment terms (:func:`typo_windows`), like the longer ones."""
+    characters up by: itself, and itself with each pair of positions removed
+    (:func:`pair_deletions`): one look-up for every two characters, not one for each.
+    They meet a stored code's own (:func:`stored_deletions`):
+
+    - a code one longer (a character missing from the query) holds the query among its
+      one-deletions;
+    - a code of the same length with one character wrong holds the query with the pair
+      of that character removed among its pair deletions (the same pair: same length);
+    - a code one shorter (a character extra in the query) holds among its one-deletions
+      the query with the pair of the extra character removed: the code with the other
+      character of the pair removed.
+
+    A query of two edits (10 characters or more) looks up none: its candidates of 8 or 9
+    characters have end terms (:func:`query_end_terms`) and fragment terms
+    (:func:`typo_windows`), like the longer ones."""
     if allowed_edits(code) != 1:
         return set()
-    return {"1:" + s for s in deletions(code, 1)
-            if STORED_DELETIONS_FROM <= len(s) <= STORED_DELETIONS_UP_TO}  # no longer term is stored
+    return {"1:" + s for s in pair_deletions(code) | {code}}
 
 
 # Two typos in a query of 10 to 14 characters can leave no intact run of 5 (a window

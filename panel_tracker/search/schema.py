@@ -13,7 +13,7 @@ from whoosh import columns, fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 18
+SCHEMA_VERSION = 19
 
 LEVELS = tuple(c.value for c in Classification)
 
