@@ -253,6 +253,40 @@ def test_a_short_pattern_with_an_unreadable_character_finds_serials_of_its_lengt
     assert set(_hits(world, "1?34")) == {f"{one}4"}  # four characters: found by deletion terms, as before
 
 
+def test_a_fragment_is_told_as_typed_from_its_confusable_readings_in_the_same_item(world):
+    """A fragment is looked up by its key: ``1234`` is in ``AB-1234-X`` as typed (60), in
+    ``AB-I234-X`` and ``AB-7234-X`` only as a confusable (55: I/1, 7/1), and as typed in
+    ``AB-I234-1234`` although that item also holds a confusable reading of it."""
+    _items_with_serials(world, "AB-1234-X", "AB-I234-X", "AB-7234-X", "AB-I234-1234", "AB-5678-X")
+    one = "YEM-2024-017/0"
+    assert {ref: score for ref, (_f, _m, score) in _hits(world, "1234").items()} == {
+        f"{one}1": 60.5, f"{one}2": 55.5, f"{one}3": 55.5, f"{one}4": 60.5}
+    assert {ref: score for ref, (_f, _m, score) in _hits(world, "I234").items()} == {
+        f"{one}1": 55.5, f"{one}2": 60.5, f"{one}3": 55.5, f"{one}4": 60.5}
+    assert _hits(world, "1234")[f"{one}4"] == ("serial", "AB-I234-1234", 60.5)
+    # ranked by what the query found, before the first page is explained
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    first_two = query.search(world.panel, "1234", clearance=Classification.PANEL, limit=2).hits
+    assert [hit.item_ref for hit in first_two] == [f"{one}1", f"{one}4"]
+
+
+def test_readings_of_the_querys_key_rank_the_one_folded_as_typed_first(world):
+    """Equal readings are looked up by their key; the item holding the query's folded
+    form (90, or the exact reading) is ranked before the one holding only a confusable
+    reading of it (80), whatever their references."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    _items_with_serials(world, "24O17731", "24-017731", "24O1773I")
+    one = "YEM-2024-017/0"
+    first = query.search(world.panel, "24017731", clearance=Classification.PANEL, limit=1).hits
+    assert [(hit.item_ref, hit.score) for hit in first] == [(f"{one}2", 90.5)]
+    assert {ref: score for ref, (_f, _m, score) in _hits(world, "24017731").items()} == {
+        f"{one}1": 80.5, f"{one}2": 90.5, f"{one}3": 80.5}
+
+
 def test_a_wildcard_query_finds_a_stored_reading_whose_unreadable_character_fits_it(world):
     """A ``?`` in a stored reading is any one character, for wildcard queries too: the
     expert who could not read one character of ``RX4-5?12`` recorded a serial that

@@ -156,19 +156,17 @@ def _value_terms(text: str, is_code: bool, fragments: bool) -> tuple[tuple[str, 
     terms: dict[str, set[str]] = defaultdict(set)
     words = analysis.words(text)
     # whole readings of codes, and of free text of several words (one word: its word term)
+    # a reading under its folded form and its key, even when they are the same: a query
+    # looks its equal readings up by its key alone
     if folded and len(folded) <= 60 and (is_code or len(words) > 1):
-        terms["codes"].add(f"f:{folded}")
-        if key != folded:
-            terms["codes"].add(f"k:{key}")
+        terms["codes"].update((f"f:{folded}", f"k:{key}"))
     if fragments:
         if "?" in folded:
             pattern = analysis.unknown_pattern_term(key)
             if pattern:
                 terms["unk"].add(pattern)
         else:
-            fold_subs = analysis.substrings(folded)
-            terms["frag"].update("f:" + s for s in fold_subs)
-            terms["frag"].update("k:" + s for s in analysis.substrings(key) - fold_subs)
+            terms["frag"].update(analysis.fragment_index_terms(folded, key))
             terms["dels"].update(analysis.stored_deletions(key))
             terms["dels"].update(analysis.end_terms(key))
     if not is_code or len(words) > 1:  # a one-word code is found by its whole reading

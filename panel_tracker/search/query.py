@@ -233,14 +233,8 @@ class _Run:
         return found
 
     def window_docs(self, window: str) -> frozenset[int]:
-        """The documents holding a fragment window, folded (``f:``) or as a confusable key
-        (``k:``): looked up for a query's fragment and again for its typos, and for a
-        common window thousands of documents, so the union is kept (see ``union``)."""
-        key = ("frag", "f|k:" + window)
-        found = self._seen.get(key)
-        if found is None:
-            found = self._seen[key] = self.cached.union("frag", ("f:" + window, "k:" + window), self.docs)
-        return found
+        """The documents holding a fragment window (a key) in any of its readings."""
+        return self.docs("frag", "k:" + window)
 
     def forget(self) -> None:
         self._seen.clear()
@@ -338,14 +332,29 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     if "*" in folded or "?" in folded:
         return _match_pattern(run, folded, column)
     key = analysis.key_of_folded(folded)
-    # equal readings: the exact one is told from the folded one on the stored reading
-    _best(scores, run.docs("codes", f"f:{key}") | run.docs("codes", f"k:{key}"), TIER_CONFUSABLE)
-    _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
+    # equal readings, by their key: those folded as the query are told from the others on
+    # their codes when they are few (the exact one from the folded one on the stored reading)
+    equal = run.docs("codes", f"k:{key}")
+    _best(scores, equal, TIER_CONFUSABLE)
+    if len(equal) > FEW_CANDIDATES:
+        _best(scores, run.docs("codes", f"f:{folded}"), TIER_FOLDED)
+    else:
+        _best(scores, [docnum for docnum in equal if _holds_reading(run, docnum, folded)], TIER_FOLDED)
     _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
     if analysis.MIN_FRAGMENT <= len(folded) <= analysis.MAX_FRAGMENT_TERM:  # a fragment term of its own
         confusable = run.window_docs(key)
-        # a document holding the folded fragment holds its key too: none without the key
-        exact = run.docs("frag", "f:" + folded) if confusable else set()
+        # a document holding the folded fragment holds its key too: none without the key.
+        # A fragment that a confusable makes differ from its key has a term of its own; one
+        # without is held as typed by the documents with no other reading of its key, and
+        # maybe by those with one (checked on their codes)
+        if not confusable:
+            exact = set()
+        elif folded != key:
+            exact = run.docs("frag", "f:" + folded)
+        else:
+            other = confusable & run.docs("frag", "n:" + key)
+            exact = (confusable - other) | {docnum for docnum in other if any(
+                folded in code for code in run.codes(docnum) if _has_fragments(code))}
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
     elif len(folded) > analysis.MAX_FRAGMENT_TERM:
@@ -355,7 +364,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
         # folded fragment is checked on the same codes (a code holding it holds its key).
         windows = analysis.fragment_terms(key)
         if analysis.typo_windows(key):
-            candidates = _fragment_docs(run, windows, confusable=True)
+            candidates = _fragment_docs(run, windows)
         else:
             candidates = run.window_docs(windows[-1])
             if len(candidates) > FEW_CANDIDATES:
@@ -488,18 +497,32 @@ def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.Same
     return listed
 
 
-def _fragment_docs(run: _Run, terms: list[str], *, confusable: bool) -> set[int]:
-    """Documents holding every one of these fragment terms (the folded or, with
-    ``confusable``, the confusable-merged substrings)."""
+def _fragment_docs(run: _Run, windows: list[str]) -> set[int]:
+    """Documents holding every one of these fragment windows (keys) in their readings."""
     found: set[int] | None = None
-    for term in terms:
-        docs = run.window_docs(term) if confusable else run.docs("frag", "f:" + term)
+    for window in windows:
+        docs = run.window_docs(window)
         found = docs if found is None else found & docs
         if not found:
             return set()
     return found or set()
 
 
+
+
+def _has_fragments(code: str) -> bool:
+    """Does a folded code have fragment terms (see ``analysis.fragment_index_terms``)?"""
+    return analysis.MIN_FRAGMENT <= len(code) <= analysis.MAX_CODE and "?" not in code
+
+
+def _holds_reading(run: _Run, docnum: int, folded: str) -> bool:
+    """Does the document hold a reading folded as ``folded`` under its ``codes`` terms (an
+    item-level code, or item-level free text of several words)? Its codes first, from the
+    table; its stored readings only when they do not."""
+    if folded in run.codes(docnum):
+        return True
+    return any(level is None and (is_code or len(analysis.words(text)) > 1) and analysis.fold(text) == folded
+               for _column, text, level, is_code, *_marking in run.stored(docnum)["values"])
 
 
 # A word in more documents than this, beside a rarer word of the query, is checked on the
@@ -554,7 +577,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
     if runs:
         candidates: set[int] | None = None
         for literal in runs:
-            docs = _fragment_docs(run, analysis.fragment_terms(literal), confusable=True)
+            docs = _fragment_docs(run, analysis.fragment_terms(literal))
             candidates = docs if candidates is None else candidates & docs
     elif "*" not in key and key.count("?") == 1 \
             and analysis.STORED_DELETIONS_FROM <= len(key) <= analysis.STORED_DELETIONS_UP_TO:
@@ -571,7 +594,7 @@ def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, floa
                 candidates |= run.docs("codes", term)
     # stored readings with "?" of their own (a partial serial typed as read): they have no
     # fragment or deletion terms, only their own reading and their "?" pattern term
-    candidates = set(candidates or ()) | run.any_docs("codes", {f"f:{folded}", f"f:{key}", f"k:{key}"})
+    candidates = set(candidates or ()) | run.docs("codes", f"k:{key}")
     candidates |= _unknown_candidates(run, key)
     # the scanned documents' tiers, raised by the check of the others' readings
     scores = {docnum: tier for docnum, tier in scanned.items() if docnum not in run.hidden}
@@ -1173,7 +1196,7 @@ def case_ids(panel, text: str, *, clearance: Classification) -> set[int]:
     case_docs = run.docs("doctype", "case") - hidden_cases
     folded = analysis.fold(text or "")
     if folded:
-        matched = run.docs("codes", "f:" + folded) | run.docs("codes", "k:" + analysis.key_of_folded(folded))
+        matched = run.docs("codes", "k:" + analysis.key_of_folded(folded))
         words = analysis.words(text)
         if words:
             hits = None
