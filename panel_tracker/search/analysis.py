@@ -174,23 +174,10 @@ def substrings(code: str, minimum: int = MIN_FRAGMENT, maximum: int = MAX_FRAGME
 
 
 def fragment_index_terms(folded: str, key: str) -> set[str]:
-    """The fragment terms of a code (folded, and its key): each substring of 4 or 5
-    characters under its key (``k:``), what a window is looked up by, one look-up for
-    every reading of it; a substring that a confusable makes differ from its key also
-    under its folded form (``f:``), and marked under its key (``n:``), so that a query
-    fragment without confusables tells the documents holding it as typed from those
-    holding only another reading of its key (checked on their codes)."""
-    n = len(folded)
-    if n < MIN_FRAGMENT or n > MAX_CODE:
-        return set()
-    terms = set()
-    for size in range(MIN_FRAGMENT, MAX_FRAGMENT_TERM + 1):
-        for i in range(n - size + 1):
-            sub_folded, sub_key = folded[i:i + size], key[i:i + size]
-            terms.add("k:" + sub_key)
-            if sub_folded != sub_key:
-                terms.update(("f:" + sub_folded, "n:" + sub_key))
-    return terms
+    """The fragment terms of a code (folded, and its key): its :func:`substrings` folded
+    (``f:``), what a fragment typed as read is looked up by, and as keys (``k:``), what a
+    window is looked up by: one look-up for every reading of it."""
+    return {"f:" + s for s in substrings(folded)} | {"k:" + s for s in substrings(key)}
 
 
 def windows(code: str, size: int) -> list[str]:

@@ -343,18 +343,8 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     _best(scores, _match_words(run, text), TIER_WORDS)  # a one-word reading is its word
     if analysis.MIN_FRAGMENT <= len(folded) <= analysis.MAX_FRAGMENT_TERM:  # a fragment term of its own
         confusable = run.window_docs(key)
-        # a document holding the folded fragment holds its key too: none without the key.
-        # A fragment that a confusable makes differ from its key has a term of its own; one
-        # without is held as typed by the documents with no other reading of its key, and
-        # maybe by those with one (checked on their codes)
-        if not confusable:
-            exact = set()
-        elif folded != key:
-            exact = run.docs("frag", "f:" + folded)
-        else:
-            other = confusable & run.docs("frag", "n:" + key)
-            exact = (confusable - other) | {docnum for docnum in other if any(
-                folded in code for code in run.codes(docnum) if _has_fragments(code))}
+        # a document holding the folded fragment holds its key too: none without the key
+        exact = run.docs("frag", "f:" + folded) if confusable else set()
         _best(scores, confusable, TIER_CONFUSABLE_FRAGMENT)
         _best(scores, exact, TIER_FRAGMENT)
     elif len(folded) > analysis.MAX_FRAGMENT_TERM:
@@ -508,11 +498,6 @@ def _fragment_docs(run: _Run, windows: list[str]) -> set[int]:
     return found or set()
 
 
-
-
-def _has_fragments(code: str) -> bool:
-    """Does a folded code have fragment terms (see ``analysis.fragment_index_terms``)?"""
-    return analysis.MIN_FRAGMENT <= len(code) <= analysis.MAX_CODE and "?" not in code
 
 
 def _holds_reading(run: _Run, docnum: int, folded: str) -> bool:

@@ -13,7 +13,7 @@ from whoosh import columns, fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 20
+SCHEMA_VERSION = 21
 
 LEVELS = tuple(c.value for c in Classification)
 
@@ -52,7 +52,7 @@ def get_schema() -> fields.Schema:
         # Whole readings (see analysis): f: folded, k: confusable key (when it differs).
         # Field syntax (lot:…) and the exact reading are checked on the stored readings.
         codes=Terms(**terms),
-        frag=Terms(**terms),  # 4- and 5-character substrings of codes: keys (k:), see fragment_index_terms
+        frag=Terms(**terms),  # 4- and 5-character substrings of codes, folded (f:) and as keys (k:)
         dels=Terms(**terms),  # typo candidates: one-deletion neighbourhoods of keys of 4-9, ends of 8-16
         unk=Terms(**terms),  # readings with "?": length, offset and longest run
         words=Terms(**terms),  # folded words of every item-level field
