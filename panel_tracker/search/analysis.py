@@ -211,11 +211,14 @@ def pair_deletions(code: str) -> set[str]:
 # 10 through its windows. Two-edit queries reach codes of 8 and more through end terms
 # and windows.
 STORED_DELETIONS_FROM, STORED_DELETIONS_UP_TO = FUZZY_ONE - 1, 9
+# Queries (and stored codes) of this many characters or more use pair deletions: the terms
+# of shorter ones less a pair (3 or 4 characters) would each bring thousands of candidates.
+PAIRS_FROM = 7
 
 
 def stored_deletions(code: str) -> set[str]:
     """The typo candidate terms of a stored code of 4 to 9 characters: it, its
-    one-deletion neighbourhood and, from 5 characters (a query's length), its
+    one-deletion neighbourhood and, from :data:`PAIRS_FROM` characters, its
     :func:`pair_deletions`. A one-edit query whose own (:func:`query_deletions`) meets
     these is a candidate, found without scanning the term list; a pattern of 4 to 9
     characters with one ``?`` and no readable run of 4 finds its codes by the term of it
@@ -224,7 +227,7 @@ def stored_deletions(code: str) -> set[str]:
     n = len(code)
     if n < STORED_DELETIONS_FROM or n > STORED_DELETIONS_UP_TO:
         return set()
-    found = deletions(code, 1) | pair_deletions(code) if n >= FUZZY_ONE else deletions(code, 1)
+    found = deletions(code, 1) | pair_deletions(code) if n >= PAIRS_FROM else deletions(code, 1)
     return {"1:" + s for s in found}
 
 
@@ -235,9 +238,9 @@ def allowed_edits(code: str) -> int:
 
 def query_deletions(code: str) -> set[str]:
     """The terms a one-edit query (5 to 9 characters) looks its typo candidates of 4 to 9
-    characters up by: itself, and itself with each pair of positions removed
-    (:func:`pair_deletions`): one look-up for every two characters, not one for each.
-    They meet a stored code's own (:func:`stored_deletions`):
+    characters up by. From :data:`PAIRS_FROM` characters: itself, and itself with each
+    pair of positions removed (:func:`pair_deletions`), one look-up for every two
+    characters, not one for each. They meet a stored code's own (:func:`stored_deletions`):
 
     - a code one longer (a character missing from the query) holds the query among its
       one-deletions;
@@ -247,11 +250,14 @@ def query_deletions(code: str) -> set[str]:
       the query with the pair of the extra character removed: the code with the other
       character of the pair removed.
 
-    A query of two edits (10 characters or more) looks up none: its candidates of 8 or 9
+    A shorter query looks up itself and its one-deletions, met by a stored code's own in
+    the same three ways. A query of two edits (10 characters or more) looks up none: its candidates of 8 or 9
     characters have end terms (:func:`query_end_terms`) and fragment terms
     (:func:`typo_windows`), like the longer ones."""
     if allowed_edits(code) != 1:
         return set()
+    if len(code) < PAIRS_FROM:
+        return {"1:" + s for s in deletions(code, 1)}
     return {"1:" + s for s in pair_deletions(code) | {code}}
 
 

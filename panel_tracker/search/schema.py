@@ -13,7 +13,7 @@ from whoosh import columns, fields
 from ..classification import Classification
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 21
+SCHEMA_VERSION = 22
 
 LEVELS = tuple(c.value for c in Classification)
 
