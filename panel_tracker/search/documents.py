@@ -82,7 +82,10 @@ def _column(obj, name: str):
 
 def exact_form(text: str) -> str:
     """The reading as typed, with only surrounding and repeated spaces removed."""
-    return " ".join(unicodedata.normalize("NFC", text or "").split())
+    text = text or ""
+    if text.isascii():  # NFC leaves ASCII as it is
+        return " ".join(text.split())
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def other_marks(text: str) -> list[str]:

@@ -961,13 +961,20 @@ def _value_tier(query: str, value: str, is_code: bool, column: str = "") -> tupl
     reading's folded form (None: all of it)."""
     form = _query_form(query)
     folded, key, exact = _reading_forms(value)
-    folded_query = form.folded
-    if not folded_query or not folded:
+    if not form.folded or not folded:
         return 0, None
-    if (column == "lot" or (form.lot_shaped and "-" in analysis.lot_key(value))) \
+    found = _reading_tier(form, value, folded, key, exact, column)
+    if found[0] and (column == "lot" or (form.lot_shaped and "-" in analysis.lot_key(value))) \
             and not analysis.lot_groups_fit(query, value):
         return 0, None  # typed in groups, the groups must line up (28-61-88 is not 2-86-188)
-    key_query = form.key
+    return found
+
+
+def _reading_tier(form: _QueryForm, value: str, folded: str, key: str, exact: str,
+                  column: str) -> tuple[int, tuple[int, int] | None]:
+    """:func:`_value_tier` before the lot's groups are checked (only for a reading that
+    matches: most do not)."""
+    folded_query, key_query = form.folded, form.key
     # equal readings first, "?" and "*" included: a partial serial typed as stored is exact
     if form.exact == exact:
         return TIER_EXACT, None
