@@ -76,3 +76,35 @@ def test_segment_builder_writes_what_whoosh_writes(tmp_path, count):
     assert any(name.endswith(".trm") for name in ours)
     for name, data in whoosh.items():
         assert ours[name] == data, name
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_a_term_is_found_in_a_segment_as_whooshs_table_holds_it(tmp_path, mmap):
+    """The query side's own probe of a segment's term table (``_term_finder``) gives each
+    term's entry as Whoosh's hash table does, from the memory map or, without one, from
+    the file read by slices; an absent term gives None."""
+    import struct
+
+    from whoosh.filedb.filestore import FileStorage
+
+    from panel_tracker.search.index import _term_finder
+
+    whoosh_index.create_in(str(tmp_path), get_schema())
+    ix = FileStorage(str(tmp_path), supports_mmap=mmap).open_index()
+    writer = ix.writer()
+    for doc in _documents(300):
+        writer.add_document(**doc)
+    writer.commit()
+    with ix.reader() as reader:
+        terms = reader._terms
+        assert (getattr(terms._tindex.dbfile, "_buf", None) is not None) is mmap
+        find = _term_finder(terms)
+        checked = 0
+        for fieldname in ("codes", "frag", "words", "case", "category"):
+            number = struct.pack("!H", terms._fieldmap[fieldname])
+            for term in reader.lexicon(fieldname):
+                assert find(fieldname, term) == terms._tindex[number + term]
+                checked += 1
+            assert find(fieldname, b"absent-term") is None
+        assert checked > 300
+        assert find("no-such-field", b"AK1") is None

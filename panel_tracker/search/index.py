@@ -771,6 +771,16 @@ def _md5_hash(key: bytes) -> int:
     return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
 
 
+class _FileBytes:
+    """A segment's file read by slices, as its memory map would be (``file[a:b]``)."""
+
+    def __init__(self, dbfile):
+        self.get = dbfile.get
+
+    def __getitem__(self, span: slice) -> bytes:
+        return self.get(span.start, span.stop - span.start)
+
+
 def _term_finder(terms, keys: frozenset[bytes] | None = None):
     """A function of ``(fieldname, tbytes)`` giving the term's entry in a segment's terms
     reader as bytes (see :func:`_read_entry`), None when the term is absent, without the
@@ -793,38 +803,14 @@ def _term_finder(terms, keys: frozenset[bytes] | None = None):
     buffer = getattr(dbfile, "_buf", None)  # a BufferFile over the compound segment's memory map
     if buffer is not None:
         unpack_pointer, unpack_lengths = pointer.unpack_from, lengths.unpack_from
+    else:  # a file without a memory map, read by slices
+        buffer = _FileBytes(dbfile)
 
-        def find(fieldname: str, tbytes: bytes):
-            prefix = prefixes.get(fieldname)
-            if prefix is None:
-                return None
-            key = prefix + tbytes
-            if keys is not None and key not in keys:
-                return None
-            keyhash = hashed(key)
-            start, slots = tables[keyhash & 255]
-            if not slots:
-                return None
-            end = start + slots * pointer_size
-            position = start + ((keyhash >> 8) % slots) * pointer_size
-            size = len(key)
-            for _ in range(slots):
-                slot_hash, item = unpack_pointer(buffer, position)
-                if not item:
-                    return None
-                if slot_hash == keyhash:
-                    key_length, data_length = unpack_lengths(buffer, item)
-                    begin = item + lengths_size
-                    if key_length == size and buffer[begin:begin + size] == key:
-                        return bytes(buffer[begin + size:begin + size + data_length])
-                position += pointer_size
-                if position == end:
-                    position = start
-            return None
+        def unpack_pointer(file, position: int):
+            return pointer.unpack(file[position:position + pointer_size])
 
-        return find
-
-    get = dbfile.get
+        def unpack_lengths(file, position: int):
+            return lengths.unpack(file[position:position + lengths_size])
 
     def find(fieldname: str, tbytes: bytes):
         prefix = prefixes.get(fieldname)
@@ -839,14 +825,16 @@ def _term_finder(terms, keys: frozenset[bytes] | None = None):
             return None
         end = start + slots * pointer_size
         position = start + ((keyhash >> 8) % slots) * pointer_size
+        size = len(key)
         for _ in range(slots):
-            slot_hash, item = pointer.unpack(get(position, pointer_size))
+            slot_hash, item = unpack_pointer(buffer, position)
             if not item:
                 return None
             if slot_hash == keyhash:
-                key_length, data_length = lengths.unpack(get(item, lengths_size))
-                if key_length == len(key) and get(item + lengths_size, key_length) == key:
-                    return get(item + lengths_size + key_length, data_length)
+                key_length, data_length = unpack_lengths(buffer, item)
+                begin = item + lengths_size
+                if key_length == size and buffer[begin:begin + size] == key:
+                    return bytes(buffer[begin + size:begin + size + data_length])
             position += pointer_size
             if position == end:
                 position = start
