@@ -630,23 +630,6 @@ class _Cached:
             self.postings_held += len(found)
         return found
 
-    def union(self, fieldname: str, terms: tuple[str, ...], docs: Callable | None = None) -> frozenset[int]:
-        """Every document holding one of the terms (a fragment window folded or as a
-        confusable key): for a common window, thousands of documents, joined once and kept
-        like a long posting list, not again by every query that looks for that window.
-        ``docs(fieldname, term)`` looks each term up (default :meth:`docs`; a query passes
-        its own, which remembers the short lists it looks up again)."""
-        key = (fieldname, terms)
-        found = self.postings.get(key)
-        if found is not None:
-            return found
-        docs = docs or self.docs
-        found = frozenset().union(*(docs(fieldname, term) for term in terms))
-        if len(found) >= POSTINGS_KEPT_FROM and self.postings_held + len(found) <= POSTINGS_HELD:
-            self.postings[key] = found
-            self.postings_held += len(found)
-        return found
-
     def _leaves(self) -> list:
         """Each segment's reader, first document number, deleted documents (numbered in
         this searcher) and :class:`_Segment`, taken over from the searcher before when the

@@ -276,7 +276,7 @@ def _segment_folded_codes(leaf, base: int) -> tuple[list[str], frozenset[int]]:
     except NotImplementedError:  # an index without a segment yet: no documents
         return [], frozenset()
     lots = frozenset(base + at for at, text in enumerate(texts) if text.startswith(b"lot\t") or b"\nlot\t" in text)
-    return ["\t".join(_FOLDED_CODE.findall(text.decode("utf-8"))) if text else "" for text in texts], lots
+    return ["\t".join(_folded_codes(text)) for text in texts], lots
 
 
 def _lot_documents(run: _Run) -> frozenset[int]:
