@@ -287,6 +287,24 @@ def test_readings_of_the_querys_key_rank_the_one_folded_as_typed_first(world):
         f"{one}1": 80.5, f"{one}2": 90.5, f"{one}3": 80.5}
 
 
+def test_free_text_of_the_querys_key_ranks_the_reading_folded_as_typed_first(world):
+    """The same for a reading of several words that is not a code (a model): the item
+    whose model folds as the query is ranked before the one whose model only shares its
+    key, told from its stored readings (a model is not among the codes)."""
+    from panel_tracker.classification import Classification
+    from panel_tracker.search import query
+
+    expert = world.client("expert")
+    expert.post("/cases/new", data={"ref": "YEM-2024-017", "status": "open"})
+    case = _case("YEM-2024-017")
+    for serial, model in (("AB-100001", "Type 56-I"), ("AB-100002", "Type 56-1")):
+        response = expert.post(f"/cases/{case.id}/items/new", data={**ITEM, "serial": serial, "model": model})
+        assert response.status_code == 302
+    one = "YEM-2024-017/0"
+    first = query.search(world.panel, "TYPE 56-1", clearance=Classification.PANEL, limit=1).hits
+    assert [(hit.item_ref, hit.field, hit.score) for hit in first] == [(f"{one}2", "model", 90.0)]
+
+
 def test_a_wildcard_query_finds_a_stored_reading_whose_unreadable_character_fits_it(world):
     """A ``?`` in a stored reading is any one character, for wildcard queries too: the
     expert who could not read one character of ``RX4-5?12`` recorded a serial that

@@ -143,11 +143,12 @@ def value_terms(column: str, text: str, is_code: bool) -> dict[str, frozenset[st
     return dict(_value_terms(text, is_code, is_code and column in FRAGMENT_COLUMNS))
 
 
-def value_words(column: str, text: str, is_code: bool) -> frozenset[str]:
-    """The words a reading is indexed under (its ``words`` terms; in ``words_<level>``
-    for a reading stricter than its item)."""
+def reading_terms(column: str, text: str, is_code: bool, field: str) -> frozenset[str]:
+    """The terms of one field a reading is indexed under (a reading stricter than its item
+    has only its ``words``, in ``words_<level>``): the query side checks a document's
+    readings by the terms the index holds, not by its own copy of the rules."""
     for name, found in _value_terms(text, is_code, is_code and column in FRAGMENT_COLUMNS):
-        if name == "words":
+        if name == field:
             return found
     return frozenset()
 

@@ -31,7 +31,7 @@ from whoosh import query as wq
 
 from ..classification import Classification, visible_levels
 from . import analysis, index
-from .documents import FIELD_BONUS, FRAGMENT_COLUMNS, exact_form, value_words
+from .documents import FIELD_BONUS, FRAGMENT_COLUMNS, exact_form, reading_terms
 from .schema import LEVELS
 
 TIER_EXACT, TIER_FOLDED, TIER_CONFUSABLE, TIER_WORDS = 100, 90, 80, 70
@@ -503,11 +503,12 @@ def _fragment_docs(run: _Run, windows: list[str]) -> set[int]:
 def _holds_reading(run: _Run, docnum: int, folded: str) -> bool:
     """Does the document hold a reading folded as ``folded`` under its ``codes`` terms (an
     item-level code, or item-level free text of several words)? Its codes first, from the
-    table; its stored readings only when they do not."""
+    table; its stored readings' terms only when they do not."""
     if folded in run.codes(docnum):
         return True
-    return any(level is None and (is_code or len(analysis.words(text)) > 1) and analysis.fold(text) == folded
-               for _column, text, level, is_code, *_marking in run.stored(docnum)["values"])
+    term = f"f:{folded}"
+    return any(level is None and term in reading_terms(column, text, is_code, "codes")
+               for column, text, level, is_code, *_marking in run.stored(docnum)["values"])
 
 
 # A word in more documents than this, beside a rarer word of the query, is checked on the
@@ -548,7 +549,8 @@ def _match_words(run: _Run, text: str) -> set[int]:
 def _holds_word(run: _Run, docnum: int, word: str) -> bool:
     """Is the word indexed for one of the document's readings the reader may see (the
     same terms the index holds, from the readings it was written from)?"""
-    return any(word in value_words(column, text, is_code) for column, text, is_code in run.values(docnum))
+    return any(word in reading_terms(column, text, is_code, "words")
+               for column, text, is_code in run.values(docnum))
 
 
 def _match_pattern(run: _Run, folded: str, column: str | None) -> dict[int, float]:
