@@ -426,6 +426,18 @@ def distance_from(a: str, limit: int):
     return distance
 
 
+def position_masks(codes: list[str]) -> list[dict[str, int]]:
+    """For each position of codes of one length, the codes having each character there,
+    as the bits of an integer (code 0 the lowest bit)."""
+    masks = []
+    for column in zip(*codes):  # the codes' characters at one position, code 0 last
+        column = "".join(reversed(column))
+        chars = set(column)
+        zeros = {ord(ch): "0" for ch in chars}
+        masks.append({ch: int(column.translate({**zeros, ord(ch): "1"}), 2) for ch in chars})
+    return masks
+
+
 class SameLengthCodes:
     """Codes of one length, indexed by position and character, to find those within a
     few edits of a query all at once: the Levenshtein automaton of the query run over
@@ -436,12 +448,7 @@ class SameLengthCodes:
     def __init__(self, codes: list[str]):
         self.codes = codes
         self.length = len(codes[0]) if codes else 0
-        self.masks: list[dict[str, int]] = []
-        for column in zip(*codes):  # the codes' characters at one position, code 0 last
-            column = "".join(reversed(column))
-            chars = set(column)
-            zeros = {ord(ch): "0" for ch in chars}
-            self.masks.append({ch: int(column.translate({**zeros, ord(ch): "1"}), 2) for ch in chars})
+        self.masks = position_masks(codes)
 
     def within(self, query: str, limit: int) -> list[tuple[int, int]]:
         """(index of the code, its distance) of every code within ``limit`` edits."""

@@ -629,10 +629,7 @@ class _UnknownTable:
         lines = "".join(folded + "\n" for folded in readings)
         keys = analysis.key_of_folded(lines)
         fitting, unknown = [], []
-        for column in zip(*keys.split("\n")[:-1]):  # the keys' characters at one position
-            column = "".join(reversed(column))  # line 0 the lowest bit
-            chars = set(column)
-            bits = {ch: int(column.translate({**{ord(c): "0" for c in chars}, ord(ch): "1"}), 2) for ch in chars}
+        for bits in analysis.position_masks(keys.split("\n")[:-1]):
             at_unknown = bits.pop("?", 0)
             fitting.append({ch: found | at_unknown for ch, found in bits.items()})
             unknown.append(at_unknown)
