@@ -251,9 +251,9 @@ def query_deletions(code: str) -> set[str]:
       character of the pair removed.
 
     A shorter query looks up itself and its one-deletions, met by a stored code's own in
-    the same three ways. A query of two edits (10 characters or more) looks up none: its candidates of 8 or 9
-    characters have end terms (:func:`query_end_terms`) and fragment terms
-    (:func:`typo_windows`), like the longer ones."""
+    the same three ways. A query of two edits (10 characters or more) looks up none: its
+    candidates of 8 or 9 characters have end terms (:func:`query_end_terms`) and fragment
+    terms (:func:`typo_windows`), like the longer ones."""
     if allowed_edits(code) != 1:
         return set()
     if len(code) < PAIRS_FROM:

@@ -49,7 +49,7 @@ def get_schema() -> fields.Schema:
         legibility=Terms(**terms),
         recovered=fields.NUMERIC(int, bits=32, signed=False, shift_step=16),  # yyyymmdd of its first day
         photo=Terms(**terms),  # ids of the photos whose captions are in the document
-        # Whole readings (see analysis): f: folded, k: confusable key (when it differs).
+        # Whole readings (see analysis): f: folded, k: confusable key (even when the same).
         # Field syntax (lot:…) and the exact reading are checked on the stored readings.
         codes=Terms(**terms),
         frag=Terms(**terms),  # 4- and 5-character substrings of codes, folded (f:) and as keys (k:)
