@@ -42,11 +42,12 @@ def _case(ref: str) -> Case:
     return get_session().exec(select(Case).where(Case.ref == ref)).one()
 
 
-def _api(world, role: str):
+def _api(world, role: str = "", *, user=None, panel=None):
     db = get_session()
-    user = world.users[role]
+    user = user or world.users[role]
+    panel = panel or world.panel
     membership = db.exec(select(Membership).where(Membership.user_id == user.id,
-                                                  Membership.panel_id == world.panel.id)).one()
+                                                  Membership.panel_id == panel.id)).one()
     _, secret = create_token(db, user, membership, name="test", role=membership.role, days=30)
     db.commit()
     client = world.app.test_client()
@@ -549,6 +550,29 @@ def test_the_period_filters_are_iso_text_boxes_that_keep_what_was_typed_with_its
 
 
 # ------------------------------------------------------------------ batch, patterns, saved searches
+
+
+def test_another_panels_admin_finds_nothing_of_this_panel_through_any_search_door(sample):
+    """The admin of LBY searches YEM's markings through every door: the page, the batch,
+    the pattern finder, the side-by-side comparison, the items list and the API. Each
+    panel has its own index: nothing of YEM comes back, not even a count."""
+    yem_item = _item("YEM-2025-008/01").id
+    yem_ref = re.compile(r"YEM-\d{4}-\d{3}/\d+")  # an item reference (the case filter's example is no data)
+    lby = sample.client(user=sample.outsider)
+    for text in ("24O17747", "24017731", "lot:17-85-71", "EK 3317", "2401*", "*"):
+        html = lby.get("/search", query_string={"q": text}).get_data(as_text=True)
+        assert _refs(html) == [] and not yem_ref.search(html) and "0 items found" in html, text
+    batch = lby.post("/search/batch", data={"lines": "24017747\nEK3317"}).get_data(as_text=True)
+    assert not yem_ref.search(batch) and "2 lines, 0 with a match" in batch
+    assert not yem_ref.search(lby.get("/search/patterns").get_data(as_text=True))
+    assert lby.get(f"/search/compare?item={yem_item}").status_code == 404
+    assert not yem_ref.search(lby.get("/items?q=24017731").get_data(as_text=True))
+    api = _api(sample, user=sample.outsider, panel=sample.other_panel)
+    found = api("get", "/api/v1/search?q=24017731").get_json()
+    assert found["hits"] == [] and found["total"] == 0
+    assert api("post", "/api/v1/search/batch", json={"lines": ["24017747"]}).get_json()[0]["hits"] == []
+    assert api("get", "/api/v1/search/patterns").get_json() == []
+    assert api("get", "/api/v1/items?q=24017731").get_json()["items"] == []
 
 
 def test_batch_page_lists_each_line_and_downloads_csv(sample):
