@@ -673,9 +673,9 @@ def test_verify_reports_stale_items_and_rebuild_repairs_them(sample, runner):
 
 
 def test_a_rebuild_in_parts_by_worker_processes_finds_what_a_rebuild_in_one_process_finds(sample, monkeypatch):
-    """A big panel's rebuild is cut into parts, each written by its own process: the same
-    hits (refs, columns, readings, scores) for every query of the relevance set, for an
-    expert and a viewer, and nothing missing or stale."""
+    """A big panel's rebuild is cut into parts, each made by its own process, all written
+    into one segment: the same hits (refs, columns, readings, scores) for every query of
+    the relevance set, for an expert and a viewer, and nothing missing or stale."""
     from panel_tracker.search import query
     from tests.search_relevance import CASES
     from tests.test_search_relevance import CLEARANCE
@@ -691,7 +691,7 @@ def test_a_rebuild_in_parts_by_worker_processes_finds_what_a_rebuild_in_one_proc
     sample.app.config["SEARCH_REBUILD_PROCS"] = 3
     progress = []
     written = search_index.rebuild(sample.panel, progress=lambda done, total: progress.append((done, total)))
-    assert len(search_index.searcher_for(sample.panel).ix._segments()) == 3  # one a part
+    assert len(search_index.searcher_for(sample.panel).ix._segments()) == 1  # the parts in one segment
     assert written == 70 and progress[-1] == (70, 70)
     assert answers() == expected
     assert search_index.verify(sample.panel).ok

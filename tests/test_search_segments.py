@@ -10,7 +10,7 @@ from whoosh.writing import SegmentWriter
 
 from panel_tracker.search.index import _codec
 from panel_tracker.search.schema import LEVELS, get_schema
-from panel_tracker.search.segments import SegmentBuilder
+from panel_tracker.search.segments import Part, SegmentBuilder
 
 
 def _documents(count: int) -> list[dict]:
@@ -76,6 +76,45 @@ def test_segment_builder_writes_what_whoosh_writes(tmp_path, count):
     assert any(name.endswith(".trm") for name in ours)
     for name, data in whoosh.items():
         assert ours[name] == data, name
+
+
+@pytest.mark.parametrize("cuts", [(1,), (64, 65), (200, 450), (0, 300, 301)])
+def test_parts_made_elsewhere_are_written_as_if_added_one_by_one(tmp_path, cuts):
+    """A rebuild's worker processes make their documents into a :class:`Part`, pickled
+    back and added after the documents before it (:meth:`SegmentBuilder.add_part`): the
+    segment's files are the same, byte for byte, as when every document is added here,
+    whatever the cuts (terms in one part or several, lists kept in the term's entry or
+    in blocks across the cut)."""
+    import pickle
+
+    docs = _documents(700)
+    segments = []
+    for directory, parts in (("whole", False), ("parts", True)):
+        (tmp_path / directory).mkdir()
+        ix = whoosh_index.create_in(str(tmp_path / directory), get_schema())
+        builder = SegmentBuilder(ix, _codec())
+        if segments:
+            builder.segment.segid = segments[0][1].segid
+        if not parts:
+            for doc in docs:
+                builder.add(doc)
+        else:
+            bounds = [0, *cuts, len(docs)]
+            for doc in docs[:cuts[0]]:
+                builder.add(doc)
+            for start, end in zip(bounds[1:], bounds[2:]):
+                part = Part(get_schema())
+                for doc in docs[start:end]:
+                    part.add(doc)
+                assert len(part) == end - start
+                builder.add_part(pickle.loads(pickle.dumps(part)))
+        segments.append((ix, builder.finish()))
+    (whole_ix, whole), (parts_ix, in_parts) = segments
+    assert in_parts.doc_count_all() == whole.doc_count_all() == len(docs)
+    expected, found = _segment_files(whole_ix, whole), _segment_files(parts_ix, in_parts)
+    assert sorted(found) == sorted(expected)
+    for name, data in expected.items():
+        assert found[name] == data, name
 
 
 @pytest.mark.parametrize("mmap", [True, False])

@@ -259,14 +259,16 @@ def _engine(app):
 
 
 def rebuild(panel: Panel, *, app=None, progress=None) -> int:
-    """Write the panel's index afresh from the database; returns the documents written.
-    ``progress(done, total)`` is called as it goes. Queued changes are applied after.
+    """Write the panel's index afresh from the database, as one segment; returns the
+    documents written. ``progress(done, total)`` is called as it goes. Queued changes are
+    applied after.
 
     The panel's items are cut into parts by id, one a process (``SEARCH_REBUILD_PROCS``,
-    from :data:`PARALLEL_FROM` items): each part reads its rows, makes its documents and
-    writes its own segment (:class:`segments.SegmentBuilder`), this process the first
-    (with the cases), new interpreters the others; the new table of contents then lists
-    those segments alone."""
+    from :data:`PARALLEL_FROM` items): this process makes the documents of the first
+    (with the cases), new interpreters those of the others (reading their rows, making
+    their documents and terms: most of the work), which it then adds after its own
+    (:meth:`segments.SegmentBuilder.add_part`) and writes, all in one segment: a query
+    looks each of its terms up once a segment, so one costs less than several."""
     app = app or current_app._get_current_object()
     directory = index_dir(panel.code, app)
     with panel_lock(panel.code, app=app):
@@ -282,9 +284,10 @@ def rebuild(panel: Panel, *, app=None, progress=None) -> int:
         parts = _parts(ids, procs if len(ids) >= PARALLEL_FROM else 1)
         writer = ix.writer(codec=_codec())  # Whoosh's write lock and the next generation
         try:
-            segments, done = _write_parts(ix, engine, panel.id, parts, total, progress)
-            writer._close_segment()  # its own segment stays empty: the parts' replace every old one
-            writer._commit_toc(segments)
+            with _collector_paused():
+                segment, done = _write_segment(ix, engine, panel.id, parts, total, progress)
+            writer._close_segment()  # its own segment stays empty: the rebuilt one replaces every old one
+            writer._commit_toc([segment])
             writer._finish()
         except BaseException:
             writer.cancel()
@@ -312,43 +315,59 @@ def _parts(ids: list[int], count: int) -> list[tuple[int, int | None]]:
     return list(zip(starts, bounds + [None]))
 
 
-def _write_parts(ix, engine, panel_id: int, parts, total: int, progress):
-    """Each part's segment (the first written here, the others by worker processes) and the
-    documents written."""
+def _write_segment(ix, engine, panel_id: int, parts, total: int, progress):
+    """The segment of every part's documents, the first part's made here, the others' by
+    worker processes; and the documents written."""
     import multiprocessing
 
-    url = engine.url.render_as_string(hide_password=False)
+    builder = segments.SegmentBuilder(ix, _codec())
     if len(parts) == 1:
-        segment, done = _write_part(ix, engine, panel_id, parts[0], cases=True,
-                                    progress=(lambda n: progress(n, total)) if progress else None)
-        return [segment], done
+        _add_documents(builder, engine, panel_id, parts[0], cases=True,
+                       progress=(lambda n: progress(n, total)) if progress else None)
+        return builder.finish(), builder.docnum
     from concurrent.futures import ProcessPoolExecutor
 
+    url = engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("spawn")  # a new interpreter: forking a threaded web process is unsafe
     counter = context.Value("q", 0)
     pool = ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=context,
                                initializer=_start_worker, initargs=(counter,))
     try:
-        futures = [pool.submit(_write_part_in_worker, url, ix.storage.folder, panel_id, part)
-                   for part in parts[1:]]
+        futures = [pool.submit(_make_part_in_worker, url, panel_id, part) for part in parts[1:]]
         report = (lambda n: progress(n + counter.value, total)) if progress else None
-        first, done = _write_part(ix, engine, panel_id, parts[0], cases=True, progress=report)
-        results = [future.result() for future in futures]
+        _add_documents(builder, engine, panel_id, parts[0], cases=True, progress=report)
+        for future in futures:  # in order: each part's documents are numbered after the one before
+            builder.add_part(future.result())
     finally:
         pool.shutdown(cancel_futures=True)
-    return [first] + [segment for segment, _ in results], done + sum(n for _, n in results)
+    return builder.finish(), builder.docnum
 
 
-def _write_part(ix, engine, panel_id: int, part, *, cases: bool, progress=None):
-    """One part's segment, written from the database: ``(segment, documents)``."""
-    builder = segments.SegmentBuilder(ix, _codec())
+def _add_documents(builder, engine, panel_id: int, part, *, cases: bool, progress=None) -> None:
+    """Add one part's documents, read from the database, to ``builder`` (a
+    :class:`segments.SegmentBuilder` or :class:`segments.Part`)."""
     after_id, up_to_id = part
     with Session(engine) as db:
-        for doc in documents.panel_documents(db, panel_id, cases=cases, from_id=after_id, to_id=up_to_id):
+        for n, doc in enumerate(documents.panel_documents(db, panel_id, cases=cases, from_id=after_id,
+                                                          to_id=up_to_id), 1):
             builder.add(doc)
-            if progress and builder.docnum % 1000 == 0:
-                progress(builder.docnum)
-    return builder.finish(), builder.docnum
+            if progress and n % 1000 == 0:
+                progress(n)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while a rebuild makes millions of lists of
+    postings that live until the segment is written: each full collection walks them all
+    (a third of a rebuild's time at 100,000 items, and five times the cost of unpickling a
+    worker's part). Nothing made here forms cycles worth collecting before the end."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _worker_counter = None
@@ -359,8 +378,8 @@ def _start_worker(counter) -> None:
     _worker_counter = counter
 
 
-def _write_part_in_worker(url: str, folder: str, panel_id: int, part):
-    """In a worker process: one part's segment of the index in ``folder``."""
+def _make_part_in_worker(url: str, panel_id: int, part) -> segments.Part:
+    """In a worker process: one part's documents made into postings and values."""
     from ..db import make_engine
 
     def report(done: int) -> None:
@@ -368,11 +387,12 @@ def _write_part_in_worker(url: str, folder: str, panel_id: int, part):
             _worker_counter.value += 1000
 
     engine = make_engine(url)
-    ix = whoosh_index.open_dir(folder)
     try:
-        return _write_part(ix, engine, panel_id, part, cases=False, progress=report if _worker_counter else None)
+        made = segments.Part(get_schema())
+        with _collector_paused():
+            _add_documents(made, engine, panel_id, part, cases=False, progress=report if _worker_counter else None)
+        return made
     finally:
-        ix.close()
         engine.dispose()
 
 
