@@ -892,6 +892,10 @@ def _explain(run: _Run, docnum: int, text: str, found_at: float = 0) -> tuple[st
             column = {"category": "category", "legibility": "serial_legibility"}.get(node.filter, "case_ref")
             value = run.stored(docnum)["case_ref"] if column == "case_ref" else node.text.strip().lower()
             return column, value, float(TIER_FILTER_ONLY), ("", value, "")
+    # no reading can do better than the exact serial; nor, for a query of one node, than
+    # a serial at the tier the query found the document at (its best reading's tier)
+    enough = _BEST_SCORE if len(nodes) > 1 or found_at < TIER_FUZZY - 2 \
+        else min(_BEST_SCORE, found_at + _MAX_BONUS)
     for node in nodes:
         for col, value, is_code in run.values(docnum, node.column):
             tier, span = _value_tier(node.text, value, is_code, col)
@@ -900,7 +904,7 @@ def _explain(run: _Run, docnum: int, text: str, found_at: float = 0) -> tuple[st
             score = tier + FIELD_BONUS.get(col, 0) / 10
             if score > best[2]:
                 best = (col, value, score, _highlight(value, span))
-                if score >= _BEST_SCORE:  # the exact serial: no reading can do better
+                if score >= enough:
                     return best
     if not best[0] and found_at == TIER_WORDS:  # words found in several readings, none holding them all
         best = _word_by_word(run, docnum, nodes)
@@ -922,7 +926,8 @@ def _word_by_word(run: _Run, docnum: int, nodes: list[Node]) -> tuple[str, str, 
     return best
 
 
-_BEST_SCORE = TIER_EXACT + max(FIELD_BONUS.values()) / 10
+_MAX_BONUS = max(FIELD_BONUS.values()) / 10
+_BEST_SCORE = TIER_EXACT + _MAX_BONUS
 
 
 @dataclass(frozen=True)
