@@ -197,15 +197,27 @@ def _all_strings(alphabet: str, longest: int) -> list[str]:
     return [""] + ["".join(p) for n in range(1, longest + 1) for p in itertools.product(alphabet, repeat=n)]
 
 
+def _levenshtein(x: str, y: str) -> int:
+    """The textbook table: the reference the search's edit distances are checked against."""
+    row = list(range(len(y) + 1))
+    for i, cx in enumerate(x, 1):
+        before, row[0] = row[0], i
+        for j, cy in enumerate(y, 1):
+            before, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, before + (cx != cy))
+    return row[-1]
+
+
 def test_distance_from_a_query_is_the_edit_distance_to_every_reading():
-    # every pair over a small alphabet, where the shortcuts (common start and end cut,
-    # equal lengths decided by the positions that differ) meet every shape of edit
-    strings = _all_strings("AB0", 5)
-    for query in strings[::7]:
+    # every pair over a small alphabet (every shape of edit), Cyrillic included, capped
+    # at one more than the limit
+    strings = _all_strings("AB0", 5) + ["ЖБ7", "ЖБ", "Ж7", "AЖB0"]
+    for query in strings[::7] + ["ЖБ7"]:
         distances = {limit: a.distance_from(query, limit) for limit in (1, 2, 3)}
         for reading in strings:
+            true = _levenshtein(query, reading)
             for limit, distance in distances.items():
-                assert distance(reading) == a.edit_distance(query, reading, limit), (query, reading, limit)
+                assert distance(reading) == a.edit_distance(query, reading, limit) == min(true, limit + 1), \
+                    (query, reading, limit)
 
 
 def test_codes_of_one_length_give_every_code_within_the_edits_at_once():
@@ -215,8 +227,8 @@ def test_codes_of_one_length_give_every_code_within_the_edits_at_once():
         same_length = a.SameLengthCodes(codes)
         for query in strings[::11]:
             for limit in (1, 2):
-                expected = {n: a.edit_distance(query, code, limit) for n, code in enumerate(codes)
-                            if a.edit_distance(query, code, limit) <= limit}
+                expected = {n: _levenshtein(query, code) for n, code in enumerate(codes)
+                            if _levenshtein(query, code) <= limit}
                 assert dict(same_length.within(query, limit)) == expected, (query, length, limit)
 
 
