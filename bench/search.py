@@ -199,7 +199,7 @@ def main() -> None:
                 n = len(queries) or 1
                 print(f"{name:<11}{len(queries):>8} | {p(ours_t, .5):>7.2f}ms{p(ours_t, .95):>7.2f}ms{ours_found / n:>8.0%}"
                       f" | {p(naive_t, .5):>8.2f}ms{p(naive_t, .95):>7.2f}ms{naive_found / n:>8.0%}"
-                      f" | {p(ours_t, .5) / p(naive_t, .5):>5.1f}×{p(ours_t, .95) / p(naive_t, .95):>6.1f}×")
+                      f" | {p(ours_t, .5) / p(naive_t, .5):>5.2f}×{p(ours_t, .95) / p(naive_t, .95):>6.2f}×")
 
             # the batches before the saves below, which edit 50 stored serials away
             serials = [text for text, _ in classes["exact"] + classes["folded"] + classes["confusable"]
