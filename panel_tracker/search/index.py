@@ -336,8 +336,8 @@ def _write_segment(ix, engine, panel_id: int, parts, total: int, progress):
         futures = [pool.submit(_make_part_in_worker, url, panel_id, part) for part in parts[1:]]
         report = (lambda n: progress(n + counter.value, total)) if progress else None
         _add_documents(builder, engine, panel_id, parts[0], cases=True, progress=report)
-        for future in futures:  # in order: each part's documents are numbered after the one before
-            builder.add_part(future.result())
+        while futures:  # in order: each part's documents are numbered after the one before
+            builder.add_part(futures.pop(0).result())  # the part then let go, before the segment is written
     finally:
         pool.shutdown(cancel_futures=True)
     return builder.finish(), builder.docnum

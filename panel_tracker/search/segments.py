@@ -83,7 +83,7 @@ class SegmentBuilder:
         blocklimit = self.codec._blocklimit
         pack = W3TermInfo._struct.pack
         for name in sorted(self.postings):
-            terms = self.postings[name]
+            terms = self.postings.pop(name)  # let go once written: the next field's entries take its place
             if not terms:  # a field given no term (an empty list): Whoosh's writer never starts it
                 continue
             writer.start_field(name, self.schema[name])
