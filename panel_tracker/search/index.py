@@ -359,8 +359,10 @@ def _add_documents(builder, engine, panel_id: int, part, *, cases: bool, progres
 def _collector_paused():
     """Python's cyclic garbage collector off while a rebuild makes millions of lists of
     postings that live until the segment is written: each full collection walks them all
-    (a third of a rebuild's time at 100,000 items, and five times the cost of unpickling a
-    worker's part). Nothing made here forms cycles worth collecting before the end."""
+    (a quarter of a rebuild's time at 100,000 items, and five times the cost of unpickling
+    a worker's part). Nothing made here forms cycles worth collecting before the end; the
+    process's other threads meanwhile run without it too, and their cycles are collected
+    after (it is switched back on only by the rebuild that switched it off)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

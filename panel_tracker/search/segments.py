@@ -144,24 +144,30 @@ class Part:
         return len(self.values)
 
     def __getstate__(self) -> dict:
-        # per field: its terms, and their document numbers one after the other in an
-        # array with the count of each (a list of numbers a term is a Python object to
-        # pickle and unpickle: four times the cost)
-        postings = {}
+        return {"packed": self.packed(), "values": self.values}
+
+    def __setstate__(self, state: dict) -> None:  # in the process that writes the segment
+        self._fields, self.postings, self.values = None, None, state["values"]
+        self._packed = state["packed"]
+
+    def packed(self) -> dict[str, tuple[list, array, array]]:
+        """Per field: its terms, and their document numbers one after the other in an
+        array with the count of each (a list of numbers a term is a Python object to
+        pickle and unpickle: four times the cost)."""
+        if self.postings is None:  # unpickled
+            return self._packed
+        packed = {}
         for name, terms in self.postings.items():
             counts, ids = array("I"), array("I")
             for found in terms.values():
                 counts.append(len(found))
                 ids.extend(found)
-            postings[name] = (list(terms), counts, ids)
-        return {"postings": postings, "values": self.values}
-
-    def __setstate__(self, state: dict) -> None:
-        self.postings, self.values = state["postings"], state["values"]
+            packed[name] = (list(terms), counts, ids)
+        return packed
 
     def shifted_postings(self, offset: int):
-        """``(field, term, document numbers + offset)`` for each term (an unpickled part)."""
-        for name, (terms, counts, ids) in self.postings.items():
+        """``(field, term, document numbers + offset)`` for each term."""
+        for name, (terms, counts, ids) in self.packed().items():
             if offset:
                 ids = array("I", map(offset.__add__, ids))
             start = 0
