@@ -25,7 +25,6 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from hashlib import md5
 from itertools import accumulate
 from pathlib import Path
@@ -770,10 +769,14 @@ class _Cached:
         return self.columns[name]
 
 
-@lru_cache(maxsize=4096)  # the same key in every segment of a searcher: hashed once
+_DIGEST_TAIL = struct.Struct("!I").unpack_from
+
+
 def _md5_hash(key: bytes) -> int:
-    """``whoosh.filedb.filetables.md5_hash``: the last 4 bytes of the key's digest."""
-    return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
+    """``whoosh.filedb.filetables.md5_hash``: the last 4 bytes of the key's digest (not
+    kept per key: a rebuilt index is one segment, and a small segment is asked for a key
+    only when its set of keys holds it)."""
+    return _DIGEST_TAIL(md5(key, usedforsecurity=False).digest(), 12)[0]
 
 
 class _FileBytes:
