@@ -130,6 +130,10 @@ CASES: list[tuple[str, set[str], set[str], str]] = [
     ("2-86-190", {f"{J}/04"}, {f"{G}/02", f"{G}/05"}, "expert"),
     ("28-61-88", set(), {f"{G}/02", f"{G}/05"}, "expert"),  # same digits, other groups
     ("86-188", {f"{G}/02", f"{G}/05"}, {f"{J}/04"}, "expert"),
+    ("2-86-1?8", {f"{G}/02", f"{G}/05"}, {f"{J}/04"}, "expert"),  # groups with a pattern line up too
+    ("28-61-8?", set(), {f"{G}/02", f"{G}/05"}, "expert"),
+    ("lot:28-6?-88", set(), {f"{G}/02", f"{G}/05"}, "expert"),
+    ("2-86-1*", {f"{G}/02", f"{G}/05", f"{J}/04"}, set(), "expert"),
     ("lot:05-98", {f"{A}/06", f"{A}/07", f"{C}/06"}, set(), "expert"),
     ("headstamp:41 98", {f"{A}/06", f"{C}/06"}, {f"{A}/07"}, "expert"),
     ("headstamp:188/86", {f"{G}/02", f"{J}/04"}, {f"{G}/05"}, "expert"),

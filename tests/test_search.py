@@ -87,6 +87,20 @@ def test_query_cli_ranks_the_exact_reading_before_confusable_fragment_and_typo(s
         ("YEM-2024-009/01", "country_attributed", "IRN"), ("YEM-2024-009/02", "country_attributed", "IRN")}
 
 
+def test_a_lot_typed_in_groups_with_an_unreadable_digit_names_the_lot_it_found(sample, runner):
+    """``2-86-1?8`` finds the 2-86-188 lots and each hit names the lot it matched (the
+    contract's ``field`` and ``matched``); ``28-61-8?``, the same digits in other groups,
+    finds neither, whether typed alone or in the lot field."""
+    def hits(text):
+        result = runner.invoke(args=["search", "query", text, "--panel", "YEM", "--json"])
+        assert result.exit_code == 0, result.output
+        return {(h["item_ref"], h["field"], h["matched"]) for h in json.loads(result.output)}
+
+    assert hits("2-86-1?8") == {("YEM-2024-030/02", "lot", "2-86-188"), ("YEM-2024-030/05", "lot", "2-86-188")}
+    assert not {ref for ref, _field, _matched in hits("28-61-8?") | hits("lot:28-6?-88")} \
+        & {"YEM-2024-030/02", "YEM-2024-030/05"}
+
+
 def test_patterns_cli_finds_the_planted_groups_and_keeps_near_miss_lots_apart(sample, runner):
     result = runner.invoke(args=["search", "patterns", "--panel", "YEM", "--json"])
     assert result.exit_code == 0, result.output

@@ -186,6 +186,15 @@ def test_serial_runs_take_the_last_digits_with_only_o_repaired(serial, run):
     ("2-86-188", "2-86-188", True), ("86-188", "2-86-188", True), ("6-18", "2-86-188", True),
     ("28-61-88", "2-86-188", False), ("2-86-190", "2-86-188", False), ("286188", "2-86-188", True),
     ("LOT 17/85/71", "17-85-71", True),
+    # groups with unreadable characters or wildcards line up the same way
+    ("2-86-1?8", "2-86-188", True),
+    ("28-61-8?", "2-86-188", False),
+    ("2-8?-188", "28-61-88", False),
+    ("?-86-188", "2-86-188", True),
+    ("2-86-18*", "2-86-188", True),
+    ("17-85-*", "LOT 17-85-71", True),
+    ("*-61-88", "2-86-188", False),
+    ("8?-18", "2-86-188", True),
 ])
 def test_a_lot_typed_in_groups_must_line_up_with_the_lots_groups(query, lot, fits):
     assert a.lot_groups_fit(query, lot) is fits

@@ -496,16 +496,32 @@ def lot_key(lot: str) -> str:
 def lot_groups_fit(query: str, lot: str) -> bool:
     """Can a query typed in groups (``2-86-188``) be this lot, or part of it? Its groups
     must line up with the lot's (inner groups equal, the outer ones may be cut), so
-    ``28-61-88`` never finds ``2-86-188`` although both fold to ``286188``."""
+    ``28-61-88`` never finds ``2-86-188`` although both fold to ``286188``. A group with
+    ``?`` or ``*`` fits a lot's group as a pattern does a reading: ``2-86-1?8`` fits
+    ``2-86-188``, ``28-61-8?`` does not."""
     wanted, groups = lot_key(query).split("-"), lot_key(lot).split("-")
     if len(wanted) < 2:
         return True
+    first, last = _group_fit(wanted[0], "end"), _group_fit(wanted[-1], "start")
+    inner = [_group_fit(group, "whole") for group in wanted[1:-1]]
     for start in range(len(groups) - len(wanted) + 1):
         window = groups[start:start + len(wanted)]
-        if (window[0].endswith(wanted[0]) and window[-1].startswith(wanted[-1])
-                and window[1:-1] == wanted[1:-1]):
+        if first(window[0]) and last(window[-1]) and all(fit(group) for fit, group in zip(inner, window[1:-1])):
             return True
     return False
+
+
+@lru_cache(maxsize=4096)
+def _group_fit(group: str, where: str) -> Callable[[str], object]:
+    """A test of a lot's group against one group of a query (truthy when it fits): the
+    lot's group ends with it (``end``: the query's first group may be cut at its start),
+    starts with it (``start``: the last group) or is it (``whole``)."""
+    if "?" not in group and "*" not in group:
+        return {"end": lambda lot_group: lot_group.endswith(group),
+                "start": lambda lot_group: lot_group.startswith(group),
+                "whole": group.__eq__}[where]
+    parts = _pattern_parts(group, ".")
+    return re.compile({"end": ".*" + parts + "$", "start": parts, "whole": parts + "$"}[where], re.S).match
 
 
 def in_groups(query: str) -> bool:

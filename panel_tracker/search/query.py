@@ -330,7 +330,7 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     if not folded:
         return scores
     if "*" in folded or "?" in folded:
-        return _match_pattern(run, folded, column)
+        return _lot_groups_kept(run, _match_pattern(run, folded, column), text, column)
     key = analysis.key_of_folded(folded)
     # equal readings, by their key: those folded as the query are told from the others on
     # their codes when they are few (the exact one from the folded one on the stored reading)
@@ -377,26 +377,34 @@ def _match_text(run: _Run, text: str, column: str | None) -> dict[int, float]:
     if edits:
         _match_typos(run, folded, key, edits, scores)
     # Field syntax (lot:…): the match must be in that column; a lot typed in groups must
-    # line up group by group. Checked on the readings of the candidates: codes from their
-    # column, other fields from the stored document.
-    def fits(docnum: int) -> bool:
-        if column in FRAGMENT_COLUMNS:
-            readings = [(c, v, True) for c, v in run.code_values(docnum) if c == column]
-        elif column is None and scores[docnum] < TIER_WORDS:  # a fragment or typo: of a code
-            readings = [(c, v, True) for c, v in run.code_values(docnum)]
-        else:
-            readings = run.values(docnum, column)
-        return any(_value_tier(text, value, is_code, col)[0] for col, value, is_code in readings)
-
+    # line up group by group.
     if column or analysis.lot_shaped(text):
-        scores = {d: s for d, s in scores.items() if d not in run.hidden and fits(d)}
-    elif analysis.in_groups(text):
-        # any query typed in groups (``В 139071``) meets a lot's reading only group by group
-        # (not ``13-90-71``): a document with a lot found by a fragment or a typo is
-        # checked on its codes, as its hit is explained
-        lots = _lot_documents(run)
-        scores = {d: s for d, s in scores.items() if s >= TIER_WORDS or d not in lots or fits(d)}
-    return scores
+        return {d: s for d, s in scores.items() if d not in run.hidden and _fits(run, d, s, text, column)}
+    return _lot_groups_kept(run, scores, text, column)
+
+
+def _fits(run: _Run, docnum: int, tier: float, text: str, column: str | None) -> bool:
+    """Does one of the document's readings match the query (in its column, if any), lots
+    group by group? Checked as its hit is explained: codes from their column, other
+    fields from the stored document."""
+    if column in FRAGMENT_COLUMNS:
+        readings = [(c, v, True) for c, v in run.code_values(docnum) if c == column]
+    elif column is None and tier < TIER_WORDS:  # a fragment, pattern or typo: of a code
+        readings = [(c, v, True) for c, v in run.code_values(docnum)]
+    else:
+        readings = run.values(docnum, column)
+    return any(_value_tier(text, value, is_code, col)[0] for col, value, is_code in readings)
+
+
+def _lot_groups_kept(run: _Run, scores: dict[int, float], text: str, column: str | None) -> dict[int, float]:
+    """A query typed in groups (``В 139071``, ``28-61-8?``) meets a lot's reading only
+    group by group (not ``13-90-71``, not ``2-86-188``): a document with a lot found below
+    the words' tier (a fragment, a pattern or a typo) is kept when one of its readings
+    fits (see :func:`_fits`)."""
+    if not analysis.in_groups(text):
+        return scores
+    lots = _lot_documents(run)
+    return {d: s for d, s in scores.items() if s >= TIER_WORDS or d not in lots or _fits(run, d, s, text, column)}
 
 
 # Candidates of a long fragment checked on their codes rather than narrowed down by one
