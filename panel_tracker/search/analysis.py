@@ -437,14 +437,6 @@ def unknown_pattern_term(code: str) -> str | None:
     return f"{len(code)}@{offset}:{text}"
 
 
-def unknown_query_terms(code: str) -> set[str]:
-    """Every (offset, run) a stored ``?`` reading of this query's length could hold."""
-    n = len(code)
-    if n > MAX_CODE or n < 2:
-        return set()
-    return {f"{n}@{i}:{code[i:j]}" for i in range(n) for j in range(i + 1, n + 1)}
-
-
 def unknown_matches(pattern: str, code: str) -> bool:
     """Does a reading with ``?`` fit ``code`` (``?`` matching any one character)?"""
     return len(pattern) == len(code) and all(p == "?" or p == c for p, c in zip(pattern, code))
