@@ -215,7 +215,22 @@ def test_typos_of_serials_sharing_a_common_window_are_found_from_its_code_list(w
     monkeypatch.setattr(query, "COMMON_WINDOW", 2)
     search_index.close_searchers()  # no code list kept from before
     assert hits() == one_by_one
-    assert search_index.searcher_for(world.panel).derived["window_codes"]  # the lists were used
+    assert any(data.derived.get("window_codes") for data in search_index.searcher_for(world.panel).segments.values())
+
+    # The lists are kept with their segment: after a save the rebuilt segment's are used
+    # again, and the document the save replaced in it is not found through them.
+    search_index.rebuild(world.panel)
+    assert hits() == one_by_one
+    big = next(data for data in search_index.searcher_for(world.panel).segments.values()
+               if data.derived.get("window_codes"))
+    lists = dict(big.derived["window_codes"])
+    item = _item("YEM-2024-017/02")  # ZX11-213298: one edit from ZX11-213289
+    response = expert.post(f"/items/{item.id}/edit", data={**ITEM, "item_ref": item.item_ref, "serial": "QM-700007"})
+    assert response.status_code == 302
+    after = hits()
+    assert {ref for ref, _score in after["ZX11-213289"]} == {f"YEM-2024-017/0{n}" for n in (1, 3, 4, 6, 7)}
+    assert any(data is big for data in search_index.searcher_for(world.panel).segments.values())
+    assert all(big.derived["window_codes"][window] is listed for window, listed in lists.items())
 
 
 def test_a_pattern_of_short_runs_finds_a_serial_saved_after_the_codes_were_scanned(world):

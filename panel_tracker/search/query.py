@@ -413,10 +413,10 @@ FEW_CANDIDATES = 32
 
 
 # A window of a query shared by more documents than this (a model's serial prefix, ZX112…)
-# brings its typo candidates as the list of its codes, kept with the searcher: each code
+# brings its typo candidates as the list of its codes, kept with each segment: each code
 # is checked once, not each document with all its readings.
 COMMON_WINDOW = 256
-COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per searcher, over all common windows
+COMMON_WINDOW_CODES_HELD = 200_000  # codes listed per segment, over all common windows
 
 
 def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int, float]) -> None:
@@ -433,7 +433,7 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
         if len(docs) >= COMMON_WINDOW and len(folded) + edits <= analysis.MAX_CODE:
             listed = _window_codes(run, window, docs)
             if listed is not None:
-                common.append(listed)
+                common.extend(listed)
                 continue
         candidates |= docs
     distance_to = analysis.distance_from(folded, edits)
@@ -454,6 +454,7 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
                     best = distance
         if best <= edits:
             scores[docnum] = TIER_FUZZY - best
+    gone = run.cached.deleted() if common else frozenset()  # replaced by saves since a listing was made
     for by_length in common:
         for length in range(shortest, longest + 1):
             if length not in by_length:
@@ -461,7 +462,7 @@ def _match_typos(run: _Run, folded: str, key: str, edits: int, scores: dict[int,
             codes, owners = by_length[length]
             for at, distance in codes.within(folded, edits):
                 for docnum in owners[at]:
-                    if scores.get(docnum, 0) < TIER_FUZZY - distance and docnum not in hidden:
+                    if scores.get(docnum, 0) < TIER_FUZZY - distance and docnum not in hidden and docnum not in gone:
                         scores[docnum] = TIER_FUZZY - distance
 
 
@@ -473,26 +474,36 @@ def _folded_codes(text: bytes) -> list[str]:
     return _FOLDED_CODE.findall(text.decode("utf-8")) if text else []
 
 
-def _window_codes(run: _Run, window: str, docs) -> dict[int, tuple[analysis.SameLengthCodes, list]] | None:
+def _window_codes(run: _Run, window: str, docs) -> list[dict[int, tuple[analysis.SameLengthCodes, list]]] | None:
     """The folded codes whose key holds ``window``, by length, with the documents of
-    each (index data, kept with the searcher up to :data:`COMMON_WINDOW_CODES_HELD`
-    codes; None past that)."""
-    held = run.cached.derived.setdefault("window_codes", {})
-    listed = held.get(window)
-    if listed is None:
-        count = run.cached.derived.get("window_codes_held", 0)
-        if count >= COMMON_WINDOW_CODES_HELD:
-            return None
-        owners: dict[int, dict[str, list[int]]] = {}
-        for docnum in sorted(docs):
-            for code in run.codes(docnum):
-                if window in analysis.key_of_folded(code):
-                    owners.setdefault(len(code), {}).setdefault(code, []).append(docnum)
-        listed = {length: (analysis.SameLengthCodes(list(found)), list(found.values()))
-                  for length, found in owners.items()}
-        held[window] = listed
-        run.cached.derived["window_codes_held"] = count + sum(len(found) for found in owners.values())
-    return listed
+    each: one listing a segment, kept with the segment across saves like its other tables
+    (so the first query after a save lists only the saves' small segments again; the
+    documents a save has replaced since are left in, for the caller to take out), up to
+    :data:`COMMON_WINDOW_CODES_HELD` codes a segment; None past that."""
+    leaves = run.cached._leaves()
+    listings, by_segment = [], None
+    for number, (_leaf, _base, _deleted, data) in enumerate(leaves):
+        held = data.derived.setdefault("window_codes", {})
+        listed = held.get(window)
+        if listed is None:
+            count = data.derived.get("window_codes_held", 0)
+            if count >= COMMON_WINDOW_CODES_HELD:
+                return None
+            if by_segment is None:  # the window's documents, segment by segment
+                bases = [base for _l, base, _d, _s in leaves]
+                by_segment = [[] for _ in leaves]
+                for docnum in sorted(docs):
+                    by_segment[bisect_right(bases, docnum) - 1].append(docnum)
+            owners: dict[int, dict[str, list[int]]] = {}
+            for docnum in by_segment[number]:
+                for code in run.codes(docnum):
+                    if window in analysis.key_of_folded(code):
+                        owners.setdefault(len(code), {}).setdefault(code, []).append(docnum)
+            listed = held[window] = {length: (analysis.SameLengthCodes(list(found)), list(found.values()))
+                                     for length, found in owners.items()}
+            data.derived["window_codes_held"] = count + sum(len(found) for found in owners.values())
+        listings.append(listed)
+    return listings
 
 
 def _fragment_docs(run: _Run, windows: list[str]) -> set[int]:
